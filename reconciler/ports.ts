@@ -1,0 +1,256 @@
+/**
+ * Ports: the interfaces the reconciler core owns and the adapters in `src/` implement.
+ *
+ * The core never imports from `src/`; adapters import only types from here. Keeping every
+ * boundary type in this one file makes the dependency direction easy to check (see
+ * test/architecture.test.ts).
+ */
+
+/** Something started that must be stopped exactly once. Shutdown disposes in reverse order. */
+export interface Disposable {
+  dispose(): void | Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Desired state: what the manifests ask for (produced by src/manifest)
+// ---------------------------------------------------------------------------------------------
+
+/** Where a manifest (or an error) came from: file path and 1-based line/column. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** A manifest problem with its exact location and field path (e.g. `spec.container.memoryMB`). */
+export interface ManifestError {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted field path inside the document, '' for the document itself. */
+  path: string;
+  /** What is wrong and what is allowed, e.g. `must be >= 64 (got 0)`. */
+  message: string;
+  /** Manifest name if it could be read (lets the core keep last-known-good for that name). */
+  name?: string;
+}
+
+export type DesiredState = 'Running' | 'Stopped' | 'Paused';
+export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+export type UpdateStrategy = 'StopBeforeCreate' | 'CreateBeforeStop';
+export type SystemType = 'Container' | 'VirtualMachine';
+
+/** Restart backoff curve (kubelet's by default: 0 s first, then 10 s doubling to 300 s, reset after 600 s up). */
+export interface BackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+  resetAfterMs: number;
+}
+
+/**
+ * One HCS compute system that a manifest renders to. A process-isolated container or a VM is one
+ * part; a Hyper-V isolated container is two: its utility VM (role `utilityVm`) and the container
+ * hosted in it (role `main`). Parts are listed in creation order.
+ */
+export interface RenderedPart {
+  /** HCS id, deterministic from name + config hash (see src/manifest/identity.ts). */
+  id: string;
+  role: 'main' | 'utilityVm';
+  systemType: SystemType;
+  /** The HCS schema 2.x ComputeSystem document passed to HcsCreateComputeSystem. */
+  document: Record<string, unknown>;
+}
+
+/** The entrypoint of a container, started with HcsCreateProcess once the system runs. */
+export interface DesiredProcess {
+  /** HCS ProcessParameters document (CommandLine, WorkingDirectory, Environment, ...). */
+  parameters: Record<string, unknown>;
+  commandLine: string;
+}
+
+/** A validated manifest, rendered and ready to be reconciled. */
+export interface DesiredSystem {
+  name: string;
+  /** SHA-256 (hex) of the canonical rendered documents; only fields that change HCS documents count. */
+  configHash: string;
+  parts: RenderedPart[];
+  state: DesiredState;
+  restartPolicy: RestartPolicy;
+  backoff?: BackoffPolicy;
+  stopTimeoutMs: number;
+  dependsOn: string[];
+  suspend: boolean;
+  updateStrategy: UpdateStrategy;
+  process?: DesiredProcess;
+  labels: Record<string, string>;
+  source: SourceLocation;
+}
+
+/** A manifest file that was skipped because its `spec.placement` does not match this host. */
+export interface IgnoredManifest {
+  name: string;
+  source: SourceLocation;
+  reason: string;
+}
+
+/**
+ * A full snapshot of the manifests folder. Sources always emit whole snapshots; the reconciler
+ * diffs. `folderOk` is false when the folder is missing, unreadable or not a directory: the core
+ * must then keep the previous desired state and never prune.
+ */
+export interface ManifestSnapshot {
+  manifests: DesiredSystem[];
+  errors: ManifestError[];
+  ignored: IgnoredManifest[];
+  /** Every file that was read, valid or not (lets the core tell "file removed" from "file invalid"). */
+  files: string[];
+  folderOk: boolean;
+  /** Human-readable reason when folderOk is false. */
+  folderError?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observed state and the HCS port (implemented by src/hcs, and by test fakes)
+// ---------------------------------------------------------------------------------------------
+
+/** HCS `State` values (schema 2.1), plus '' which HCS may report for a never-started system. */
+export type HcsState = 'Created' | 'Running' | 'Paused' | 'Stopped' | 'SavedAsTemplate' | 'Unknown' | '';
+export type ExitType = 'None' | 'GracefulExit' | 'ForcedExit' | 'UnexpectedExit' | 'Unknown';
+
+/** One entry of the HcsEnumerateComputeSystems result (a `Properties` object). */
+export interface ObservedSystem {
+  id: string;
+  systemType: string;
+  owner: string;
+  name?: string;
+  state: HcsState;
+  stopped?: boolean;
+  exitType?: ExitType;
+  runtimeOsType?: string;
+  runtimeId?: string;
+}
+
+/** `SystemQuery` for HcsEnumerateComputeSystems. */
+export interface EnumerateQuery {
+  ids?: string[];
+  names?: string[];
+  types?: SystemType[];
+  owners?: string[];
+}
+
+/** Events delivered by HCS for a system handle (HcsSetComputeSystemCallback). */
+export type SystemEvent =
+  | { type: 'SystemExited'; systemId: string; status: number; exitType: ExitType }
+  | { type: 'ServiceDisconnect'; systemId: string };
+
+/** Events delivered for a process handle (HcsSetProcessCallback). */
+export type ProcessEvent = {
+  type: 'ProcessExited';
+  systemId: string;
+  processId: number;
+  exitCode: number;
+};
+
+/** Options accepted by every HCS call: cancellation and a timeout in ms. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** Entry in the `ProcessList` property of a compute system. */
+export interface ObservedProcess {
+  processId: number;
+  imageName?: string;
+  commandLine?: string;
+}
+
+/** Properties returned by HcsGetComputeSystemProperties (subset the core reads; raw kept). */
+export interface SystemProperties {
+  id: string;
+  systemType?: string;
+  owner?: string;
+  state?: HcsState;
+  stopped?: boolean;
+  exitType?: ExitType;
+  processList?: ObservedProcess[];
+  raw: Record<string, unknown>;
+}
+
+/** An open HCS_PROCESS handle. */
+export interface HcsProcess {
+  readonly systemId: string;
+  readonly processId: number;
+  /** Current status (ProcessStatus: Exited, ExitCode). */
+  properties(opts?: CallOptions): Promise<{ exited: boolean; exitCode?: number; raw: Record<string, unknown> }>;
+  terminate(opts?: CallOptions): Promise<void>;
+  /** Subscribe to ProcessExited. */
+  onExit(listener: (event: ProcessEvent) => void): Disposable;
+  /** Release the handle (and its callback registration) exactly once. */
+  close(): Promise<void>;
+}
+
+/** An open HCS_SYSTEM handle. Shutdown/terminate of an already stopped or vanished system succeed. */
+export interface HcsSystem {
+  readonly id: string;
+  start(opts?: CallOptions): Promise<void>;
+  shutdown(opts?: CallOptions): Promise<void>;
+  terminate(opts?: CallOptions): Promise<void>;
+  pause(opts?: CallOptions): Promise<void>;
+  resume(opts?: CallOptions): Promise<void>;
+  properties(query?: { propertyTypes?: string[] }, opts?: CallOptions): Promise<SystemProperties>;
+  modify(request: Record<string, unknown>, opts?: CallOptions): Promise<void>;
+  createProcess(parameters: Record<string, unknown>, opts?: CallOptions): Promise<HcsProcess>;
+  openProcess(processId: number, opts?: CallOptions): Promise<HcsProcess>;
+  /** Subscribe to SystemExited / ServiceDisconnect for this system. */
+  onEvent(listener: (event: SystemEvent) => void): Disposable;
+  /** Release the handle (and its callback registration) exactly once. Never stops the system. */
+  close(): Promise<void>;
+}
+
+/** The Host Compute Service, as the core needs it. */
+export interface HcsClient {
+  enumerate(query?: EnumerateQuery, opts?: CallOptions): Promise<ObservedSystem[]>;
+  create(id: string, document: Record<string, unknown>, opts?: CallOptions): Promise<HcsSystem>;
+  open(id: string, opts?: CallOptions): Promise<HcsSystem>;
+  /** Close every handle still open and release the library. */
+  close(): Promise<void>;
+}
+
+/**
+ * How the core classifies an HCS failure. Adapters set `kind` on the errors they throw
+ * (src/hcs maps HRESULTs with its predicates); the core never compares HRESULT codes itself.
+ */
+export type HcsFailureKind =
+  | 'notFound'
+  | 'alreadyExists'
+  | 'alreadyStopped'
+  | 'invalidState'
+  | 'accessDenied'
+  | 'timeout'
+  | 'disconnected'
+  | 'invalidConfig'
+  | 'notSupported'
+  | 'transient'
+  | 'unknown';
+
+/** The shape of errors thrown by HcsClient implementations. */
+export interface HcsFailure extends Error {
+  op: string;
+  systemId?: string;
+  hresult: number;
+  kind: HcsFailureKind;
+  /** True when retrying cannot help (bad document, feature not installed, access denied). */
+  permanent: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small services
+// ---------------------------------------------------------------------------------------------
+
+/** Structured logger: a constant message plus fields (`op`, `system`, `hresult`, `file`). */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
