@@ -254,3 +254,10 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
 }
+
+/** Time source and timers; tests inject xstate's SimulatedClock (which has the same shape). */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: (...args: unknown[]) => void, timeoutMs: number): unknown;
+  clearTimeout(id: unknown): void;
+}

@@ -1,0 +1,121 @@
+/**
+ * The controller machine: idle → listing → planning → applying → idle. Triggers: a snapshot or
+ * HCS event (`reconcile`), a child that settled, and the periodic resync (`after`). Triggers that
+ * arrive while a pass runs set `dirty`, so a burst of them costs one extra pass, not one each.
+ */
+import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import type { Plan, PlanAction } from './plan.ts';
+import type { ObservedState } from './observed.ts';
+import { systemMachine, type SystemSettledEvent } from './system-machine.ts';
+import type { StepExecutor } from './executor.ts';
+
+/** What the machine needs from the controller facade. */
+export interface ControllerMachineDeps {
+  /** Enumerate HCS (ours only), adopt and detect missed exits. */
+  list(): Promise<ObservedState>;
+  /** Plan from the current desired state, runtime and clock. */
+  plan(observed: ObservedState): Plan;
+  executor: StepExecutor;
+  resyncMs: number;
+  /** Delay until the next pass when nothing happens: the resync period, or sooner when a backoff ends. */
+  nextWakeMs(): number;
+  listRetryMs: number;
+  /** Called after each pass with its plan. */
+  onPass(plan: Plan, observed: ObservedState): void;
+  onListError(err: unknown): void;
+}
+
+interface ControllerContext {
+  deps: ControllerMachineDeps;
+  observed?: ObservedState;
+  plan?: Plan;
+  dirty: boolean;
+  passes: number;
+}
+
+/** Events the controller machine accepts. */
+export type ControllerEvent = { type: 'reconcile' } | SystemSettledEvent;
+
+/** Child actor id for a system name. */
+export function systemActorId(name: string): string {
+  return `sys-${name}`;
+}
+
+/** The controller machine. */
+export const controllerMachine = setup({
+  types: {
+    context: {} as ControllerContext,
+    input: {} as { deps: ControllerMachineDeps },
+    events: {} as ControllerEvent,
+  },
+  actors: {
+    list: fromPromise<ObservedState, { deps: ControllerMachineDeps }>(({ input }) => input.deps.list()),
+    system: systemMachine,
+  },
+  delays: {
+    wake: ({ context }) => context.deps.nextWakeMs(),
+    listRetry: ({ context }) => context.deps.listRetryMs,
+  },
+  guards: {
+    dirty: ({ context }) => context.dirty,
+  },
+  actions: {
+    markDirty: assign({ dirty: true }),
+    dispatch: enqueueActions(({ context, enqueue, self }) => {
+      const plan = context.plan;
+      if (!plan) return;
+      const byName = groupByName(plan.actions);
+      const children = self.getSnapshot().children as Record<string, ActorRefFrom<typeof systemMachine> | undefined>;
+      for (const [name, actions] of byName) {
+        if (actions.every((a) => a.kind === 'wait')) continue;
+        const id = systemActorId(name);
+        if (children[id]) {
+          enqueue.sendTo(id, { type: 'apply', actions });
+        } else {
+          enqueue.spawnChild('system', { id, input: { name, executor: context.deps.executor, initial: actions } });
+        }
+      }
+    }),
+  },
+}).createMachine({
+  id: 'controller',
+  context: ({ input }) => ({ deps: input.deps, dirty: false, passes: 0 }),
+  initial: 'listing',
+  states: {
+    idle: {
+      on: { reconcile: 'listing', 'system.settled': 'listing' },
+      after: { wake: { target: 'listing' } },
+    },
+    listing: {
+      entry: assign({ dirty: false }),
+      on: { reconcile: { actions: 'markDirty' }, 'system.settled': { actions: 'markDirty' } },
+      invoke: {
+        src: 'list',
+        input: ({ context }) => ({ deps: context.deps }),
+        onDone: { target: 'planning', actions: assign({ observed: ({ event }) => event.output }) },
+        onError: { target: 'listFailed', actions: ({ context, event }) => context.deps.onListError(event.error) },
+      },
+    },
+    planning: {
+      entry: assign({
+        plan: ({ context }) => context.deps.plan(context.observed!),
+        passes: ({ context }) => context.passes + 1,
+      }),
+      always: 'applying',
+    },
+    applying: {
+      entry: ['dispatch', ({ context }) => context.deps.onPass(context.plan!, context.observed!)],
+      always: [{ guard: 'dirty', target: 'listing' }, { target: 'idle' }],
+    },
+    listFailed: {
+      on: { reconcile: 'listing' },
+      after: { listRetry: 'listing' },
+    },
+  },
+});
+
+function groupByName(actions: readonly PlanAction[]): Map<string, PlanAction[]> {
+  const out = new Map<string, PlanAction[]>();
+  for (const a of actions) out.set(a.name, [...(out.get(a.name) ?? []), a]);
+  return out;
+}

@@ -1,0 +1,106 @@
+/**
+ * The open HCS handles of the controller: one per managed system it watches (for SystemExited)
+ * and one per tracked entrypoint process (for ProcessExited). Every handle is opened at most once
+ * and closed exactly once. Only ids that the caller has checked to be ours ever reach `get`.
+ */
+import type { CallOptions, Disposable, HcsClient, HcsProcess, HcsSystem, ProcessEvent, SystemEvent } from './ports.ts';
+
+interface SystemEntry {
+  system: Promise<HcsSystem>;
+  subscription?: Disposable;
+}
+
+interface ProcessEntry {
+  process: HcsProcess;
+  subscription: Disposable;
+}
+
+/** Listener signatures the controller provides. */
+export interface HandleListeners {
+  onSystemEvent(id: string, event: SystemEvent): void;
+  onProcessExit(systemId: string, event: ProcessEvent): void;
+}
+
+/** Owns the controller's open handles. */
+export class HandleRegistry {
+  #systems = new Map<string, SystemEntry>();
+  #processes = new Map<string, ProcessEntry>();
+
+  constructor(
+    private readonly hcs: HcsClient,
+    private readonly listeners: HandleListeners,
+  ) {}
+
+  /** Number of open system and process handles. */
+  get size(): number {
+    return this.#systems.size + this.#processes.size;
+  }
+
+  /** Whether a handle to this system is open (or opening). */
+  has(id: string): boolean {
+    return this.#systems.has(id);
+  }
+
+  /** Create a compute system and keep its handle (for SystemExited). */
+  async create(id: string, document: Record<string, unknown>, opts?: CallOptions): Promise<HcsSystem> {
+    const system = await this.hcs.create(id, document, opts);
+    await this.release(id);
+    const subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
+    this.#systems.set(id, { system: Promise.resolve(system), subscription });
+    return system;
+  }
+
+  /** The handle for a system of ours, opening it on first use. */
+  async get(id: string): Promise<HcsSystem> {
+    const existing = this.#systems.get(id);
+    if (existing) return existing.system;
+    const entry: SystemEntry = { system: this.hcs.open(id) };
+    this.#systems.set(id, entry);
+    try {
+      const system = await entry.system;
+      entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
+      return system;
+    } catch (err) {
+      this.#systems.delete(id);
+      throw err;
+    }
+  }
+
+  /** Track the entrypoint process of a system (replaces and closes an older one). */
+  async trackProcess(process: HcsProcess): Promise<void> {
+    await this.releaseProcess(process.systemId);
+    const subscription = process.onExit((e) => this.listeners.onProcessExit(process.systemId, e));
+    this.#processes.set(process.systemId, { process, subscription });
+  }
+
+  /** Whether the entrypoint of this system is tracked. */
+  hasProcess(systemId: string): boolean {
+    return this.#processes.has(systemId);
+  }
+
+  /** Close the process handle of a system, if any. */
+  async releaseProcess(systemId: string): Promise<void> {
+    const entry = this.#processes.get(systemId);
+    if (!entry) return;
+    this.#processes.delete(systemId);
+    await entry.subscription.dispose();
+    await entry.process.close();
+  }
+
+  /** Close the handle of a system (and its process handle). Never stops the system. */
+  async release(id: string): Promise<void> {
+    await this.releaseProcess(id);
+    const entry = this.#systems.get(id);
+    if (!entry) return;
+    this.#systems.delete(id);
+    await entry.subscription?.dispose();
+    const system = await entry.system.catch(() => undefined);
+    await system?.close();
+  }
+
+  /** Close every handle (shutdown, or after a ServiceDisconnect made them all invalid). */
+  async releaseAll(): Promise<void> {
+    const ids = [...new Set([...this.#systems.keys(), ...this.#processes.keys()])];
+    await Promise.all(ids.map((id) => this.release(id).catch(() => undefined)));
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Bounded, in-memory event history per system (kubectl describe-style "Events"): created,
+ * started, exited with ExitType, backoff, re-created because the hash changed, pruned, errors.
+ */
+
+/** Kind of a recorded event. */
+export type HistoryKind =
+  | 'created'
+  | 'started'
+  | 'adopted'
+  | 'paused'
+  | 'resumed'
+  | 'stopped'
+  | 'exited'
+  | 'backoff'
+  | 'recreated'
+  | 'pruned'
+  | 'process-started'
+  | 'process-exited'
+  | 'error'
+  | 'manifest-error'
+  | 'guard';
+
+/** One entry of the history. */
+export interface HistoryEvent {
+  seq: number;
+  /** Clock time in ms. */
+  at: number;
+  system: string;
+  kind: HistoryKind;
+  message: string;
+  id?: string;
+  hresult?: string;
+}
+
+/** Ring buffers of events per system with a global cap, plus live subscribers. */
+export class EventHistory {
+  #seq = 0;
+  #perSystem = new Map<string, HistoryEvent[]>();
+  #total = 0;
+  #listeners = new Set<(e: HistoryEvent) => void>();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly perSystemLimit = 100,
+    private readonly totalLimit = 5000,
+  ) {}
+
+  /** Append an event; oldest events are dropped past the limits. */
+  record(system: string, kind: HistoryKind, message: string, extra: { id?: string; hresult?: string } = {}): HistoryEvent {
+    const event: HistoryEvent = { seq: ++this.#seq, at: this.now(), system, kind, message, ...extra };
+    const list = this.#perSystem.get(system) ?? [];
+    list.push(event);
+    this.#perSystem.set(system, list);
+    this.#total++;
+    if (list.length > this.perSystemLimit) this.#drop(list);
+    while (this.#total > this.totalLimit) this.#dropOldest();
+    for (const listener of this.#listeners) listener(event);
+    return event;
+  }
+
+  /** Events of one system, or all of them, oldest first. */
+  list(system?: string): HistoryEvent[] {
+    if (system !== undefined) return [...(this.#perSystem.get(system) ?? [])];
+    return [...this.#perSystem.values()].flat().sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Follow new events. */
+  subscribe(listener: (e: HistoryEvent) => void): { dispose(): void } {
+    this.#listeners.add(listener);
+    return { dispose: () => void this.#listeners.delete(listener) };
+  }
+
+  #drop(list: HistoryEvent[]): void {
+    list.shift();
+    this.#total--;
+  }
+
+  #dropOldest(): void {
+    let oldest: HistoryEvent[] | undefined;
+    for (const list of this.#perSystem.values()) {
+      if (list.length > 0 && (!oldest || list[0]!.seq < oldest[0]!.seq)) oldest = list;
+    }
+    if (oldest) this.#drop(oldest);
+  }
+}

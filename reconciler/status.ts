@@ -1,0 +1,119 @@
+/**
+ * Status rows: one per manifest and per managed system, joining desired state, observed HCS state,
+ * runtime (restarts, next retry, last error) and the pending plan. Served by `/status` and
+ * `hcs-reconciler status`.
+ */
+import type { DesiredStore } from './desired.ts';
+import type { EventHistory } from './history.ts';
+import { shortHash } from './identity.ts';
+import type { ObservedState } from './observed.ts';
+import type { Plan, RuntimeInfo } from './plan.ts';
+import type { IgnoredManifest, ManifestError, ManifestSnapshot } from './ports.ts';
+
+/** One row of `status`. */
+export interface SystemStatus {
+  name: string;
+  /** Desired state, or `Absent` for a system whose manifest is gone (being pruned). */
+  desired: 'Running' | 'Stopped' | 'Paused' | 'Absent';
+  /** Observed state of the main part (`Absent` when HCS has none). */
+  actual: string;
+  ids: string[];
+  hash?: string;
+  restarts: number;
+  /** Clock time of the next retry, when backing off. */
+  nextRetryAt?: number;
+  /** What the actor is doing (`idle`, `working.calling`, `backoff`, `failed`, ...). */
+  phase: string;
+  /** Causes of the pending actions (empty when converged). */
+  pending: string[];
+  lastError?: string;
+  /** The manifest is invalid now and the last valid spec is used. */
+  lastKnownGood: boolean;
+  suspended: boolean;
+  source?: string;
+  /** Clock time of the first event recorded for this system. */
+  since?: number;
+}
+
+/** The whole status document. */
+export interface ControllerStatus {
+  owner: string;
+  ready: boolean;
+  converged: boolean;
+  passes: number;
+  lastPassAt?: number;
+  pruneHold?: string;
+  listError?: string;
+  suspended: boolean;
+  systems: SystemStatus[];
+  manifestErrors: ManifestError[];
+  ignored: IgnoredManifest[];
+  /** Systems with our Owner whose id we did not make: reported, never touched. */
+  unrecognised: string[];
+}
+
+/** Inputs of {@link buildStatus}. */
+export interface StatusInputs {
+  owner: string;
+  desired: DesiredStore;
+  snapshot?: ManifestSnapshot;
+  observed?: ObservedState;
+  plan?: Plan;
+  runtime: ReadonlyMap<string, RuntimeInfo>;
+  children: Record<string, { getSnapshot(): { value: unknown } } | undefined>;
+  history: EventHistory;
+  passes: number;
+  lastPassAt?: number;
+  listError?: string;
+  suspended: boolean;
+  now: number;
+}
+
+/** Join everything the controller knows into status rows. */
+export function buildStatus(inp: StatusInputs): ControllerStatus {
+  const names = new Set<string>([...inp.desired.list().map((d) => d.name), ...(inp.observed?.groups.keys() ?? [])]);
+  const systems = [...names].sort().map((name) => row(inp, name));
+  return {
+    owner: inp.owner,
+    ready: inp.passes > 0,
+    converged: inp.plan?.converged ?? false,
+    passes: inp.passes,
+    ...(inp.lastPassAt !== undefined ? { lastPassAt: inp.lastPassAt } : {}),
+    ...(inp.desired.pruneHold() ? { pruneHold: inp.desired.pruneHold() } : {}),
+    ...(inp.listError ? { listError: inp.listError } : {}),
+    suspended: inp.suspended,
+    systems,
+    manifestErrors: [...inp.desired.errors()],
+    ignored: inp.snapshot?.ignored ?? [],
+    unrecognised: inp.observed?.unrecognised.map((s) => s.id) ?? [],
+  };
+}
+
+function row(inp: StatusInputs, name: string): SystemStatus {
+  const d = inp.desired.get(name);
+  const parts = inp.observed?.groups.get(name)?.parts ?? [];
+  const info = inp.runtime.get(name) ?? { restarts: 0 };
+  const hash = d ? shortHash(d.configHash) : undefined;
+  const mainId = d?.parts.find((p) => p.role === 'main')?.id;
+  const main = parts.find((p) => p.id === mainId) ?? parts.find((p) => p.role === 'main');
+  const actions = inp.plan?.actions.filter((a) => a.name === name) ?? [];
+  const errors = inp.history.list(name).filter((e) => e.kind === 'error' || e.kind === 'backoff');
+  const child = inp.children[`sys-${name}`]?.getSnapshot().value;
+  const firstEvent = inp.history.list(name)[0];
+  return {
+    name,
+    desired: d ? d.state : 'Absent',
+    actual: main ? main.state || 'Created' : 'Absent',
+    ids: parts.map((p) => p.id),
+    ...(hash ? { hash } : {}),
+    restarts: info.restarts,
+    ...(info.nextRetryAt !== undefined && info.nextRetryAt > inp.now ? { nextRetryAt: info.nextRetryAt } : {}),
+    phase: child === undefined ? 'idle' : typeof child === 'string' ? child : JSON.stringify(child),
+    pending: actions.map((a) => `${a.kind}: ${a.cause}`),
+    ...(info.failed ? { lastError: info.failed.message } : errors.length > 0 ? { lastError: errors[errors.length - 1]!.message } : {}),
+    lastKnownGood: inp.desired.isLastKnownGood(name),
+    suspended: inp.suspended || d?.suspend === true,
+    ...(d ? { source: `${d.source.file}:${d.source.line}` } : {}),
+    ...(firstEvent ? { since: firstEvent.at } : {}),
+  };
+}

@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { plan, recordExit, topologicalOrder, type PlanAction, type RuntimeInfo } from '../../reconciler/plan.ts';
+import { groupObserved } from '../../reconciler/observed.ts';
+import { backoffDelay } from '../../reconciler/backoff.ts';
+import { parseSystemId, systemIdFor } from '../../reconciler/identity.ts';
+import type { DesiredSystem, HcsState, ObservedSystem } from '../../reconciler/ports.ts';
+import { desired } from '../fakes/desired.ts';
+
+const OWNER = 'hcs-reconciler';
+
+function obs(id: string, state: HcsState = 'Running', owner = OWNER): ObservedSystem {
+  return { id, systemType: 'Container', owner, state, ...(state === 'Stopped' ? { stopped: true } : {}) };
+}
+
+function run(d: DesiredSystem[], o: ObservedSystem[], extra: { runtime?: Map<string, RuntimeInfo>; now?: number; allowPrune?: boolean } = {}) {
+  return plan({ desired: d, observed: groupObserved(o, OWNER), ...extra });
+}
+
+function brief(actions: PlanAction[]): string[] {
+  return actions.map((a) => (a.kind === 'wait' ? `wait ${a.name}: ${a.cause}` : `${a.kind} ${a.id}: ${a.cause}`));
+}
+
+const web = desired('web');
+const web2 = desired('web', { config: 'v2' });
+const mainId = (d: DesiredSystem) => d.parts.find((p) => p.role === 'main')!.id;
+
+test('identity: ids round-trip, including names that end in hex or -uvm', () => {
+  const hash = 'abcdef0123456789'.repeat(4);
+  for (const name of ['web', 'a-0123456789ab', 'foo-uvm', 'x']) {
+    assert.deepEqual(parseSystemId(systemIdFor(name, hash)), { name, hash: hash.slice(0, 12), role: 'main' });
+    assert.deepEqual(parseSystemId(systemIdFor(name, hash, 'utilityVm')), { name, hash: hash.slice(0, 12), role: 'utilityVm' });
+  }
+  assert.equal(parseSystemId('3f0c9d1e2b'), undefined);
+  assert.equal(parseSystemId('Web-0123456789ab'), undefined);
+});
+
+const cases: Array<{ name: string; desired: DesiredSystem[]; observed: ObservedSystem[]; expect: string[]; converged: boolean; runtime?: Map<string, RuntimeInfo>; now?: number; allowPrune?: boolean }> = [
+  { name: 'empty host: create and start', desired: [web], observed: [], converged: false,
+    expect: [`create ${mainId(web)}: not found`, `start ${mainId(web)}: created`] },
+  { name: 'already running: nothing to do', desired: [web], observed: [obs(mainId(web))], converged: true, expect: [] },
+  { name: 'created but not started', desired: [web], observed: [obs(mainId(web), 'Created')], converged: false,
+    expect: [`start ${mainId(web)}: created but not started`] },
+  { name: 'paused but desired Running: resume', desired: [web], observed: [obs(mainId(web), 'Paused')], converged: false,
+    expect: [`resume ${mainId(web)}: desired state Running`] },
+  { name: 'config change (StopBeforeCreate): stop old first, then create', desired: [web2], observed: [obs(mainId(web))], converged: false,
+    expect: [
+      `stop ${mainId(web)}: config hash changed ${mainId(web).slice(-12)}→${mainId(web2).slice(-12)}`,
+      `create ${mainId(web2)}: config hash changed ${mainId(web).slice(-12)}→${mainId(web2).slice(-12)}`,
+      `start ${mainId(web2)}: created`,
+    ] },
+  { name: 'config change (CreateBeforeStop): create new first, stop old after',
+    desired: [desired('web', { config: 'v2', updateStrategy: 'CreateBeforeStop' })], observed: [obs(mainId(web))], converged: false,
+    expect: [
+      `create ${mainId(web2)}: config hash changed ${mainId(web).slice(-12)}→${mainId(web2).slice(-12)}`,
+      `start ${mainId(web2)}: created`,
+      `stop ${mainId(web)}: replaced by ${mainId(web2).slice(-12)} (CreateBeforeStop)`,
+    ] },
+  { name: 'manifest removed: prune', desired: [], observed: [obs(mainId(web))], converged: false,
+    expect: [`stop ${mainId(web)}: manifest removed`] },
+  { name: 'prune held: nothing stopped', desired: [], observed: [obs(mainId(web))], converged: true, allowPrune: false, expect: [] },
+  { name: 'desired Stopped', desired: [desired('web', { state: 'Stopped' })], observed: [obs(mainId(web))], converged: false,
+    expect: [`stop ${mainId(web)}: desired state Stopped`] },
+  { name: 'desired Stopped and absent: converged', desired: [desired('web', { state: 'Stopped' })], observed: [], converged: true, expect: [] },
+  { name: 'foreign systems are invisible, even with a colliding id', desired: [web], observed: [obs(mainId(web), 'Running', 'docker'), obs('web', 'Running', 'docker')], converged: false,
+    expect: [`create ${mainId(web)}: not found`, `start ${mainId(web)}: created`] },
+  { name: 'suspended manifest: reported only', desired: [desired('web', { suspend: true })], observed: [], converged: true, expect: ['wait web: spec.suspend is true'] },
+  { name: 'backoff after an exit', desired: [web], observed: [], converged: false, now: 1000,
+    runtime: new Map([['web', { restarts: 3, nextRetryAt: 41_000 }]]), expect: ['wait web: exited unexpectedly (restart 3, backoff 40s)'] },
+  { name: 'backoff over: re-create with cause', desired: [web], observed: [], converged: false, now: 41_000,
+    runtime: new Map([['web', { restarts: 3, nextRetryAt: 41_000 }]]), expect: [`create ${mainId(web)}: exited unexpectedly (restart 3)`, `start ${mainId(web)}: created`] },
+  { name: 'permanent failure is parked, not retried', desired: [web], observed: [], converged: true,
+    runtime: new Map([['web', { restarts: 0, failed: { hash: web.configHash, message: 'HCS_E_INVALID_JSON' } }]]), expect: ['wait web: failed: HCS_E_INVALID_JSON'] },
+];
+
+for (const c of cases) {
+  test(`plan: ${c.name}`, () => {
+    const p = run(c.desired, c.observed, { ...(c.runtime ? { runtime: c.runtime } : {}), ...(c.now !== undefined ? { now: c.now } : {}), ...(c.allowPrune !== undefined ? { allowPrune: c.allowPrune } : {}) });
+    assert.deepEqual(brief(p.actions), c.expect);
+    assert.equal(p.converged, c.converged);
+  });
+}
+
+test('plan: dependsOn waits for the dependency and orders it first', () => {
+  const db = desired('db');
+  const api = desired('api', { dependsOn: ['db'] });
+  const first = run([api, db], []);
+  assert.deepEqual(brief(first.actions), [`create ${mainId(db)}: not found`, `start ${mainId(db)}: created`, 'wait api: waiting for dependency db']);
+  const second = run([api, db], [obs(mainId(db))]);
+  assert.deepEqual(brief(second.actions), [`create ${mainId(api)}: not found`, `start ${mainId(api)}: created`]);
+});
+
+test('plan: hyperv container creates the utility VM first and stops it last', () => {
+  const hv = desired('iso', { hyperv: true });
+  const [uvm, main] = hv.parts.map((p) => p.id) as [string, string];
+  assert.deepEqual(brief(run([hv], []).actions), [`create ${uvm}: not found`, `start ${uvm}: created`, `create ${main}: not found`, `start ${main}: created`]);
+  assert.deepEqual(brief(run([], [obs(uvm), obs(main)]).actions), [`stop ${main}: manifest removed`, `stop ${uvm}: manifest removed`]);
+  const paused = desired('iso', { hyperv: true, state: 'Paused' });
+  assert.deepEqual(brief(run([paused], [obs(uvm), obs(main)]).actions), [`pause ${uvm}: desired state Paused`]);
+});
+
+test('plan: entrypoint started after creation, looked up after adoption, container stopped when it exits', () => {
+  const app = desired('app', { commandLine: 'C:\\app\\server.exe' });
+  const id = mainId(app);
+  assert.deepEqual(brief(run([app], []).actions).at(-1), `startProcess ${id}: entrypoint C:\\app\\server.exe`);
+  assert.deepEqual(brief(run([app], [obs(id)]).actions), [`ensureProcess ${id}: entrypoint not yet tracked`]);
+  const tracked = new Map([['app', { restarts: 0, entrypointRunning: app.configHash }]]);
+  assert.deepEqual(run([app], [obs(id)], { runtime: tracked }).actions, []);
+  const exited = new Map([['app', { restarts: 1, entrypointExited: { hash: app.configHash, exitCode: 3 } }]]);
+  assert.deepEqual(brief(run([app], [obs(id)], { runtime: exited }).actions), [`stop ${id}: entrypoint exited with code 3`]);
+});
+
+test('backoff: kubelet curve (0, 10s, 20s, ... capped at 5m)', () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 20].map((n) => backoffDelay(n)), [0, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);
+});
+
+test('recordExit: restart policies and backoff reset after a long run', () => {
+  const always = desired('a');
+  const afterShort = recordExit({ restarts: 2 }, always, { at: 100, exitType: 'UnexpectedExit', ranMs: 5_000 });
+  assert.deepEqual(afterShort, { restarts: 3, nextRetryAt: 100 + 20_000 });
+  const afterLong = recordExit({ restarts: 5 }, always, { at: 100, exitType: 'UnexpectedExit', ranMs: 700_000 });
+  assert.deepEqual(afterLong, { restarts: 1, nextRetryAt: 100 });
+  const onFailure = desired('b', { restartPolicy: 'OnFailure' });
+  assert.equal(recordExit({ restarts: 0 }, onFailure, { at: 0, exitCode: 0, ranMs: 1 }).completed?.message, 'exited (exit code 0), restartPolicy OnFailure');
+  assert.equal(recordExit({ restarts: 0 }, onFailure, { at: 0, exitCode: 2, ranMs: 1 }).restarts, 1);
+  const never = desired('c', { restartPolicy: 'Never' });
+  assert.match(recordExit({ restarts: 0 }, never, { at: 0, exitType: 'UnexpectedExit', ranMs: 1 }).completed!.message, /restartPolicy Never/);
+});
+
+test('topologicalOrder puts dependencies first and tolerates unknown names', () => {
+  const order = topologicalOrder([desired('c', { dependsOn: ['b'] }), desired('b', { dependsOn: ['a', 'zzz'] }), desired('a')]).map((d) => d.name);
+  assert.deepEqual(order, ['a', 'b', 'c']);
+});
