@@ -12,7 +12,7 @@ const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 function setup(hcs = new FakeHcs(), extra: { allowEmpty?: boolean } = {}) {
   const clock = new SimulatedClock();
-  const simulated: Clock = { now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id) };
+  const simulated: Clock = { now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id as number) };
   const controller = createController({ hcs, owner: OWNER, clock: simulated, logger: quiet, resyncMs: 0, ...extra });
   return { hcs, clock, controller };
 }

@@ -1,0 +1,275 @@
+/**
+ * The manifest JSON Schema (draft 2020-12): the single source of truth for the manifest format.
+ *
+ * - ajv validates with it (validate.ts); `types.ts` mirrors it and test/manifest/types.test.ts
+ *   proves the two agree key for key.
+ * - `schema.json` is a generated copy for editors (`# yaml-language-server: $schema=...`);
+ *   a test keeps it in sync. src/manifest/README.md's field table is generated from the
+ *   `description`s here (scripts: `node --import tsx src/manifest/docgen.ts`).
+ * - `x-message` / `x-at` annotate composite rules (oneOf, if/then) with the one clear message to
+ *   show instead of ajv's sub-errors, and the field to point at (messages.ts).
+ */
+
+const duration = (description: string, dflt?: string) => ({
+  type: 'string',
+  format: 'duration',
+  description,
+  ...(dflt === undefined ? {} : { default: dflt }),
+});
+const drivePath = (description: string) => ({ type: 'string', format: 'drive-path', maxLength: 260, description });
+const guid = (description: string) => ({ type: 'string', format: 'guid', description });
+const memoryMB = (description: string) => ({ type: 'integer', minimum: 64, maximum: 1_048_576, description });
+const cpuCount = (description: string) => ({ type: 'integer', minimum: 1, maximum: 1024, description });
+const stringMap = (description: string, keyFormat: string, maxValue: number) => ({
+  type: 'object',
+  description,
+  propertyNames: { format: keyFormat, maxLength: 253 },
+  additionalProperties: { type: 'string', maxLength: maxValue },
+});
+
+const processSpec = {
+  type: 'object',
+  description: "The container's entrypoint, started with HcsCreateProcess once the system runs.",
+  additionalProperties: false,
+  required: ['commandLine'],
+  properties: {
+    commandLine: { type: 'string', minLength: 1, maxLength: 32_767, description: 'Full command line, e.g. `C:\\app\\server.exe --port 80`.' },
+    workingDirectory: drivePath('Working directory inside the container.'),
+    environment: stringMap('Environment variables of the process.', 'env-name', 32_767),
+  },
+};
+
+const container = {
+  type: 'object',
+  description: 'A Windows Server container.',
+  additionalProperties: false,
+  required: ['layers', 'scratch'],
+  properties: {
+    isolation: {
+      enum: ['process', 'hyperv'],
+      default: 'process',
+      description: '`process` shares the host kernel; `hyperv` runs the container in its own utility VM.',
+    },
+    layers: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 127,
+      description: 'Read-only image layers, topmost first and base layer last (hcsshim order).',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'path'],
+        properties: { id: guid('Layer id.'), path: drivePath('Layer folder on the host.') },
+      },
+    },
+    scratch: {
+      type: 'string',
+      format: 'scratch-path',
+      description: 'Writable scratch: a volume GUID path `\\\\?\\Volume{GUID}\\` (as hcsshim mounts it) or a drive path.',
+    },
+    hostName: { type: 'string', format: 'hostname', maxLength: 63, description: 'Host name inside the container. Default: metadata.name.' },
+    memoryMB: memoryMB('Memory limit in MiB (HCS Memory.SizeInMB).'),
+    cpuCount: cpuCount('Processor count (HCS Processor.Count).'),
+    mappedDirectories: {
+      type: 'array',
+      maxItems: 64,
+      description: 'Host folders mapped into the container.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['hostPath', 'containerPath'],
+        properties: {
+          hostPath: drivePath('Absolute host folder `C:\\...` (no UNC, device paths or `..`).'),
+          containerPath: drivePath('Folder inside the container.'),
+          readOnly: { type: 'boolean', default: false, description: 'Map read-only.' },
+        },
+      },
+    },
+    networkNamespace: guid('HNS network namespace id (HCS Networking.Namespace).'),
+    process: processSpec,
+    utilityVm: {
+      type: 'object',
+      description: 'Utility VM settings, only with `isolation: hyperv`.',
+      additionalProperties: false,
+      properties: {
+        imagePath: drivePath('UtilityVM OS files. Default: `<base layer>\\UtilityVM\\Files`.'),
+        scratchPath: drivePath('Utility VM scratch VHDX. Default: `C:\\ProgramData\\hcs-reconciler\\uvm\\<name>\\sandbox.vhdx`.'),
+      },
+    },
+  },
+  allOf: [
+    {
+      if: { required: ['utilityVm'] },
+      then: { required: ['isolation'], properties: { isolation: { const: 'hyperv' } } },
+      'x-message': 'is only allowed with isolation: hyperv',
+      'x-at': 'utilityVm',
+    },
+  ],
+};
+
+const virtualMachine = {
+  type: 'object',
+  description: 'A UEFI virtual machine booting from a SCSI disk.',
+  additionalProperties: false,
+  required: ['memoryMB', 'bootDisk'],
+  properties: {
+    memoryMB: memoryMB('Memory in MiB (ComputeTopology.Memory.SizeInMB).'),
+    cpuCount: { ...cpuCount('Virtual processors (ComputeTopology.Processor.Count).'), default: 2 },
+    secureBoot: { type: 'boolean', default: false, description: 'Apply the Microsoft Windows secure boot template.' },
+    bootDisk: {
+      type: 'object',
+      description: 'The VHD(X) the VM boots from: SCSI controller "Primary disk", LUN 0.',
+      additionalProperties: false,
+      required: ['path'],
+      properties: { path: drivePath('Host path of the boot VHDX.') },
+    },
+    disks: {
+      type: 'array',
+      maxItems: 63,
+      description: 'More SCSI disks, attached at LUN 1, 2, ...',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path'],
+        properties: {
+          path: drivePath('Host path of the VHD(X).'),
+          readOnly: { type: 'boolean', default: false, description: 'Attach read-only.' },
+        },
+      },
+    },
+    networkAdapters: {
+      type: 'array',
+      maxItems: 8,
+      description: 'Network adapters connected to HNS endpoints.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['endpointId'],
+        properties: {
+          endpointId: guid('HNS endpoint id.'),
+          macAddress: { type: 'string', format: 'mac-address', description: 'MAC address, e.g. `00-15-5D-01-02-03`.' },
+        },
+      },
+    },
+  },
+};
+
+const schemaVersion = {
+  type: 'object',
+  description: 'HCS schema version; default 2.1.',
+  additionalProperties: false,
+  required: ['Major', 'Minor'],
+  properties: { Major: { const: 2, description: 'Always 2.' }, Minor: { type: 'integer', minimum: 0, maximum: 99, description: 'Minor version.' } },
+};
+
+const document = {
+  type: 'object',
+  description: 'A raw HCS ComputeSystem document, passed through. Owner and ShouldTerminateOnLastHandleClosed are set by the reconciler.',
+  additionalProperties: false,
+  properties: {
+    SchemaVersion: schemaVersion,
+    Container: { type: 'object', description: 'HCS Container (passed through).' },
+    VirtualMachine: { type: 'object', description: 'HCS VirtualMachine (passed through).' },
+    HostingSystemId: { type: 'string', minLength: 1, description: 'Id of an existing system that hosts HostedSystem.' },
+    HostedSystem: { type: 'object', description: 'HCS HostedSystem (passed through), with HostingSystemId.' },
+    Owner: { not: {}, description: 'Not allowed: set by the reconciler.', 'x-message': 'is set by hcs-reconciler (its owner option); remove it' },
+    ShouldTerminateOnLastHandleClosed: {
+      const: false,
+      description: 'Optional; must be false so workloads survive a controller restart (always rendered false).',
+    },
+  },
+  oneOf: [{ required: ['Container'] }, { required: ['VirtualMachine'] }, { required: ['HostedSystem', 'HostingSystemId'] }],
+  'x-message': 'exactly one of Container, VirtualMachine or HostedSystem (with HostingSystemId) is required',
+};
+
+const placement = {
+  type: 'object',
+  description: 'Where this manifest applies. All given conditions must match; absent = every host.',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    hosts: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 253 }, description: 'Host names (any of).' },
+    hostLabels: stringMap('Labels the host must all have.', 'label-key', 253),
+  },
+};
+
+const backoff = {
+  type: 'object',
+  description: 'Restart backoff. Absent: the reconciler default (10s doubling to 5m, reset after 10m up).',
+  additionalProperties: false,
+  properties: {
+    initial: duration('First restart delay.', '10s'),
+    max: duration('Longest restart delay.', '5m'),
+    resetAfter: duration('Running this long resets the backoff.', '10m'),
+  },
+};
+
+const spec = {
+  type: 'object',
+  description: 'Desired state and workload.',
+  additionalProperties: false,
+  properties: {
+    state: { enum: ['Running', 'Stopped', 'Paused'], default: 'Running', description: '`Paused` only for VMs and Hyper-V isolated containers.' },
+    restartPolicy: { enum: ['Always', 'OnFailure', 'Never'], default: 'Always', description: 'Restart after the system or entrypoint exits.' },
+    stopTimeout: duration('Graceful shutdown time before terminate.', '30s'),
+    dependsOn: {
+      type: 'array',
+      uniqueItems: true,
+      maxItems: 64,
+      items: { type: 'string', format: 'hcs-name' },
+      description: 'Names of manifests started before this one.',
+    },
+    suspend: { type: 'boolean', default: false, description: 'While true, the reconciler leaves the system alone.' },
+    updateStrategy: {
+      enum: ['StopBeforeCreate', 'CreateBeforeStop'],
+      default: 'StopBeforeCreate',
+      description: 'On a config change: stop the old system first, or create the new one first.',
+    },
+    backoff,
+    placement,
+    container,
+    virtualMachine,
+    document,
+  },
+  oneOf: [{ required: ['container'] }, { required: ['virtualMachine'] }, { required: ['document'] }],
+  'x-message': 'exactly one of container, virtualMachine, document is required',
+  allOf: [
+    {
+      if: { required: ['state'], properties: { state: { const: 'Paused' } } },
+      then: {
+        anyOf: [
+          { required: ['virtualMachine'] },
+          { required: ['container'], properties: { container: { type: 'object', required: ['isolation'], properties: { isolation: { const: 'hyperv' } } } } },
+          { required: ['document'], properties: { document: { type: 'object', anyOf: [{ required: ['VirtualMachine'] }, { required: ['HostingSystemId'] }] } } },
+        ],
+      },
+      'x-message': 'Paused needs a virtualMachine, a container with isolation: hyperv, or a document with VirtualMachine or HostingSystemId (HCS cannot pause process-isolated containers)',
+      'x-at': 'state',
+    },
+  ],
+};
+
+/** The manifest JSON Schema (draft 2020-12). */
+export const manifestSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'https://hcs-reconciler.dev/schemas/v1alpha1/compute-system.json',
+  title: 'hcs-reconciler ComputeSystem manifest',
+  type: 'object',
+  additionalProperties: false,
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { const: 'hcs-reconciler/v1alpha1', description: 'Always `hcs-reconciler/v1alpha1`.' },
+    kind: { const: 'ComputeSystem', description: 'Always `ComputeSystem`.' },
+    metadata: {
+      type: 'object',
+      description: 'Identity of the manifest.',
+      additionalProperties: false,
+      required: ['name'],
+      properties: {
+        name: { type: 'string', format: 'hcs-name', description: 'Unique per host; lowercase DNS label (≤ 63); part of the HCS id.' },
+        labels: stringMap('Free-form labels; do not affect the HCS document.', 'label-key', 63),
+      },
+    },
+    spec,
+  },
+} as const;
