@@ -23,3 +23,6 @@ export type { Manifest, ManifestPolicy } from './types.ts';
 export function formatError(e: ManifestError): string {
   return `${e.file}:${e.line}:${e.col} ${e.path ? `${e.path}: ` : ''}${e.message}`;
 }
+
+/** YAML text of a plain value (for `-o yaml` outputs; this module owns the yaml dependency). */
+export { stringify as toYaml } from 'yaml';

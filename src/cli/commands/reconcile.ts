@@ -1,0 +1,98 @@
+/** `plan`, `apply` and `ps`: one-shot commands against HCS. */
+import { createController, DesiredStore, groupObserved, plan, type Plan, type PlanAction } from '../../../reconciler/index.ts';
+import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
+import { openHcsForCli, type GlobalOptions } from '../context.ts';
+import { outputFormat, printJson, table, UsageError } from '../output.ts';
+import { realClock } from '../clock.ts';
+import { formatErrorsByFile, loadForCli } from './manifest.ts';
+import { parseDuration } from '../../manifest/index.ts';
+
+const SYMBOL: Record<PlanAction['kind'], string> = {
+  create: '+', start: '>', startProcess: '>', ensureProcess: '?', pause: '=', resume: '>', stop: '-', wait: '…',
+};
+
+/** One line per action: `+ create web-1a2b3c4d5e6f (web): not found`. */
+export function formatPlan(p: Plan): string {
+  if (p.actions.length === 0) return 'No changes. HCS matches the manifests.';
+  const lines = p.actions.map((a) =>
+    a.kind === 'wait' ? `${SYMBOL.wait} wait ${a.name}: ${a.cause}` : `${SYMBOL[a.kind]} ${a.kind} ${a.id} (${a.name}): ${a.cause}`,
+  );
+  return `${lines.join('\n')}\n${p.converged ? 'Converged (nothing will change).' : 'Changes pending.'}`;
+}
+
+async function withHcs<T>(g: GlobalOptions, logger: Logger, start: boolean, fn: (hcs: HcsClient) => Promise<T>): Promise<T> {
+  const { hcs } = await openHcsForCli(g, logger, { start });
+  try {
+    return await fn(hcs);
+  } finally {
+    await hcs.close();
+  }
+}
+
+/** `hcs-reconciler plan --manifests DIR`: exit 0 converged, 2 changes pending, 1 error. */
+export async function planCommand(opts: { manifests: string; output?: string }, g: GlobalOptions, logger: Logger): Promise<number> {
+  const format = outputFormat(opts.output, ['json']);
+  const snapshot = await loadForCli(opts.manifests, g);
+  const store = new DesiredStore();
+  store.apply(snapshot);
+  const result = await withHcs(g, logger, false, async (hcs) => {
+    const observed = groupObserved(await hcs.enumerate({ owners: [g.owner] }), g.owner);
+    return plan({ desired: store.list(), observed, allowPrune: store.pruneHold() === undefined, now: Date.now() });
+  });
+  const exit = snapshot.errors.length > 0 ? 1 : result.converged ? 0 : 2;
+  if (format === 'json') {
+    printJson({ converged: result.converged, actions: result.actions, errors: snapshot.errors, ignored: snapshot.ignored, pruneHold: store.pruneHold() ?? null });
+    return exit;
+  }
+  if (snapshot.errors.length > 0) process.stderr.write(`${formatErrorsByFile(snapshot.errors)}\n`);
+  if (store.pruneHold()) process.stdout.write(`prune held: ${store.pruneHold()}\n`);
+  for (const i of snapshot.ignored) process.stdout.write(`ignored ${i.name}: ${i.reason}\n`);
+  process.stdout.write(`${formatPlan(result)}\n`);
+  return exit;
+}
+
+/** `hcs-reconciler apply --manifests DIR [--timeout 5m]`: converge once; exit 0 converged, 1 failed or timed out. */
+export async function applyCommand(opts: { manifests: string; timeout?: string; output?: string }, g: GlobalOptions, logger: Logger): Promise<number> {
+  const timeoutMs = parseDuration(opts.timeout ?? '5m');
+  if (timeoutMs === undefined) throw new UsageError(`--timeout: expected a duration like 90s or 5m (got "${opts.timeout}")`, 64);
+  const snapshot = await loadForCli(opts.manifests, g);
+  if (snapshot.errors.length > 0) {
+    process.stderr.write(`${formatErrorsByFile(snapshot.errors)}\n`);
+    return 1;
+  }
+  return withHcs(g, logger, true, async (hcs) => {
+    const controller = createController({ hcs, owner: g.owner, clock: realClock, logger, resyncMs: 0 });
+    try {
+      controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind }));
+      controller.applySnapshot(snapshot);
+      const failedOrDone = (p: Plan) => p.converged || controller.status().systems.some((s) => s.phase === 'failed');
+      const outcome = await controller.waitForPass(failedOrDone, timeoutMs).catch(() => undefined);
+      const status = controller.status();
+      const failed = status.systems.filter((s) => s.phase === 'failed' || (s.lastError && s.pending.length > 0));
+      if (opts.output === 'json') printJson({ converged: outcome?.converged ?? false, status });
+      if (outcome?.converged && failed.length === 0) {
+        if (opts.output !== 'json') process.stdout.write(`converged: ${status.systems.length} system(s)\n`);
+        return 0;
+      }
+      const why = outcome ? failed.map((s) => `${s.name}: ${s.lastError ?? s.pending.join('; ')}`).join('\n') : `not converged within ${opts.timeout ?? '5m'}`;
+      process.stderr.write(`apply failed:\n${why}\n`);
+      return 1;
+    } finally {
+      await controller.dispose();
+    }
+  });
+}
+
+/** `hcs-reconciler ps [--all]`: compute systems, ours by default (like `hcsdiag list`). */
+export async function psCommand(opts: { all?: boolean; output?: string }, g: GlobalOptions, logger: Logger): Promise<number> {
+  const format = outputFormat(opts.output, ['json']);
+  const systems = await withHcs(g, logger, false, (hcs) => hcs.enumerate(opts.all ? {} : { owners: [g.owner] }));
+  const shown: ObservedSystem[] = opts.all ? systems : systems.filter((s) => s.owner.toLowerCase() === g.owner.toLowerCase());
+  if (format === 'json') {
+    printJson(shown);
+    return 0;
+  }
+  const rows = shown.map((s) => [s.id, s.systemType, s.state || 'Created', s.owner, s.exitType ?? '']);
+  process.stdout.write(`${table(['ID', 'TYPE', 'STATE', 'OWNER', 'EXIT'], rows)}\n`);
+  return 0;
+}

@@ -1,0 +1,113 @@
+/**
+ * `hcs-reconciler run --manifests DIR`: the long-running controller. Composition: HCS client →
+ * controller → folder watcher → HTTP endpoint; each returns something disposable and shutdown
+ * disposes them in reverse order. SIGINT/SIGTERM stop the controller and leave workloads running;
+ * SIGHUP forces a rescan of the folder and a reconcile pass.
+ */
+import { combineSnapshot, isManifestFileName, parseDuration, parseManifestFile, type ManifestOptions } from '../../manifest/index.ts';
+import { watchManifests } from '../../watch/index.ts';
+import { createController } from '../../../reconciler/index.ts';
+import type { Disposable, Logger } from '../../../reconciler/ports.ts';
+import { manifestOptions, openHcsForCli, type GlobalOptions } from '../context.ts';
+import { realClock } from '../clock.ts';
+import { parseListen, startHttp } from '../http.ts';
+import { UsageError } from '../output.ts';
+import { formatError } from '../../manifest/index.ts';
+
+/** Flags of `run`. */
+export interface RunOptions {
+  manifests: string;
+  resync?: string;
+  settle?: string;
+  concurrency?: string;
+  poll?: boolean;
+  depth?: string;
+  allowEmpty?: boolean;
+  suspend?: boolean;
+  listen?: string;
+  listenAny?: boolean;
+}
+
+function duration(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new UsageError(`${flag}: expected a duration like 150ms, 30s or 5m (got "${value}")`, 64);
+  return ms;
+}
+
+function integer(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag}: expected a non-negative integer (got "${value}")`, 64);
+  return n;
+}
+
+function parserFor(opts: ManifestOptions) {
+  return {
+    parseManifestFile: (file: string, content: Uint8Array) => parseManifestFile(file, content, opts),
+    // The watcher hands back exactly what parseManifestFile returned, so the cast is sound.
+    combineSnapshot: (results: unknown[]) => combineSnapshot(results as Parameters<typeof combineSnapshot>[0], opts),
+    isManifestFileName,
+  };
+}
+
+/** Run until a signal; resolves with the exit code. */
+export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Logger): Promise<number> {
+  const resyncMs = duration('--resync', opts.resync, 30_000);
+  const settleMs = duration('--settle', opts.settle, 150);
+  const concurrency = integer('--concurrency', opts.concurrency, 16);
+  const listen = opts.listen === 'off' ? undefined : parseListen(opts.listen ?? '127.0.0.1:9180', opts.listenAny === true);
+  const mopts = await manifestOptions(g);
+  const stack: Disposable[] = [];
+  const shutdown = async (): Promise<void> => {
+    for (const d of stack.reverse()) await Promise.resolve(d.dispose()).catch((err) => logger.warn('dispose failed', { err: String(err) }));
+  };
+  try {
+    const { hcs, description } = await openHcsForCli(g, logger, { start: true });
+    stack.push({ dispose: () => hcs.close() });
+    const controller = createController({
+      hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
+      allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
+    });
+    stack.push(controller);
+    stack.push(controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind, ...(e.hresult ? { hresult: e.hresult } : {}) })));
+    const source = await watchManifests({
+      path: opts.manifests, parser: parserFor(mopts), settleMs, resyncMs, poll: opts.poll === true,
+      depth: integer('--depth', opts.depth, 1), logger,
+    });
+    stack.push(source);
+    const report = (s: ReturnType<typeof source.current>) => {
+      for (const e of s.errors) logger.warn('manifest error', { file: e.file, line: e.line, col: e.col, field: e.path, error: e.message, text: formatError(e) });
+      controller.applySnapshot(s);
+    };
+    stack.push(source.onSnapshot(report));
+    report(source.current());
+    if (listen) stack.push(await startHttp(controller, listen));
+    logger.info('controller running', { manifests: opts.manifests, hcs: description, owner: g.owner, ...(listen ? { listen: `${listen.host}:${listen.port}` } : {}) });
+    await waitForSignal(async () => {
+      logger.info('SIGHUP: rescanning manifests');
+      await source.rescan();
+      controller.reconcile();
+    });
+    logger.info('stopping controller; workloads keep running');
+    return 0;
+  } finally {
+    await shutdown();
+  }
+}
+
+/** Resolve on SIGINT/SIGTERM; call `onHup` on SIGHUP. */
+function waitForSignal(onHup: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const hup = () => void onHup();
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.off('SIGHUP', hup);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    if (process.platform !== 'win32') process.on('SIGHUP', hup);
+  });
+}

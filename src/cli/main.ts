@@ -1,0 +1,114 @@
+/**
+ * The composition root: parses the command line (commander) and wires adapters to the core.
+ * Exit codes: 0 ok; 1 invalid input / failure; 2 `plan` with pending changes; 64 usage error.
+ * User mistakes print one clear line on stderr, never a stack trace.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_OWNER } from '../manifest/index.ts';
+import type { GlobalOptions } from './context.ts';
+import { createLogger } from './log.ts';
+import { UsageError } from './output.ts';
+import { renderCommand, schemaCommand, validateCommand } from './commands/manifest.ts';
+import { applyCommand, planCommand, psCommand } from './commands/reconcile.ts';
+import { runCommand } from './commands/run.ts';
+import { eventsCommand, statusCommand } from './commands/status.ts';
+import { emulatorCrash, emulatorCreateForeign, emulatorFault, emulatorStart, emulatorStatus, emulatorStop } from './commands/emulator.ts';
+
+const output = () => new Option('-o, --output <format>', 'output format').choices(['text', 'json']);
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('hcs-reconciler')
+    .description('Declarative controller for Windows containers and VMs through the Host Compute Service')
+    .option('--owner <name>', 'HCS Owner of the systems this controller manages', DEFAULT_OWNER)
+    .option('--library <path>', 'HCS library (default: computecore.dll on Windows, the emulator library elsewhere; env HCS_LIBRARY)')
+    .option('--emulator-socket <path>', 'HCS emulator service socket (env HCS_EMULATOR_SOCKET)')
+    .option('--host-name <name>', 'this host for spec.placement (default: the machine name)')
+    .option('--host-labels <k=v,...>', 'labels of this host for spec.placement.hostLabels')
+    .option('--policy <file>', 'policy file limiting what manifests may request')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--log-format <format>', 'log format (default: text on a TTY, json otherwise)').choices(['json', 'text']))
+    .showHelpAfterError()
+    .exitOverride();
+  const g = (): GlobalOptions => program.opts<GlobalOptions>();
+  const logger = () => createLogger({ level: g().logLevel, ...(g().logFormat ? { json: g().logFormat === 'json' } : {}) });
+  const act = <A extends unknown[]>(fn: (...args: A) => Promise<number> | number) => async (...args: A) => setExit(await fn(...args));
+
+  program.command('validate').argument('<path>', 'manifest file or folder').addOption(output())
+    .description('validate manifests; exit 0 when all are valid, 1 otherwise')
+    .action(act((path: string, o: { output?: string }) => validateCommand(path, o, g())));
+  program.command('render').argument('<path>', 'manifest file or folder').addOption(output())
+    .description('print the HCS documents and config hash of each manifest')
+    .action(act((path: string, o: { output?: string }) => renderCommand(path, o, g())));
+  program.command('schema').description('print the manifest JSON Schema (for editors)').action(act(() => schemaCommand()));
+  program.command('ps').option('--all', 'every owner, not only ours').addOption(output())
+    .description('list compute systems (HcsEnumerateComputeSystems), like hcsdiag list')
+    .action(act((o: { all?: boolean; output?: string }) => psCommand(o, g(), logger())));
+  program.command('plan').requiredOption('--manifests <dir>', 'manifests folder').addOption(output())
+    .description('print the actions that would converge HCS; exit 0 converged, 2 changes pending, 1 error')
+    .action(act((o: { manifests: string; output?: string }) => planCommand(o, g(), logger())));
+  program.command('apply').requiredOption('--manifests <dir>', 'manifests folder').option('--timeout <duration>', 'give up after', '5m').addOption(output())
+    .description('converge once and wait; exit 0 converged, 1 failed or timed out')
+    .action(act((o: { manifests: string; timeout?: string; output?: string }) => applyCommand(o, g(), logger())));
+  program.command('run').requiredOption('--manifests <dir>', 'manifests folder (or a git-sync symlink)')
+    .option('--resync <duration>', 'periodic relist of the folder and HCS', '30s')
+    .option('--settle <duration>', 'quiet period that coalesces bursts of file events', '150ms')
+    .option('--concurrency <n>', 'HCS operations in flight at most', '16')
+    .option('--depth <n>', 'sub-folder levels read (0 = flat folder)', '1')
+    .option('--poll', 'poll the folder instead of native events (network shares)')
+    .option('--allow-empty', 'prune everything when the folder becomes empty')
+    .option('--suspend', 'observe and report only; change nothing')
+    .option('--listen <host:port|off>', 'status/health endpoint (loopback only unless --listen-any)', '127.0.0.1:9180')
+    .option('--listen-any', 'allow a non-loopback --listen address')
+    .description('run the controller: watch the folder and keep HCS converged (SIGHUP rescans; SIGINT/SIGTERM stop, workloads keep running)')
+    .action(act((o: Parameters<typeof runCommand>[0]) => runCommand(o, g(), logger())));
+  program.command('status').addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']))
+    .option('--listen <host:port>', 'controller endpoint', '127.0.0.1:9180').option('--manifests <dir>', 'folder for the fallback view', 'manifests')
+    .description('show desired vs actual state from the running controller (falls back to a plan view)')
+    .action(act((o: { output?: string; listen?: string; manifests?: string }) => statusCommand(o, g(), logger())));
+  program.command('events').argument('[name]', 'only this system').option('-f, --follow', 'stream new events').addOption(output())
+    .option('--listen <host:port>', 'controller endpoint', '127.0.0.1:9180')
+    .description('show the event history of the running controller')
+    .action(act((name: string | undefined, o: { follow?: boolean; output?: string; listen?: string }) => eventsCommand(name, o, g())));
+  addEmulatorCommands(program, g, act);
+  return program;
+}
+
+function addEmulatorCommands(
+  program: Command,
+  g: () => GlobalOptions,
+  act: <A extends unknown[]>(fn: (...args: A) => Promise<number> | number) => (...args: A) => Promise<void>,
+): void {
+  const emu = program.command('emulator').description('the HCS emulator used on Linux (start, stop, inspect, inject faults)');
+  emu.command('start').option('--dir <dir>', 'persist emulator state in this folder').description('start the emulator service (detached)')
+    .action(act((o: { dir?: string }) => emulatorStart(o, g())));
+  emu.command('stop').description('stop the emulator service').action(act(() => emulatorStop(g())));
+  emu.command('status').addOption(output()).description('service status and all systems (exit 3 when not running)')
+    .action(act((o: { output?: string }) => emulatorStatus(o, g())));
+  emu.command('crash').argument('<id>').description('make a system exit unexpectedly').action(act((id: string) => emulatorCrash(id, g())));
+  emu.command('fault').argument('<op>', 'operation: Create, Start, ShutDown, Terminate, Enumerate, ...').argument('<hresult>', 'e.g. HCS_E_INVALID_STATE or 0x80370105')
+    .option('--count <n>', 'number of calls that fail', '1').option('--latency <ms>', 'also add this latency to every call of op').option('--id <id>', 'only calls on this system')
+    .description('fail the next calls of an operation').action(act((op: string, hr: string, o: { count?: string; latency?: string; id?: string }) => emulatorFault(op, hr, o, g())));
+  emu.command('create-foreign').argument('<id>').requiredOption('--owner <owner>', 'e.g. docker').option('--type <type>', 'Container or VirtualMachine', 'Container')
+    .option('--state <state>', 'Created, Running, Paused', 'Running').description('create a system owned by another management stack')
+    .action(act((id: string, o: { owner: string; type?: string; state?: string }) => emulatorCreateForeign(id, o, g())));
+}
+
+/** Run the CLI; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 64;
+    if (err instanceof UsageError) {
+      process.stderr.write(`hcs-reconciler: ${err.message}\n`);
+      return err.exitCode;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`hcs-reconciler: ${message}\n`);
+    if (process.env.HCS_RECONCILER_DEBUG) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    return 1;
+  }
+}
