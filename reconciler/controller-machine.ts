@@ -34,7 +34,7 @@ interface ControllerContext {
 }
 
 /** Events the controller machine accepts. */
-export type ControllerEvent = { type: 'reconcile' } | SystemSettledEvent;
+export type ControllerEvent = { type: 'reconcile' } | { type: 'snapshot' } | SystemSettledEvent;
 
 /** Child actor id for a system name. */
 export function systemActorId(name: string): string {
@@ -80,15 +80,20 @@ export const controllerMachine = setup({
 }).createMachine({
   id: 'controller',
   context: ({ input }) => ({ deps: input.deps, dirty: false, passes: 0 }),
-  initial: 'listing',
+  // Nothing is planned before the first snapshot: with an empty desired state the first pass
+  // would prune every running system of ours (a restarted controller must adopt, not kill).
+  initial: 'awaitingSnapshot',
   states: {
+    awaitingSnapshot: {
+      on: { snapshot: 'listing' },
+    },
     idle: {
-      on: { reconcile: 'listing', 'system.settled': 'listing' },
+      on: { reconcile: 'listing', snapshot: 'listing', 'system.settled': 'listing' },
       after: { wake: { target: 'listing' } },
     },
     listing: {
       entry: assign({ dirty: false }),
-      on: { reconcile: { actions: 'markDirty' }, 'system.settled': { actions: 'markDirty' } },
+      on: { reconcile: { actions: 'markDirty' }, snapshot: { actions: 'markDirty' }, 'system.settled': { actions: 'markDirty' } },
       invoke: {
         src: 'list',
         input: ({ context }) => ({ deps: context.deps }),
@@ -108,7 +113,7 @@ export const controllerMachine = setup({
       always: [{ guard: 'dirty', target: 'listing' }, { target: 'idle' }],
     },
     listFailed: {
-      on: { reconcile: 'listing' },
+      on: { reconcile: 'listing', snapshot: 'listing' },
       after: { listRetry: 'listing' },
     },
   },

@@ -127,7 +127,7 @@ class ControllerImpl implements Controller {
     for (const name of update.keptLastKnownGood) {
       this.history.record(name, 'manifest-error', 'manifest invalid; keeping the last valid spec');
     }
-    this.reconcile();
+    this.#actor.send({ type: 'snapshot' });
   }
 
   reconcile(): void {
@@ -261,8 +261,9 @@ class ControllerImpl implements Controller {
     }
     if (this.#expectedStops.delete(id)) return;
     this.#registerExit(id, { exitType: event.exitType, status: event.status });
-    void this.#handles.release(id).catch(() => undefined);
-    this.reconcile();
+    // Close our handle before planning again: HCS keeps a stopped system (and its id) while
+    // handles to it are open, so re-creating it first would fail with "already exists".
+    void this.#handles.release(id).catch(() => undefined).finally(() => this.reconcile());
   }
 
   #registerExit(id: string, exit: { exitType?: ExitType; status?: number; exitCode?: number }): void {

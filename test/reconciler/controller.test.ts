@@ -34,8 +34,13 @@ function nextHistory(controller: Controller, kind: string): Promise<void> {
 const mainId = (d: ReturnType<typeof desired>) => d.parts.find((p) => p.role === 'main')!.id;
 const liveIds = (hcs: FakeHcs) => hcs.live(OWNER).map((s) => `${s.id}:${s.state}`).sort();
 
-async function settle(controller: Controller, hcs: FakeHcs, check: () => boolean, what: string): Promise<void> {
-  await controller.waitForPass(() => check(), 10_000).catch(() => assert.fail(`${what}; HCS: ${liveIds(hcs).join(', ')}; calls: ${hcs.calls.slice(-10).join(' | ')}`));
+/** Wait until `check` holds (polled; explicit deadline, no fixed sleeps). */
+async function settle(_controller: Controller, hcs: FakeHcs, check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`${what}; HCS: ${liveIds(hcs).join(', ')}; calls: ${hcs.calls.slice(-10).join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 test('converges from empty, then idles with nothing left to do', async () => {
