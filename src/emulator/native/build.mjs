@@ -1,1 +1,82 @@
-process.exit(0)
+#!/usr/bin/env node
+// Builds the HCS emulator library (libcomputecore.so) with the system C compiler.
+//
+// CLI: node src/emulator/native/build.mjs [--if-possible] [--force]
+//   --if-possible  used from postinstall: a missing compiler is a warning and exit 0, not an error
+//   --force        rebuild even when the output is newer than every source
+// On win32 it does nothing: the real computecore.dll is used there.
+// Importable: emulatorLibraryPath(), ensureEmulatorLibrary() (types in build.d.mts).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outDir = join(here, 'build');
+const FLAGS = ['-std=gnu11', '-O2', '-g', '-shared', '-fPIC', '-pthread', '-fvisibility=hidden',
+  '-Wall', '-Wextra', '-Werror'];
+
+/** Absolute path of the emulator library (it may not be built yet). */
+export function emulatorLibraryPath() {
+  return join(outDir, 'libcomputecore.so');
+}
+
+function sources() {
+  return readdirSync(here).filter((f) => f.endsWith('.c') || f.endsWith('.h')).map((f) => join(here, f));
+}
+
+function isUpToDate(out) {
+  if (!existsSync(out)) return false;
+  const built = statSync(out).mtimeMs;
+  return sources().every((f) => statSync(f).mtimeMs <= built) && statSync(fileURLToPath(import.meta.url)).mtimeMs <= built;
+}
+
+function findCompiler() {
+  const candidates = [process.env.CC, 'cc', 'gcc', 'clang'].filter((c) => typeof c === 'string' && c !== '');
+  return candidates.find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
+}
+
+/**
+ * Builds the library when a source is newer than it (or `force`), and returns its path.
+ * Throws when no C compiler exists or compilation fails; the message says how to fix it.
+ */
+export function ensureEmulatorLibrary({ force = false } = {}) {
+  const out = emulatorLibraryPath();
+  if (!force && isUpToDate(out)) return out;
+  const cc = findCompiler();
+  if (!cc) {
+    throw new Error('no C compiler found (tried $CC, cc, gcc, clang) to build the HCS emulator library; ' +
+      'install one, e.g. `apt-get install gcc` (Debian/Ubuntu) or `dnf install gcc`');
+  }
+  mkdirSync(outDir, { recursive: true });
+  // Build to a private name, then rename: a concurrent loader never sees a half-written file.
+  const tmp = `${out}.${process.pid}.tmp`;
+  const cFiles = sources().filter((f) => f.endsWith('.c'));
+  const res = spawnSync(cc, [...FLAGS, '-o', tmp, ...cFiles], { encoding: 'utf8' });
+  if (res.status !== 0) {
+    rmSync(tmp, { force: true });
+    throw new Error(`building ${out} failed (${cc} exited ${res.status}):\n${res.stderr}${res.stdout}`);
+  }
+  renameSync(tmp, out);
+  return out;
+}
+
+function main(argv) {
+  if (process.platform === 'win32') return 0;
+  const ifPossible = argv.includes('--if-possible');
+  try {
+    const out = ensureEmulatorLibrary({ force: argv.includes('--force') });
+    console.log(`hcs emulator library: ${out}`);
+    return 0;
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (ifPossible && /no C compiler/.test(msg)) {
+      console.warn(`warning: ${msg}\n(the emulator and its tests need it; run \`npm run build\` afterwards)`);
+      return 0;
+    }
+    console.error(`error: ${msg}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) process.exit(main(process.argv.slice(2)));

@@ -1,0 +1,116 @@
+/*
+ * system.c: the compute-system exports. Each one validates its arguments the way the Windows
+ * API does (E_POINTER for a missing out-param, E_INVALIDARG for a missing required string or a
+ * non-NULL reserved argument, E_HANDLE for an unknown/closed/invalidated handle) and then starts
+ * the request; the outcome arrives through the operation.
+ */
+#include <stddef.h>
+
+#include "emu.h"
+
+static HRESULT system_call(HCS_SYSTEM system, HCS_OPERATION operation, uint32_t wire_op, int32_t type, PCWSTR a) {
+    emu_request req = {wire_op, type, NULL, NULL, 0, a, NULL};
+    return emu_call(operation, system, OBJ_SYSTEM, &req);
+}
+
+HRESULT HcsEnumerateComputeSystems(PCWSTR query, HCS_OPERATION operation) {
+    emu_request req = {W_ENUMERATE, HcsOperationTypeEnumerate, NULL, NULL, 0, query, NULL};
+    return emu_call(operation, NULL, 0, &req);
+}
+
+/* The handle is returned at once, before the operation completes (library-chosen id). If the
+ * creation then fails, the caller still owns the handle and closes it. */
+HRESULT HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION operation,
+                               const SECURITY_DESCRIPTOR *securityDescriptor, HCS_SYSTEM *computeSystem) {
+    if (!computeSystem) return E_POINTER;
+    *computeSystem = NULL;
+    if (!id || !configuration || securityDescriptor) return E_INVALIDARG;
+    emu_handle *h = handle_new(OBJ_SYSTEM);
+    if (!h) return E_OUTOFMEMORY;
+    emu_lock();
+    h->o.id = emu_next_id();
+    emu_unlock();
+    emu_request req = {W_CREATE, HcsOperationTypeCreate, NULL, h, 0, id, configuration};
+    HRESULT hr = emu_call(operation, NULL, 0, &req);
+    if (hr >= 0) *computeSystem = (HCS_SYSTEM)EMU_HANDLE_VALUE(h->o.id);
+    emu_lock();
+    obj_unref(&h->o);
+    emu_unlock();
+    return hr;
+}
+
+/* Synchronous, like the real API. requestedAccess is documented as "must be GENERIC_ALL"; the
+ * emulator does not check it. */
+HRESULT HcsOpenComputeSystem(PCWSTR id, DWORD requestedAccess, HCS_SYSTEM *computeSystem) {
+    (void)requestedAccess;
+    if (!computeSystem) return E_POINTER;
+    *computeSystem = NULL;
+    if (!id) return E_INVALIDARG;
+    emu_handle *h = handle_new(OBJ_SYSTEM);
+    if (!h) return E_OUTOFMEMORY;
+    emu_lock();
+    h->o.id = emu_next_id();
+    emu_unlock();
+    emu_request req = {W_OPEN, HcsOperationTypeNone, NULL, h, 0, id, NULL};
+    HRESULT hr = emu_call_sync(NULL, 0, &req);
+    if (hr >= 0) *computeSystem = (HCS_SYSTEM)EMU_HANDLE_VALUE(h->o.id);
+    emu_lock();
+    obj_unref(&h->o);
+    emu_unlock();
+    return hr;
+}
+
+void HcsCloseComputeSystem(HCS_SYSTEM computeSystem) { handle_close(computeSystem, OBJ_SYSTEM, W_CLOSE_SYSTEM); }
+
+HRESULT HcsStartComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options) {
+    return system_call(computeSystem, operation, W_START, HcsOperationTypeStart, options);
+}
+
+HRESULT HcsShutDownComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options) {
+    return system_call(computeSystem, operation, W_SHUTDOWN, HcsOperationTypeShutdown, options);
+}
+
+HRESULT HcsTerminateComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options) {
+    return system_call(computeSystem, operation, W_TERMINATE, HcsOperationTypeTerminate, options);
+}
+
+HRESULT HcsPauseComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options) {
+    return system_call(computeSystem, operation, W_PAUSE, HcsOperationTypePause, options);
+}
+
+HRESULT HcsResumeComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR options) {
+    return system_call(computeSystem, operation, W_RESUME, HcsOperationTypeResume, options);
+}
+
+HRESULT HcsGetComputeSystemProperties(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR propertyQuery) {
+    return system_call(computeSystem, operation, W_GET_PROPERTIES, HcsOperationTypeGetProperties, propertyQuery);
+}
+
+/* identity (an access token on Windows) has no meaning here and is ignored. */
+HRESULT HcsModifyComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR configuration,
+                               HANDLE identity) {
+    (void)identity;
+    if (!configuration) return E_INVALIDARG;
+    return system_call(computeSystem, operation, W_MODIFY, HcsOperationTypeModify, configuration);
+}
+
+/* Shared by systems and processes: stores the callback locally; the service sends events for
+ * every open handle and the library filters (PROTOCOL.md, EVENT). A NULL callback removes it. */
+HRESULT emu_set_callback(void *handle, int kind, uint32_t options, const void *context, HCS_EVENT_CALLBACK cb) {
+    emu_lock();
+    emu_obj *o = obj_find(EMU_HANDLE_ID(handle), kind);
+    emu_handle *h = (emu_handle *)o;
+    HRESULT hr = !h || h->invalid ? E_HANDLE : S_OK;
+    if (hr == S_OK) {
+        h->options = options;
+        h->context = (void *)context;
+        h->callback = cb;
+    }
+    emu_unlock();
+    return hr;
+}
+
+HRESULT HcsSetComputeSystemCallback(HCS_SYSTEM computeSystem, HCS_EVENT_OPTIONS callbackOptions, const void *context,
+                                    HCS_EVENT_CALLBACK callback) {
+    return emu_set_callback(computeSystem, OBJ_SYSTEM, (uint32_t)callbackOptions, context, callback);
+}

@@ -1,0 +1,110 @@
+/**
+ * NativeHcsClient: the core's HcsClient on top of computecore.dll (or the emulator library).
+ */
+import type {
+  CallOptions, EnumerateQuery, HcsClient, HcsSystem, ObservedSystem,
+} from '../../reconciler/ports.ts';
+import { enumerateQueryJson, toObservedSystems } from './documents.ts';
+import { HcsError, HRESULTS } from './errors.ts';
+import { EventRouter } from './events.ts';
+import { GENERIC_ALL, type HcsNative, type OperationHandle, type SystemHandle } from './ffi.ts';
+import { withDeadline, type ClientContext, type Closable } from './handles.ts';
+import { OperationRunner } from './operation.ts';
+import { NativeHcsSystem } from './system.ts';
+
+/** Options of {@link NativeHcsClient.close}. */
+export interface CloseOptions {
+  /** How long to wait for in-flight operations (default 30 s); after that the shared callbacks stay registered. */
+  drainTimeoutMs?: number;
+}
+
+/** HcsClient over the native library. Create it with `openHcs()` (index.ts). */
+export class NativeHcsClient implements HcsClient {
+  private readonly runner: OperationRunner;
+  private readonly events: EventRouter;
+  private readonly handles = new Set<Closable>();
+  private readonly ctx: ClientContext;
+  private closing?: Promise<void>;
+
+  constructor(readonly native: HcsNative) {
+    this.runner = new OperationRunner(native);
+    this.events = new EventRouter(native);
+    this.ctx = {
+      native,
+      runner: this.runner,
+      events: this.events,
+      track: (h) => void this.handles.add(h),
+      untrack: (h) => void this.handles.delete(h),
+    };
+  }
+
+  /** Lists compute systems (all owners unless filtered: filter by `owners`, hcs-api.md §8). */
+  async enumerate(query?: EnumerateQuery, opts?: CallOptions): Promise<ObservedSystem[]> {
+    this.assertOpen('enumerate');
+    const json = enumerateQueryJson(query);
+    const r = await this.runner.run({ op: 'enumerate', start: (op) => this.native.enumerateComputeSystems(json, op) }, opts);
+    return toObservedSystems(r.document);
+  }
+
+  /** Creates a compute system from a schema 2.x ComputeSystem document; it is not started. */
+  async create(id: string, document: Record<string, unknown>, opts?: CallOptions): Promise<HcsSystem> {
+    this.assertOpen('create', id);
+    const json = JSON.stringify(document);
+    let system: NativeHcsSystem | undefined;
+    const start = (op: OperationHandle): number => {
+      const r = this.native.createComputeSystem(id, json, op);
+      // HCS hands out the handle before the create completes: subscribe now, close on failure.
+      if (r.system !== null) system = new NativeHcsSystem(this.ctx, id, r.system);
+      return r.hr;
+    };
+    try {
+      await this.runner.run({ op: 'create', systemId: id, start }, opts);
+      return system as NativeHcsSystem;
+    } catch (err) {
+      await system?.close();
+      throw err;
+    }
+  }
+
+  /** Opens an existing compute system by id (HcsOpenComputeSystem runs on a pool thread). */
+  async open(id: string, opts: CallOptions = {}): Promise<HcsSystem> {
+    this.assertOpen('open', id);
+    const what = { op: 'open', systemId: id };
+    const closeLate = (r: { system: SystemHandle | null }): void => {
+      if (r.system !== null) void this.native.closeComputeSystemAsync(r.system);
+    };
+    const r = await withDeadline(this.native.openComputeSystemAsync(id, GENERIC_ALL), what, opts, closeLate);
+    if (r.system === null || r.hr < 0) throw new HcsError({ ...what, hresult: r.hr });
+    return new NativeHcsSystem(this.ctx, id, r.system);
+  }
+
+  /** Handles (systems and processes) this client has open. */
+  get openHandles(): number {
+    return this.handles.size;
+  }
+
+  /** Operations whose completion has not arrived yet. */
+  get operationsInFlight(): number {
+    return this.runner.inFlight;
+  }
+
+  /**
+   * Closes every handle still open, waits for in-flight operations, then unregisters the shared
+   * callbacks (never earlier: HCS could still call them). Idempotent.
+   */
+  close(opts: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.closeOnce(opts.drainTimeoutMs ?? 30_000);
+    return this.closing;
+  }
+
+  private async closeOnce(drainTimeoutMs: number): Promise<void> {
+    await Promise.allSettled([...this.handles].map((h) => h.close()));
+    await this.runner.drain(drainTimeoutMs);
+    this.runner.dispose();
+    if (this.handles.size === 0) this.events.dispose();
+  }
+
+  private assertOpen(op: string, systemId?: string): void {
+    if (this.closing) throw new HcsError({ op, systemId, hresult: HRESULTS.E_HANDLE });
+  }
+}

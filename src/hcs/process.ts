@@ -1,0 +1,119 @@
+/**
+ * NativeHcsProcess: an open HCS_PROCESS handle.
+ */
+import type { CallOptions, Disposable, HcsProcess, ProcessEvent } from '../../reconciler/ports.ts';
+import { toProcessExit, toProcessStatus } from './documents.ts';
+import { HRESULTS, isAlreadyStopped } from './errors.ts';
+import { HcsEventType } from './events.ts';
+import type { NativeEvent, OperationHandle, ProcessHandle } from './ffi.ts';
+import { ExitListeners, type ClientContext } from './handles.ts';
+
+/** An open process handle; implements the core's HcsProcess plus signal/modify/info. */
+export class NativeHcsProcess implements HcsProcess {
+  private readonly exits = new ExitListeners<ProcessEvent>();
+  private readonly key: number;
+  private closing?: Promise<void>;
+  private pid: number;
+
+  /** Wraps a fresh handle and subscribes to its events at once (before any exit can be missed). */
+  constructor(
+    private readonly ctx: ClientContext,
+    readonly systemId: string,
+    private readonly handle: ProcessHandle,
+    processId: number,
+  ) {
+    this.pid = processId;
+    this.key = ctx.events.attach((ev) => this.onNativeEvent(ev));
+    ctx.native.setProcessCallback(handle, 0, BigInt(this.key), ctx.events.processCallback);
+    ctx.track(this);
+  }
+
+  /** The process id inside the compute system. */
+  get processId(): number {
+    return this.pid;
+  }
+
+  /** Set once HcsCreateProcess completes (the handle exists before the id is known). */
+  setProcessId(pid: number): void {
+    this.pid = pid;
+  }
+
+  /** ProcessStatus: whether it exited and its exit code. */
+  async properties(opts?: CallOptions): Promise<{ exited: boolean; exitCode?: number; raw: Record<string, unknown> }> {
+    const r = await this.run('process.properties', (op) => this.ctx.native.getProcessProperties(this.handle, op, null), opts);
+    return toProcessStatus(r.document);
+  }
+
+  /** Terminates the process; a process that already exited counts as success. */
+  async terminate(opts?: CallOptions): Promise<void> {
+    try {
+      await this.run('process.terminate', (op) => this.ctx.native.terminateProcess(this.handle, op, null), opts);
+    } catch (err) {
+      if (!isAlreadyStopped(err)) throw err;
+    }
+  }
+
+  /** Sends a console signal (`ProcessSignal` options JSON, e.g. `{"Signal":"CtrlC"}`). */
+  async signal(options: Record<string, unknown> = {}, opts?: CallOptions): Promise<void> {
+    const json = JSON.stringify(options);
+    await this.run('process.signal', (op) => this.ctx.native.signalProcess(this.handle, op, json), opts);
+  }
+
+  /** HcsModifyProcess with a settings document (e.g. console size, close stdin). */
+  async modify(settings: Record<string, unknown>, opts?: CallOptions): Promise<void> {
+    const json = JSON.stringify(settings);
+    await this.run('process.modify', (op) => this.ctx.native.modifyProcess(this.handle, op, json), opts);
+  }
+
+  /** HcsGetProcessInfo: the process id as HCS reports it (std handles are not exposed). */
+  async info(opts?: CallOptions): Promise<{ processId: number }> {
+    const r = await this.ctx.runner.run(
+      { op: 'process.info', systemId: this.systemId, processInfo: true, start: (op) => this.guard(op, (o) => this.ctx.native.getProcessInfo(this.handle, o)) },
+      opts,
+    );
+    return { processId: r.processId };
+  }
+
+  /** Subscribes to ProcessExited (also delivered if it already happened). */
+  onExit(listener: (event: ProcessEvent) => void): Disposable {
+    return this.exits.add(listener);
+  }
+
+  /** Closes the handle exactly once, on a pool thread (HCS waits for an in-flight callback, which needs this thread). */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    try {
+      await this.ctx.native.closeProcessAsync(this.handle);
+    } finally {
+      this.ctx.events.detach(this.key);
+      this.exits.clear();
+      this.ctx.untrack(this);
+    }
+  }
+
+  private run(op: string, start: (operation: OperationHandle) => number, opts?: CallOptions) {
+    return this.ctx.runner.run({ op, systemId: this.systemId, start: (o) => this.guard(o, start) }, opts);
+  }
+
+  /** A closed handle value is never passed to HCS (it may have been reused there). */
+  private guard(op: OperationHandle, start: (operation: OperationHandle) => number): number {
+    return this.closing ? HRESULTS.E_HANDLE : start(op);
+  }
+
+  private onNativeEvent(ev: NativeEvent): void {
+    if (ev.type !== HcsEventType.ProcessExited) return;
+    const exit = toProcessExit(ev.eventData);
+    const event: ProcessEvent = {
+      type: 'ProcessExited',
+      systemId: this.systemId,
+      processId: exit.processId ?? this.pid,
+      exitCode: exit.exitCode,
+    };
+    this.exits.emit(event, true);
+  }
+}
+
