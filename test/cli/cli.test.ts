@@ -1,0 +1,133 @@
+/**
+ * The CLI contracts, exercised from outside as operators and scripts use them: exit codes,
+ * `-o json` shapes, stderr messages, and `run` reacting to files end to end on the emulator.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEmulator } from '../../src/emulator/launcher.ts';
+import { containerYaml } from '../integration/helpers.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'src/cli/bin.mjs');
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('validate: exit 0 on the examples, 1 with file:line:col errors, json shape', () => {
+  const ok = cli(['validate', 'manifests']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^ok: 6 manifest\(s\) valid in 6 file\(s\)/);
+  const bad = cli(['validate', 'test/fixtures/invalid/memory-too-small.yaml']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /memory-too-small\.yaml:\d+:\d+ spec\.container\.memoryMB: must be >= 64 \(got 0\)/);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+  const json = JSON.parse(cli(['validate', 'manifests', '-o', 'json']).stdout) as { valid: boolean; manifests: Array<{ name: string; ids: string[] }>; errors: unknown[] };
+  assert.equal(json.valid, true);
+  assert.deepEqual(json.manifests.map((m) => m.name).sort(), ['app-api', 'app-db', 'build-vm', 'raw-vm', 'web', 'web-hyperv']);
+  const missing = cli(['validate', 'no/such/folder']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no\/such\/folder/);
+});
+
+test('render and schema print documents and the JSON Schema', () => {
+  const r = cli(['render', 'manifests/web.yaml', '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const [web] = JSON.parse(r.stdout) as Array<{ name: string; configHash: string; parts: Array<{ id: string; document: Record<string, unknown> }> }>;
+  assert.equal(web?.name, 'web');
+  assert.equal(web?.parts[0]?.id, `web-${web?.configHash.slice(0, 12)}`);
+  assert.equal(web?.parts[0]?.document.ShouldTerminateOnLastHandleClosed, false);
+  const schema = JSON.parse(cli(['schema']).stdout) as { $schema: string };
+  assert.match(schema.$schema, /2020-12/);
+});
+
+test('usage errors: exit 64 and one line, never a stack trace', () => {
+  const r = cli(['plan']);
+  assert.equal(r.code, 64);
+  assert.match(r.stderr, /--manifests/);
+  const listen = cli(['run', '--manifests', 'manifests', '--listen', '0.0.0.0:9180']);
+  assert.equal(listen.code, 64);
+  assert.match(listen.stderr, /refusing a non-loopback address/);
+});
+
+test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file drops end to end', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hcs-cli-'));
+  const socket = join(dir, 'emu.sock');
+  const emu = await startEmulator({ socketPath: socket });
+  const env = { HCS_EMULATOR_SOCKET: socket };
+  const manifests = join(dir, 'manifests');
+  cpSync(join(root, 'manifests'), manifests, { recursive: true });
+  t.after(async () => {
+    await emu.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const pending = cli(['plan', '--manifests', manifests, '-o', 'json'], env);
+  assert.equal(pending.code, 2, pending.stderr);
+  const plan = JSON.parse(pending.stdout) as { converged: boolean; actions: Array<{ kind: string; cause: string }> };
+  assert.equal(plan.converged, false);
+  assert.ok(plan.actions.some((a) => a.kind === 'create' && a.cause === 'not found'));
+  const apply = cli(['apply', '--manifests', manifests, '--timeout', '60s'], env);
+  assert.equal(apply.code, 0, apply.stderr);
+  assert.equal(cli(['plan', '--manifests', manifests], env).code, 0);
+  const ps = JSON.parse(cli(['ps', '-o', 'json'], env).stdout) as Array<{ id: string; owner: string }>;
+  assert.equal(ps.length, 6, 'six systems: five manifests running (one is desired Stopped) plus the Hyper-V utility VM');
+  writeFileSync(join(manifests, 'broken.yaml'), 'apiVersion: [');
+  assert.equal(cli(['plan', '--manifests', manifests], env).code, 1);
+  unlinkSync(join(manifests, 'broken.yaml'));
+
+  const folder = join(dir, 'live');
+  cpSync(join(manifests, 'web.yaml'), join(dir, 'web.yaml'));
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(folder);
+  const child = spawn(process.execPath, [bin, '--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off', '--allow-empty', '--log-format', 'json'], { cwd: root, env: { ...process.env, ...env } });
+  const lines: string[] = [];
+  const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
+  let buffer = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    buffer += chunk;
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      for (const w of [...waiters]) if (w.re.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+    }
+  });
+  const waitLog = (re: RegExp) => new Promise<void>((resolve, reject) => {
+    if (lines.some((l) => re.test(l))) return resolve();
+    const timer = setTimeout(() => reject(new Error(`no log line matching ${re}; got:\n${lines.join('\n')}`)), 20_000);
+    waiters.push({ re, resolve: () => { clearTimeout(timer); resolve(); } });
+  });
+  try {
+    await waitLog(/controller running/);
+    writeFileSync(join(folder, 'drop.yaml'), containerYaml('drop'));
+    await waitLog(/"system":"drop","event":"started"/);
+    writeFileSync(join(folder, 'drop.yaml'), containerYaml('drop', { memoryMB: 768 }));
+    await waitLog(/"system":"drop","event":"recreated"/);
+    await waitLog(/"msg":"drop-[0-9a-f]{12} running".*"event":"started"/);
+    unlinkSync(join(folder, 'drop.yaml'));
+    await waitLog(/"system":"drop","event":"pruned"/);
+    const systems = (await emu.control.list()).filter((s) => s.id.startsWith('drop-') && s.state !== 'Stopped');
+    assert.deepEqual(systems, []);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  assert.ok(lines.some((l) => /workloads keep running/.test(l)));
+  writeFileSync(join(folder, 'keep.yaml'), containerYaml('keep'));
+  const second = cli(['--owner', 'cli-run-test', 'apply', '--manifests', folder], env);
+  assert.equal(second.code, 0, second.stderr);
+  const child2 = spawn(process.execPath, [bin, '--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off'], { cwd: root, env: { ...process.env, ...env } });
+  await new Promise<void>((resolve) => child2.stderr.on('data', (c: Buffer) => { if (/controller running/.test(c.toString())) resolve(); }));
+  child2.kill('SIGTERM');
+  await new Promise((r) => child2.once('exit', r));
+  const kept = JSON.parse(cli(['--owner', 'cli-run-test', 'ps', '-o', 'json'], env).stdout) as Array<{ state: string }>;
+  assert.deepEqual(kept.map((s) => s.state), ['Running'], 'SIGTERM leaves workloads running');
+  const after = JSON.parse(cli(['ps', '-o', 'json'], env).stdout) as unknown[];
+  assert.equal(after.length, 6, 'another owner\'s controller never touched our systems');
+});
