@@ -1,0 +1,108 @@
+/**
+ * Public types of the manifest folder source (src/watch).
+ *
+ * The source turns a folder of YAML files into full {@link ManifestSnapshot}s. It never parses
+ * YAML itself: the three pure functions of src/manifest are injected as a {@link ManifestParser},
+ * so this module depends only on the ports and on chokidar.
+ */
+import type { Disposable, Logger, ManifestSnapshot } from '../../reconciler/ports.ts';
+
+/**
+ * One file's parse result, as returned by src/manifest `parseManifestFile`: the fields this
+ * module reads. The real result carries more (e.g. `declared`); the source keeps results whole
+ * and hands them back to `combineSnapshot` untouched.
+ */
+export interface FileResult {
+  file: string;
+  manifests: ManifestSnapshot['manifests'];
+  errors: ManifestSnapshot['errors'];
+  ignored: ManifestSnapshot['ignored'];
+}
+
+/**
+ * The pure functions of src/manifest, already bound to the manifest options (owner, host
+ * placement, policy, size limit) by the composition root. `R` is the parser's own result type;
+ * every result given to `combineSnapshot` came from `parseManifestFile` (or is a copy of one with
+ * the manifests replaced by a read error, see scan.ts).
+ */
+export interface ManifestParser<R extends FileResult = FileResult> {
+  parseManifestFile(file: string, content: Uint8Array): R;
+  combineSnapshot(results: R[]): ManifestSnapshot;
+  /** True for `.yaml`/`.yml` names that are not dotfiles or editor temp files. */
+  isManifestFileName(fileName: string): boolean;
+}
+
+/** Timer functions, injectable so tests and embedders can observe or replace them. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+/** Options of {@link watchManifests}. */
+export interface ManifestSourceOptions<R extends FileResult = FileResult> {
+  /** The manifests folder, or a symlink (or a path through a symlink) to it, e.g. a git-sync link. */
+  path: string;
+  /** src/manifest functions bound to the manifest options. */
+  parser: ManifestParser<R>;
+  /** Quiet period after the last file event before rescanning (coalesces bursts). Default 150. */
+  settleMs?: number;
+  /**
+   * Upper bound on how long a continuous stream of events (or a file that never stops changing)
+   * may postpone a scan or its publication. Default max(5000, 20 × settleMs). A burst longer
+   * than this (a slow `cp -r`) is published in more than one snapshot, each with complete files.
+   */
+  maxSettleMs?: number;
+  /** Periodic full relist, the backstop for missed events. Default 30 000; 0 disables. */
+  resyncMs?: number;
+  /** Poll instead of native events (network shares, SMB). Default false. */
+  poll?: boolean;
+  /** Poll interval when `poll` is set. Default 1000 (each file is stat'ed this often). */
+  pollIntervalMs?: number;
+  /**
+   * How many levels of sub-folders are read: 0 = only files directly in the folder (kubelet),
+   * 1 = also `folder/<group>/*.yaml`. Default 1, maximum 8.
+   */
+  depth?: number;
+  /** Files larger than this are reported as errors without being read. Default 16 MiB. */
+  maxReadBytes?: number;
+  logger?: Logger;
+  /** Default: the global timer functions. */
+  timers?: Timers;
+}
+
+/** Counters for tests, benchmarks and metrics. */
+export interface SourceStats {
+  /** Full scans completed (initial, debounced, periodic, forced). */
+  scans: number;
+  /** Snapshots delivered to listeners (changed snapshots only; the initial one is not counted). */
+  snapshotsEmitted: number;
+  /** Files handed to the parser. */
+  filesParsed: number;
+  /** Files whose previous result was reused (same size/mtime/inode, or same content hash). */
+  filesSkippedUnchanged: number;
+  /** `error` events from chokidar. */
+  watcherErrors: number;
+  /** Content watcher (re)creations, including the first. */
+  watcherStarts: number;
+  /** Duration of the last scan in ms. */
+  lastScanMs: number;
+  /** The real folder the last scan read (after resolving symlinks), '' when unresolvable. */
+  resolvedPath: string;
+}
+
+/** A running manifest source. `dispose()` stops every watcher and timer. */
+export interface ManifestSource extends Disposable {
+  /** Latest snapshot (the initial scan's until something changes). */
+  current(): ManifestSnapshot;
+  /** Subscribe; called once per *changed* snapshot (not on every rescan). */
+  onSnapshot(listener: (s: ManifestSnapshot) => void): Disposable;
+  /**
+   * Force a full rescan now (SIGHUP); resolves with current() after it. Files written less than
+   * settleMs ago are not in it yet: they are published by a follow-up scan once settled.
+   */
+  rescan(): Promise<ManifestSnapshot>;
+  stats(): SourceStats;
+  dispose(): Promise<void>;
+}
