@@ -88,8 +88,12 @@ interface PlanContext {
   desiredByName: Map<string, DesiredSystem>;
 }
 
+/**
+ * Converged when only parked waits remain. `ensureProcess` is a verification (find the entrypoint
+ * of an adopted container in its ProcessList), not a change, so it does not count as pending.
+ */
 function isConverged(actions: readonly PlanAction[]): boolean {
-  return actions.every((a) => a.kind === 'wait' && (a.reason === 'failed' || a.reason === 'completed' || a.reason === 'suspended'));
+  return actions.every((a) => a.kind === 'ensureProcess' || (a.kind === 'wait' && (a.reason === 'failed' || a.reason === 'completed' || a.reason === 'suspended')));
 }
 
 function wait(name: string, reason: WaitReason, cause: string): PlanAction {

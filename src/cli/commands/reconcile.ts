@@ -13,8 +13,10 @@ const SYMBOL: Record<PlanAction['kind'], string> = {
 
 /** One line per action: `+ create web-1a2b3c4d5e6f (web): not found`. */
 export function formatPlan(p: Plan): string {
-  if (p.actions.length === 0) return 'No changes. HCS matches the manifests.';
-  const lines = p.actions.map((a) =>
+  // ensureProcess only verifies an adopted entrypoint; it is not a change worth printing.
+  const shown = p.actions.filter((a) => a.kind !== 'ensureProcess');
+  if (shown.length === 0) return 'No changes. HCS matches the manifests.';
+  const lines = shown.map((a) =>
     a.kind === 'wait' ? `${SYMBOL.wait} wait ${a.name}: ${a.cause}` : `${SYMBOL[a.kind]} ${a.kind} ${a.id} (${a.name}): ${a.cause}`,
   );
   return `${lines.join('\n')}\n${p.converged ? 'Converged (nothing will change).' : 'Changes pending.'}`;
