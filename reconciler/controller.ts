@@ -14,7 +14,7 @@ import { parseSystemId, shortHash } from './identity.ts';
 import { Limiter } from './limiter.ts';
 import { groupObserved, isLive, type ObservedState } from './observed.ts';
 import { plan, recordExit, type Plan, type RuntimeInfo } from './plan.ts';
-import type { Clock, ExitType, HcsClient, Logger, ManifestSnapshot, ProcessEvent, SystemEvent } from './ports.ts';
+import type { Clock, Disposable, ExitType, HcsClient, Logger, ManifestSnapshot, ProcessEvent, SystemEvent } from './ports.ts';
 import { buildStatus, type ControllerStatus } from './status.ts';
 import { DEFAULT_TIMEOUTS, type OperationTimeouts } from './timeouts.ts';
 
@@ -50,6 +50,8 @@ export interface Controller {
   waitForPass(predicate: (plan: Plan) => boolean, timeoutMs?: number): Promise<Plan>;
   /** Number of open HCS handles held by the controller. */
   openHandles(): number;
+  /** Observe every reconcile pass (for metrics): its plan and how long listing + planning took. */
+  onPass(listener: (pass: { plan: Plan; durationMs: number }) => void): Disposable;
   dispose(): Promise<void>;
 }
 
@@ -68,6 +70,8 @@ class ControllerImpl implements Controller {
   readonly #running = new Map<string, { name: string; since: number }>();
   readonly #expectedStops = new Set<string>();
   readonly #passListeners = new Set<(plan: Plan) => void>();
+  readonly #passObservers = new Set<(pass: { plan: Plan; durationMs: number }) => void>();
+  #passStartedAt = 0;
   readonly #actor: Actor<typeof controllerMachine>;
   #snapshot: ManifestSnapshot | undefined;
   #lastPlan: Plan | undefined;
@@ -173,12 +177,18 @@ class ControllerImpl implements Controller {
     return this.#handles.size;
   }
 
+  onPass(listener: (pass: { plan: Plan; durationMs: number }) => void): Disposable {
+    this.#passObservers.add(listener);
+    return { dispose: () => void this.#passObservers.delete(listener) };
+  }
+
   async dispose(): Promise<void> {
     this.#actor.stop();
     await this.#handles.releaseAll();
   }
 
   async #list(): Promise<ObservedState> {
+    this.#passStartedAt = performance.now();
     if (this.#disconnected) {
       this.#disconnected = false;
       await this.#handles.releaseAll();
@@ -299,6 +309,8 @@ class ControllerImpl implements Controller {
     this.#lastObserved = observed;
     this.#lastPassAt = this.opts.clock.now();
     for (const listener of [...this.#passListeners]) listener(p);
+    const durationMs = performance.now() - this.#passStartedAt;
+    for (const observer of this.#passObservers) observer({ plan: p, durationMs });
   }
 
   #onListError(err: unknown): void {

@@ -1,11 +1,12 @@
 /**
  * The controller's local HTTP endpoint: /healthz, /readyz (first full reconcile done), /status
- * (JSON) and /events (JSON; `?follow=1` streams JSON lines). Bound to loopback unless the operator
+ * (JSON), /events (JSON; `?follow=1` streams JSON lines) and /metrics (Prometheus text). Bound to loopback unless the operator
  * explicitly allows otherwise: the endpoint reveals what runs on the host.
  */
 import { createServer, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import type { Controller } from '../../reconciler/index.ts';
+import type { Registry } from 'prom-client';
 import { UsageError } from './output.ts';
 
 /** Parse `host:port`; refuse a non-loopback host unless `allowAny`. */
@@ -23,7 +24,7 @@ export function parseListen(spec: string, allowAny: boolean): { host: string; po
 }
 
 /** Start the endpoint; resolves once listening. */
-export async function startHttp(controller: Controller, listen: { host: string; port: number }): Promise<Server & { dispose(): Promise<void> }> {
+export async function startHttp(controller: Controller, listen: { host: string; port: number }, metrics?: Registry): Promise<Server & { dispose(): Promise<void> }> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://local');
     const send = (code: number, body: unknown) => {
@@ -36,6 +37,13 @@ export async function startHttp(controller: Controller, listen: { host: string; 
       return send(ready ? 200 : 503, { ready });
     }
     if (url.pathname === '/status') return send(200, controller.status());
+    if (url.pathname === '/metrics' && metrics) {
+      void metrics.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(text);
+      });
+      return;
+    }
     if (url.pathname === '/events') {
       const name = url.searchParams.get('system') ?? undefined;
       const events = controller.history.list(name);
@@ -48,7 +56,7 @@ export async function startHttp(controller: Controller, listen: { host: string; 
       req.on('close', () => sub.dispose());
       return;
     }
-    send(404, { error: `no such endpoint ${url.pathname} (try /healthz, /readyz, /status, /events)` });
+    send(404, { error: `no such endpoint ${url.pathname} (try /healthz, /readyz, /status, /events, /metrics)` });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -12,6 +12,7 @@ import { renderCommand, schemaCommand, validateCommand } from './commands/manife
 import { applyCommand, planCommand, psCommand } from './commands/reconcile.ts';
 import { runCommand } from './commands/run.ts';
 import { eventsCommand, statusCommand } from './commands/status.ts';
+import { serviceInstall, serviceOptions, servicePrint, serviceUninstall } from './commands/service.ts';
 import { emulatorCrash, emulatorCreateForeign, emulatorFault, emulatorStart, emulatorStatus, emulatorStop } from './commands/emulator.ts';
 
 const output = () => new Option('-o, --output <format>', 'output format').choices(['text', 'json']);
@@ -59,6 +60,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--suspend', 'observe and report only; change nothing')
     .option('--listen <host:port|off>', 'status/health endpoint (loopback only unless --listen-any)', '127.0.0.1:9180')
     .option('--listen-any', 'allow a non-loopback --listen address')
+    .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler or $XDG_RUNTIME_DIR/hcs-reconciler)')
     .description('run the controller: watch the folder and keep HCS converged (SIGHUP rescans; SIGINT/SIGTERM stop, workloads keep running)')
     .action(act((o: Parameters<typeof runCommand>[0]) => runCommand(o, g(), logger())));
   program.command('status').addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']))
@@ -70,6 +72,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('show the event history of the running controller')
     .action(act((name: string | undefined, o: { follow?: boolean; output?: string; listen?: string }) => eventsCommand(name, o, g())));
   addEmulatorCommands(program, g, act);
+  addServiceCommands(program, act);
   return program;
 }
 
@@ -91,6 +94,24 @@ function addEmulatorCommands(
   emu.command('create-foreign').argument('<id>').requiredOption('--owner <owner>', 'e.g. docker').option('--type <type>', 'Container or VirtualMachine', 'Container')
     .option('--state <state>', 'Created, Running, Paused', 'Running').description('create a system owned by another management stack')
     .action(act((id: string, o: { owner: string; type?: string; state?: string }) => emulatorCreateForeign(id, o, g())));
+}
+
+function addServiceCommands(program: Command, act: <A extends unknown[]>(fn: (...args: A) => Promise<number> | number) => (...args: A) => Promise<void>): void {
+  const svc = program.command('service').description('run the controller as a Windows service (hosted by WinSW, as LocalSystem)');
+  const common = (c: Command) => c.option('--name <name>', 'service name', 'hcs-reconciler').option('--manifests <dir>', 'manifests folder')
+    .option('--threadpool <n>', 'UV_THREADPOOL_SIZE for the service', '64');
+  common(svc.command('print')).argument('[args...]', 'extra arguments for "run" (after --)')
+    .description('print the WinSW service definition and the install commands')
+    .action(act((args: string[], o: { name?: string; manifests?: string; threadpool?: string }) => {
+      process.stdout.write(servicePrint(serviceOptions({ ...o, args })));
+      return 0;
+    }));
+  common(svc.command('install')).requiredOption('--winsw <exe>', 'WinSW-x64.exe').option('--dir <dir>', 'where the service exe and XML go', 'C:\\ProgramData\\hcs-reconciler')
+    .argument('[args...]', 'extra arguments for "run" (after --)').description('install and start the Windows service (elevated prompt)')
+    .action(act((args: string[], o: { name?: string; manifests?: string; threadpool?: string; winsw: string; dir: string }) => serviceInstall(serviceOptions({ ...o, args }), o.winsw, o.dir)));
+  svc.command('uninstall').option('--name <name>', 'service name', 'hcs-reconciler').option('--dir <dir>', 'where the service exe is', 'C:\\ProgramData\\hcs-reconciler')
+    .description('stop and remove the service (workloads keep running)')
+    .action(act((o: { name: string; dir: string }) => serviceUninstall(o.name, o.dir)));
 }
 
 /** Run the CLI; resolves with the process exit code. */

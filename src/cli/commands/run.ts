@@ -12,6 +12,9 @@ import { manifestOptions, openHcsForCli, type GlobalOptions } from '../context.t
 import { realClock } from '../clock.ts';
 import { parseListen, startHttp } from '../http.ts';
 import { UsageError } from '../output.ts';
+import { acquireLock } from '../lock.ts';
+import { createMetrics } from '../metrics.ts';
+import { instrumentHcs } from '../instrumented-hcs.ts';
 import { formatError } from '../../manifest/index.ts';
 
 /** Flags of `run`. */
@@ -26,6 +29,7 @@ export interface RunOptions {
   suspend?: boolean;
   listen?: string;
   listenAny?: boolean;
+  lockDir?: string;
 }
 
 function duration(flag: string, value: string | undefined, fallback: number): number {
@@ -63,13 +67,18 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     for (const d of stack.reverse()) await Promise.resolve(d.dispose()).catch((err) => logger.warn('dispose failed', { err: String(err) }));
   };
   try {
-    const { hcs, description } = await openHcsForCli(g, logger, { start: true });
-    stack.push({ dispose: () => hcs.close() });
+    stack.push(acquireLock(g.owner, opts.manifests, opts.lockDir));
+    const { hcs: raw, description } = await openHcsForCli(g, logger, { start: true });
+    stack.push({ dispose: () => raw.close() });
+    const metrics = createMetrics();
+    const hcs = instrumentHcs(raw, (r) => metrics.observeHcsCall(r));
     const controller = createController({
       hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
     });
     stack.push(controller);
+    metrics.attach(controller);
+    stack.push(metrics);
     stack.push(controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind, ...(e.hresult ? { hresult: e.hresult } : {}) })));
     const source = await watchManifests({
       path: opts.manifests, parser: parserFor(mopts), settleMs, resyncMs, poll: opts.poll === true,
@@ -82,7 +91,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     };
     stack.push(source.onSnapshot(report));
     report(source.current());
-    if (listen) stack.push(await startHttp(controller, listen));
+    if (listen) stack.push(await startHttp(controller, listen, metrics.registry));
     logger.info('controller running', { manifests: opts.manifests, hcs: description, owner: g.owner, ...(listen ? { listen: `${listen.host}:${listen.port}` } : {}) });
     await waitForSignal(async () => {
       logger.info('SIGHUP: rescanning manifests');
