@@ -8,6 +8,7 @@ import { createActor, type Actor } from 'xstate';
 import { controllerMachine } from './controller-machine.ts';
 import { DesiredStore } from './desired.ts';
 import { StepExecutor } from './executor.ts';
+import { SystemActors } from './system-actors.ts';
 import { HandleRegistry } from './handles.ts';
 import { EventHistory } from './history.ts';
 import { parseSystemId, shortHash } from './identity.ts';
@@ -73,6 +74,7 @@ class ControllerImpl implements Controller {
   readonly #passObservers = new Set<(pass: { plan: Plan; durationMs: number }) => void>();
   #passStartedAt = 0;
   readonly #actor: Actor<typeof controllerMachine>;
+  readonly #systems: SystemActors;
   #snapshot: ManifestSnapshot | undefined;
   #lastPlan: Plan | undefined;
   #lastObserved: ObservedState | undefined;
@@ -102,13 +104,18 @@ class ControllerImpl implements Controller {
       expectedStops: this.#expectedStops,
       running: this.#running,
     });
+    this.#systems = new SystemActors({
+      executor,
+      clock: opts.clock,
+      onSettled: (name) => this.#actor.send({ type: 'system.settled', name }),
+    });
     this.#actor = createActor(controllerMachine, {
       clock: opts.clock,
       input: {
         deps: {
           list: () => this.#list(),
           plan: (observed) => this.#plan(observed),
-          executor,
+          dispatch: (name, actions) => this.#systems.dispatch(name, actions),
           resyncMs: opts.resyncMs ?? 30_000,
           nextWakeMs: () => this.#nextWakeMs(),
           listRetryMs: 2_000,
@@ -146,7 +153,7 @@ class ControllerImpl implements Controller {
       observed: this.#lastObserved,
       plan: this.#lastPlan,
       runtime: this.#runtime,
-      children: this.#actor.getSnapshot().children as Record<string, { getSnapshot(): { value: unknown } } | undefined>,
+      phase: (name) => this.#systems.phase(name),
       history: this.history,
       passes: this.#passes,
       lastPassAt: this.#lastPassAt,
@@ -184,6 +191,7 @@ class ControllerImpl implements Controller {
 
   async dispose(): Promise<void> {
     this.#actor.stop();
+    this.#systems.stopAll();
     await this.#handles.releaseAll();
   }
 
@@ -276,30 +284,30 @@ class ControllerImpl implements Controller {
     void this.#handles.release(id).catch(() => undefined).finally(() => this.reconcile());
   }
 
-  #registerExit(id: string, exit: { exitType?: ExitType; status?: number; exitCode?: number }): void {
+  /**
+   * Count the end of a run once. A crash can report twice (the entrypoint's ProcessExited, then
+   * SystemExited; or a utility VM and its hosted container), so only the first report of a live
+   * run of the main part counts as a restart; the others are history only.
+   */
+  #registerExit(id: string, exit: { exitType?: ExitType; status?: number; exitCode?: number; pid?: number }): void {
+    const parsed = parseSystemId(id);
     const known = this.#running.get(id);
     this.#running.delete(id);
-    const name = known?.name ?? parseSystemId(id)?.name;
+    const name = known?.name ?? parsed?.name;
     if (!name) return;
+    const message = exit.exitCode !== undefined ? `entrypoint pid ${exit.pid} exited with code ${exit.exitCode}` : `${id} exited (ExitType ${exit.exitType ?? 'Unknown'})`;
+    this.history.record(name, exit.exitCode !== undefined ? 'process-exited' : 'exited', message, { id });
     const d = this.#desired.get(name);
-    const what = exit.exitCode !== undefined ? `exit code ${exit.exitCode}` : `ExitType ${exit.exitType ?? 'Unknown'}`;
-    this.history.record(name, 'exited', `${id} exited (${what})`, { id });
-    if (!d || shortHash(d.configHash) !== parseSystemId(id)?.hash) return;
+    if (!known || parsed?.role !== 'main' || !d || shortHash(d.configHash) !== parsed.hash) return;
     const now = this.opts.clock.now();
-    const info = this.#runtime.get(name) ?? { restarts: 0 };
-    this.#runtime.set(name, recordExit(info, d, { at: now, exitType: exit.exitType, exitCode: exit.exitCode, ranMs: now - (known?.since ?? now) }));
+    const info = recordExit(this.#runtime.get(name) ?? { restarts: 0 }, d, { at: now, exitType: exit.exitType, exitCode: exit.exitCode, ranMs: now - known.since });
+    this.#runtime.set(name, exit.exitCode === undefined ? info : { ...info, entrypointExited: { hash: d.configHash, exitCode: exit.exitCode } });
   }
 
+  /** The entrypoint exited: the container is shut down (like Docker) and the restart policy decides. */
   #onProcessExit(systemId: string, event: ProcessEvent): void {
-    const name = parseSystemId(systemId)?.name;
-    const d = name ? this.#desired.get(name) : undefined;
     void this.#handles.releaseProcess(systemId).catch(() => undefined);
-    if (!name || !d) return;
-    this.history.record(name, 'process-exited', `entrypoint pid ${event.processId} exited with code ${event.exitCode}`, { id: systemId });
-    const now = this.opts.clock.now();
-    const since = this.#running.get(systemId)?.since ?? now;
-    const info = recordExit(this.#runtime.get(name) ?? { restarts: 0 }, d, { at: now, exitCode: event.exitCode, ranMs: now - since });
-    this.#runtime.set(name, { ...info, entrypointExited: { hash: d.configHash, exitCode: event.exitCode } });
+    this.#registerExit(systemId, { exitCode: event.exitCode, pid: event.processId });
     this.reconcile();
   }
 

@@ -106,6 +106,9 @@ export class StepExecutor {
   async #create(action: Extract<PlanAction, { kind: 'create' }>, signal?: AbortSignal): Promise<void> {
     const { handles, limiter, timeouts } = this.deps;
     await limiter.run(() => handles.create(action.id, action.part.document, { signal, timeoutMs: timeouts.create }));
+    // A new run: an exit recorded for the previous run no longer applies.
+    const { entrypointExited: _previous, entrypointRunning: _old, ...rest } = this.deps.runtime(action.name);
+    this.deps.setRuntime(action.name, rest);
     const kind = action.cause.startsWith('config hash changed') ? 'recreated' : 'created';
     this.deps.history.record(action.name, kind, `${action.id}: ${action.cause}`, { id: action.id });
   }

@@ -135,9 +135,12 @@ function isRunning(ctx: PlanContext, name: string): boolean {
 function planRunning(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[], stale: ObservedPart[]): PlanAction[] {
   const actions: PlanAction[] = [];
   const hashChange = stale.length > 0 ? `config hash changed ${stale[0]!.hash}→${shortHash(d.configHash)}` : undefined;
-  if (info.entrypointExited?.hash === d.configHash) {
+  // The entrypoint exited: shut the container down first (the system may also be gone already,
+  // e.g. after a crash, and then there is nothing left to stop).
+  const live = current.filter(isLive);
+  if (info.entrypointExited?.hash === d.configHash && live.length > 0) {
     const cause = `entrypoint exited with code ${info.entrypointExited.exitCode}`;
-    return stopParts(d.name, current.filter(isLive), cause, d.stopTimeoutMs, true);
+    return stopParts(d.name, live, cause, d.stopTimeoutMs, true);
   }
   const replaceLater = d.updateStrategy === 'CreateBeforeStop';
   if (hashChange && !replaceLater) actions.push(...stopParts(d.name, stale, hashChange, d.stopTimeoutMs));

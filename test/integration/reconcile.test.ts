@@ -35,13 +35,14 @@ test('converge from empty, edit re-creates, delete prunes; no handle leaks', asy
   }
 });
 
-test('emulator crash: restart at once, then with backoff (simulated clock)', async () => {
+test('emulator crash: restart at once, then with backoff (simulated clock); one crash counts once', async () => {
   const rig = await startRig();
   const { controller, clock, hcs } = startController(rig);
   try {
-    rig.write('web', containerYaml('web'));
+    // With an entrypoint, a crash reports twice (ProcessExited, then SystemExited): one restart.
+    rig.write('web', containerYaml('web', { commandLine: 'C:\\app\\web.exe' }));
     controller.applySnapshot(await rig.load());
-    await until(async () => (await rig.systems()).length === 1, 'running', controller);
+    await until(() => controller.history.list('web').some((e) => e.kind === 'process-started'), 'running with its entrypoint', controller);
     const id = (await rig.systems())[0]!.split(':')[0]!;
     await rig.emu.control.crash(id);
     const creates = async () => (await rig.emu.control.callLog()).filter((c) => c.op === 'Create').length;
@@ -70,8 +71,9 @@ test('foreign systems (docker, containerd) are never touched, even when a name c
     rig.write('web', containerYaml('web'));
     controller.applySnapshot(await rig.load());
     await until(async () => (await rig.systems()).length === 1, 'ours running', controller);
+    rig.write('other', containerYaml('other', { state: 'Stopped' }));
     rig.remove('web');
-    controller.applySnapshot({ ...(await rig.load()), files: ['other.yaml'] });
+    controller.applySnapshot(await rig.load());
     await until(async () => (await rig.systems()).length === 0, 'ours pruned', controller);
     const touched = (await rig.emu.control.callLog()).filter((c) => c.id === 'web' || c.id === 'web-0123456789ab');
     assert.deepEqual(touched, [], 'no call ever named a foreign id');
@@ -162,6 +164,7 @@ test('entrypoint: started once, found again after a controller restart, exit shu
     ({ controller, hcs } = startController(rig));
     controller.applySnapshot(await rig.load());
     await controller.waitForPass((p) => p.converged, 15_000);
+    await until(() => controller.history.list('job').some((e) => e.kind === 'adopted' && /found entrypoint/.test(e.message)), 'entrypoint found again', controller);
     const creates = (await rig.emu.control.callLog()).filter((c) => c.op === 'CreateProcess');
     assert.equal(creates.length, 1, 'the entrypoint was not started twice');
     const sys = (await rig.emu.control.list()).find((s) => s.owner === OWNER)!;

@@ -70,7 +70,7 @@ test('edit re-creates (stop old, create new); delete prunes', async () => {
   const order = hcs.calls.filter((c) => c.startsWith('shutdown') || c.startsWith('create'));
   assert.deepEqual(order, [`create ${mainId(v1)}`, `shutdown ${mainId(v1)}`, `create ${mainId(v2)}`]);
   assert.ok(controller.history.list('web').some((e) => e.kind === 'recreated'));
-  controller.applySnapshot(snapshot([], { files: ['manifests/other.yaml'] }));
+  controller.applySnapshot(snapshot([desired('other', { state: 'Stopped' })]));
   await settle(controller, hcs, () => hcs.live(OWNER).length === 0, 'pruned');
   assert.ok(controller.history.list('web').some((e) => e.kind === 'pruned'));
   await controller.dispose();
@@ -122,7 +122,7 @@ test('foreign systems are never opened or stopped, even with colliding names', a
   const { controller } = setup(hcs);
   controller.applySnapshot(snapshot([web]));
   await settle(controller, hcs, () => hcs.systems.get(mainId(web))?.state === 'Running', 'ours running');
-  controller.applySnapshot(snapshot([], { files: ['x.yaml'] }));
+  controller.applySnapshot(snapshot([desired('other', { state: 'Stopped' })]));
   await settle(controller, hcs, () => !hcs.systems.has(mainId(web)), 'ours pruned');
   const touchedForeign = hcs.calls.filter((c) => / (web|.*-x)$/.test(c) && !c.includes(mainId(web)));
   assert.deepEqual(touchedForeign, []);
