@@ -3,11 +3,10 @@
  * HCS event (`reconcile`), a child that settled, and the periodic resync (`after`). Triggers that
  * arrive while a pass runs set `dirty`, so a burst of them costs one extra pass, not one each.
  */
-import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import { assign, fromPromise, setup } from 'xstate';
 import type { Plan, PlanAction } from './plan.ts';
 import type { ObservedState } from './observed.ts';
-import { systemMachine, type SystemSettledEvent } from './system-machine.ts';
-import type { StepExecutor } from './executor.ts';
+import type { SystemSettledEvent } from './system-machine.ts';
 
 /** What the machine needs from the controller facade. */
 export interface ControllerMachineDeps {
@@ -15,7 +14,8 @@ export interface ControllerMachineDeps {
   list(): Promise<ObservedState>;
   /** Plan from the current desired state, runtime and clock. */
   plan(observed: ObservedState): Plan;
-  executor: StepExecutor;
+  /** Hand one name's actions to its system actor (created on first use). */
+  dispatch(name: string, actions: PlanAction[]): void;
   resyncMs: number;
   /** Delay until the next pass when nothing happens: the resync period, or sooner when a backoff ends. */
   nextWakeMs(): number;
@@ -36,11 +36,6 @@ interface ControllerContext {
 /** Events the controller machine accepts. */
 export type ControllerEvent = { type: 'reconcile' } | { type: 'snapshot' } | SystemSettledEvent;
 
-/** Child actor id for a system name. */
-export function systemActorId(name: string): string {
-  return `sys-${name}`;
-}
-
 /** The controller machine. */
 export const controllerMachine = setup({
   types: {
@@ -50,7 +45,6 @@ export const controllerMachine = setup({
   },
   actors: {
     list: fromPromise<ObservedState, { deps: ControllerMachineDeps }>(({ input }) => input.deps.list()),
-    system: systemMachine,
   },
   delays: {
     wake: ({ context }) => context.deps.nextWakeMs(),
@@ -61,21 +55,16 @@ export const controllerMachine = setup({
   },
   actions: {
     markDirty: assign({ dirty: true }),
-    dispatch: enqueueActions(({ context, enqueue, self }) => {
+    // System actors live outside the machine's children (see system-actors.ts: xstate copies the
+    // children object on every spawn/stop, which made large dispatches quadratic).
+    dispatch: ({ context }) => {
       const plan = context.plan;
       if (!plan) return;
-      const byName = groupByName(plan.actions);
-      const children = self.getSnapshot().children as Record<string, ActorRefFrom<typeof systemMachine> | undefined>;
-      for (const [name, actions] of byName) {
+      for (const [name, actions] of groupByName(plan.actions)) {
         if (actions.every((a) => a.kind === 'wait')) continue;
-        const id = systemActorId(name);
-        if (children[id]) {
-          enqueue.sendTo(id, { type: 'apply', actions });
-        } else {
-          enqueue.spawnChild('system', { id, input: { name, executor: context.deps.executor, initial: actions } });
-        }
+        context.deps.dispatch(name, actions);
       }
-    }),
+    },
   },
 }).createMachine({
   id: 'controller',
@@ -121,6 +110,10 @@ export const controllerMachine = setup({
 
 function groupByName(actions: readonly PlanAction[]): Map<string, PlanAction[]> {
   const out = new Map<string, PlanAction[]>();
-  for (const a of actions) out.set(a.name, [...(out.get(a.name) ?? []), a]);
+  for (const a of actions) {
+    const list = out.get(a.name);
+    if (list) list.push(a);
+    else out.set(a.name, [a]);
+  }
   return out;
 }

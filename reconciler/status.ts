@@ -60,7 +60,8 @@ export interface StatusInputs {
   observed?: ObservedState;
   plan?: Plan;
   runtime: ReadonlyMap<string, RuntimeInfo>;
-  children: Record<string, { getSnapshot(): { value: unknown } } | undefined>;
+  /** State value of a system's actor (undefined when it has none). */
+  phase(name: string): unknown;
   history: EventHistory;
   passes: number;
   lastPassAt?: number;
@@ -98,7 +99,7 @@ function row(inp: StatusInputs, name: string): SystemStatus {
   const main = parts.find((p) => p.id === mainId) ?? parts.find((p) => p.role === 'main');
   const actions = inp.plan?.actions.filter((a) => a.name === name) ?? [];
   const errors = inp.history.list(name).filter((e) => e.kind === 'error' || e.kind === 'backoff');
-  const child = inp.children[`sys-${name}`]?.getSnapshot().value;
+  const child = inp.phase(name);
   const firstEvent = inp.history.list(name)[0];
   return {
     name,

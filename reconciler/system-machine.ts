@@ -5,7 +5,7 @@
  * retried until the spec changes) or backs off (`backoff`, kubelet's curve) before the controller
  * plans again. Timers are xstate `after` delays, so tests drive them with a SimulatedClock.
  */
-import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { assign, fromPromise, setup } from 'xstate';
 import type { FailureOutcome, StepExecutor } from './executor.ts';
 import type { PlanAction } from './plan.ts';
 
@@ -18,11 +18,14 @@ export interface SystemInput {
   executor: StepExecutor;
   /** Steps to run right away (the plan that made the controller spawn this actor). */
   initial?: PlanAction[];
+  /** Called whenever the actor settles (idle, backoff over, failed). */
+  onSettled?(name: string): void;
 }
 
 interface SystemContext {
   name: string;
   executor: StepExecutor;
+  onSettled?: (name: string) => void;
   queue: PlanAction[];
   index: number;
   failure?: FailureOutcome;
@@ -31,7 +34,7 @@ interface SystemContext {
 /** Events a system actor accepts. */
 export type SystemMachineEvent = { type: 'apply'; actions: PlanAction[] };
 
-/** Event a system actor sends to its parent whenever it settles (idle, backoff over, failed). */
+/** Event the controller machine receives whenever a system actor settles (idle, backoff over, failed). */
 export interface SystemSettledEvent {
   type: 'system.settled';
   name: string;
@@ -71,7 +74,7 @@ export const systemMachine = setup({
     permanent: ({ context }) => context.failure?.permanent === true,
   },
   actions: {
-    settled: sendParent(({ context }): SystemSettledEvent => ({ type: 'system.settled', name: context.name })),
+    settled: ({ context }) => context.onSettled?.(context.name),
     advance: assign({ index: ({ context }) => context.index + 1 }),
     load: assign(({ event }) => ({ queue: event.actions.filter((a) => a.kind !== 'wait'), index: 0, failure: undefined })),
     recordFailure: assign({
@@ -83,6 +86,7 @@ export const systemMachine = setup({
   context: ({ input }) => ({
     name: input.name,
     executor: input.executor,
+    onSettled: input.onSettled,
     queue: (input.initial ?? []).filter((a) => a.kind !== 'wait'),
     index: 0,
   }),
