@@ -1,6 +1,6 @@
 /**
  * Generates the artifacts derived from schema.ts: `schema.json` (for editors) and the field
- * table in README.md (between the `<!-- fields -->` markers). Run after changing the schema:
+ * table in src/manifest/README.md and the top-level README.md (between the `<!-- fields -->` markers). Run after changing the schema:
  *   node --import tsx src/manifest/docgen.ts
  * test/manifest/docs.test.ts fails when either is stale.
  */
@@ -52,6 +52,7 @@ export function readmeWithTable(readme: string): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const dir = new URL('.', import.meta.url);
   writeFileSync(new URL('schema.json', dir), schemaJson());
-  const readme = new URL('README.md', dir);
-  writeFileSync(readme, readmeWithTable(readFileSync(readme, 'utf8')));
+  for (const readme of [new URL('README.md', dir), new URL('../../README.md', dir)]) {
+    writeFileSync(readme, readmeWithTable(readFileSync(readme, 'utf8')));
+  }
 }

@@ -56,9 +56,12 @@ test('schema.json is the generated copy of schema.ts', () => {
   assert.equal(readFileSync('src/manifest/schema.json', 'utf8'), schemaJson());
 });
 
-test('README field table is generated from the schema and lists every field', () => {
-  const readme = readFileSync('src/manifest/README.md', 'utf8');
-  assert.equal(readme, readmeWithTable(readme), 'run: node --import tsx src/manifest/docgen.ts');
+test('README field tables (src/manifest and top level) are generated from the schema and list every field', () => {
+  for (const file of ['src/manifest/README.md', 'README.md']) {
+    const readme = readFileSync(file, 'utf8');
+    assert.match(readme, /<!-- fields -->\n\| Field \| Type/, `${file} has the generated table`);
+    assert.equal(readme, readmeWithTable(readme), `${file} is stale; run: node --import tsx src/manifest/docgen.ts`);
+  }
   for (const path of objectSchemas(manifestSchema as unknown as Node).keys()) {
     if (path) assert.ok(fieldTable().includes(`\`${path.replace(/\[\]$/, '')}\``), path);
   }
