@@ -91,9 +91,14 @@ function addEmulatorCommands(
   emu.command('fault').argument('<op>', 'operation: Create, Start, ShutDown, Terminate, Enumerate, ...').argument('<hresult>', 'e.g. HCS_E_INVALID_STATE or 0x80370105')
     .option('--count <n>', 'number of calls that fail', '1').option('--latency <ms>', 'also add this latency to every call of op').option('--id <id>', 'only calls on this system')
     .description('fail the next calls of an operation').action(act((op: string, hr: string, o: { count?: string; latency?: string; id?: string }) => emulatorFault(op, hr, o, g())));
-  emu.command('create-foreign').argument('<id>').requiredOption('--owner <owner>', 'e.g. docker').option('--type <type>', 'Container or VirtualMachine', 'Container')
-    .option('--state <state>', 'Created, Running, Paused', 'Running').description('create a system owned by another management stack')
-    .action(act((id: string, o: { owner: string; type?: string; state?: string }) => emulatorCreateForeign(id, o, g())));
+  // `--owner` here is the global option (commander binds it to the program wherever it appears),
+  // so "create-foreign <id> --owner docker" works; it must be given explicitly.
+  emu.command('create-foreign').argument('<id>').option('--type <type>', 'Container or VirtualMachine', 'Container')
+    .option('--state <state>', 'Created, Running, Paused', 'Running').description('create a system owned by another management stack (--owner docker)')
+    .action(act((id: string, o: { type?: string; state?: string }) => {
+      if (program.getOptionValueSource('owner') !== 'cli') throw new UsageError('emulator create-foreign: --owner is required (the foreign owner, e.g. --owner docker)', 64);
+      return emulatorCreateForeign(id, { ...o, owner: g().owner }, g());
+    }));
 }
 
 function addServiceCommands(program: Command, act: <A extends unknown[]>(fn: (...args: A) => Promise<number> | number) => (...args: A) => Promise<void>): void {

@@ -105,18 +105,20 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
   }
 }
 
-/** Resolve on SIGINT/SIGTERM; call `onHup` on SIGHUP. */
+/**
+ * Resolve on SIGINT/SIGTERM; call `onHup` on SIGHUP. On Windows, closing the console window
+ * raises SIGHUP and Ctrl+Break raises SIGBREAK: both mean "stop" there, not "reload".
+ */
 function waitForSignal(onHup: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
+    const stopSignals: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] : ['SIGINT', 'SIGTERM'];
     const hup = () => void onHup();
     const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      for (const sig of stopSignals) process.off(sig, stop);
       process.off('SIGHUP', hup);
       resolve();
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    for (const sig of stopSignals) process.on(sig, stop);
     if (process.platform !== 'win32') process.on('SIGHUP', hup);
   });
 }
