@@ -88,6 +88,12 @@ export class StepExecutor {
       this.deps.logger.error('step failed permanently', fields);
       return { permanent: true, delayMs: 0, message };
     }
+    if (failure.kind === 'alreadyStopped' || failure.kind === 'notFound') {
+      // The system stopped or vanished under this step (a crash mid-sequence): its exit event is
+      // counted by the controller, so counting the failed step too would double the backoff.
+      this.deps.history.record(action.name, 'error', `${action.kind} found the system gone: ${message}`, this.#errExtra(action, failure));
+      return { permanent: false, delayMs: 0, message };
+    }
     const restarts = info.restarts + 1;
     const delayMs = Math.max(backoffDelay(restarts, d?.backoff ?? DEFAULT_BACKOFF), 1000);
     this.deps.setRuntime(action.name, { ...info, restarts, nextRetryAt: this.deps.now() + delayMs });

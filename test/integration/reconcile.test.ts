@@ -46,7 +46,8 @@ test('emulator crash: restart at once, then with backoff (simulated clock); one 
     const id = (await rig.systems())[0]!.split(':')[0]!;
     await rig.emu.control.crash(id);
     const creates = async () => (await rig.emu.control.callLog()).filter((c) => c.op === 'Create').length;
-    await until(async () => (await creates()) === 2 && (await rig.systems()).length === 1, 'first restart (immediate)', controller);
+    const started = () => controller.history.list('web').filter((e) => e.kind === 'process-started').length;
+    await until(async () => (await creates()) === 2 && started() === 2, 'first restart (immediate), entrypoint running', controller);
     assert.equal(controller.status().systems[0]?.restarts, 1);
     await rig.emu.control.crash(id);
     await until(() => controller.status().systems[0]?.nextRetryAt !== undefined, 'backoff scheduled', controller);

@@ -218,3 +218,14 @@ test('dependency order: db is started before api', async () => {
   assert.deepEqual(starts, [`create ${mainId(db)}`, `start ${mainId(db)}`, `create ${mainId(api)}`, `start ${mainId(api)}`]);
   await controller.dispose();
 });
+
+test('a step that finds its system gone (crash mid-sequence) does not count as another restart', async () => {
+  const { hcs, controller } = setup();
+  const app = desired('app', { commandLine: 'C:\\app\\a.exe' });
+  hcs.failNext('createProcess', 'alreadyStopped');
+  controller.applySnapshot(snapshot([app]));
+  await settle(controller, hcs, () => (hcs.systems.get(mainId(app))?.processes.length ?? 0) === 1, 'entrypoint started on the retry');
+  assert.equal(controller.status().systems[0]?.restarts, 0);
+  assert.ok(controller.history.list('app').some((e) => e.kind === 'error' && /found the system gone/.test(e.message)));
+  await controller.dispose();
+});
