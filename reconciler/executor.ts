@@ -39,6 +39,9 @@ type StopAction = Extract<PlanAction, { kind: 'stop' }>;
 
 /** Runs plan steps through the HCS port with bounded concurrency and named timeouts. */
 export class StepExecutor {
+  /** Systems this controller created whose entrypoint has not been started yet. */
+  readonly #awaitingEntrypoint = new Set<string>();
+
   constructor(private readonly deps: ExecutorDeps) {}
 
   /** Execute one non-stop step. */
@@ -112,6 +115,7 @@ export class StepExecutor {
   async #create(action: Extract<PlanAction, { kind: 'create' }>, signal?: AbortSignal): Promise<void> {
     const { handles, limiter, timeouts } = this.deps;
     await limiter.run(() => handles.create(action.id, action.part.document, { signal, timeoutMs: timeouts.create }));
+    if (action.part.role === 'main') this.#awaitingEntrypoint.add(action.id);
     // A new run: an exit recorded for the previous run no longer applies.
     const { entrypointExited: _previous, entrypointRunning: _old, ...rest } = this.deps.runtime(action.name);
     this.deps.setRuntime(action.name, rest);
@@ -138,6 +142,7 @@ export class StepExecutor {
     const system = await this.deps.handles.get(id);
     const proc = await this.deps.limiter.run(() => system.createProcess(d.process!.parameters, { signal, timeoutMs: this.deps.timeouts.process }));
     await this.deps.handles.trackProcess(proc);
+    this.#awaitingEntrypoint.delete(id);
     this.deps.setRuntime(name, { ...this.deps.runtime(name), entrypointRunning: d.configHash });
     this.deps.history.record(name, 'process-started', `pid ${proc.processId}: ${d.process.commandLine}`, { id });
   }
@@ -165,11 +170,13 @@ export class StepExecutor {
       this.deps.history.record(name, 'adopted', `found entrypoint pid ${found.processId} again`, { id });
       return;
     }
+    if (this.#awaitingEntrypoint.has(id)) return this.#startProcess(name, id, signal);
     this.deps.setRuntime(name, { ...info, entrypointExited: { hash: d.configHash, exitCode: -1 } });
     this.deps.history.record(name, 'process-exited', 'entrypoint not running (exited while the controller was away)', { id });
   }
 
   async #stopped(action: StopAction, how: string): Promise<void> {
+    this.#awaitingEntrypoint.delete(action.id);
     await this.deps.handles.release(action.id);
     this.deps.running.delete(action.id);
     const kind = action.cause === 'manifest removed' ? 'pruned' : 'stopped';

@@ -72,6 +72,7 @@ export const systemMachine = setup({
     currentIsStop: ({ context }) => current(context)?.kind === 'stop',
     currentIsWait: ({ context }) => current(context)?.kind === 'wait',
     permanent: ({ context }) => context.failure?.permanent === true,
+    retryNow: ({ context }) => context.failure?.delayMs === 0,
   },
   actions: {
     settled: ({ context }) => context.onSettled?.(context.name),
@@ -136,7 +137,13 @@ export const systemMachine = setup({
       },
     },
     failing: {
-      always: [{ guard: 'permanent', target: 'failed' }, { target: 'backoff' }],
+      // A zero delay goes straight back to idle: a timer (even of 0 ms) would wait for an injected
+      // clock to advance.
+      always: [
+        { guard: 'permanent', target: 'failed' },
+        { guard: 'retryNow', target: 'idle', actions: assign({ queue: [], index: 0 }) },
+        { target: 'backoff' },
+      ],
     },
     backoff: {
       after: { retryDelay: { target: 'idle', actions: assign({ queue: [], index: 0 }) } },
