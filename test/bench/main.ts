@@ -1,0 +1,67 @@
+/**
+ * `npm run bench -- [--quick] [--smoke] [--out results.json] [--only name,...]`: the controller's
+ * benchmarks on the emulator through the real koffi binding (see PERFORMANCE.md). Prints a table
+ * and writes the results as JSON. Scenarios: latency, converge, burst, steady, memory, ffi.
+ */
+import { parseArgs } from 'node:util';
+import { startRig, type Rig } from './rig.ts';
+import { markdownTable, printTable, writeJson, type BenchMode, type BenchResult } from './results.ts';
+import { runBurst } from './scenarios/burst.ts';
+import { runConverge } from './scenarios/converge.ts';
+import { runFfi } from './scenarios/ffi.ts';
+import { runLatency } from './scenarios/latency.ts';
+import { runMemory } from './scenarios/memory.ts';
+import { runSteady } from './scenarios/steady.ts';
+
+/** Every scenario by name, in run order. */
+export const SCENARIOS: Record<string, (rig: Rig, mode: BenchMode) => Promise<BenchResult[]>> = {
+  latency: runLatency,
+  converge: (rig, mode) => runConverge(rig, mode),
+  burst: runBurst,
+  steady: runSteady,
+  memory: runMemory,
+  ffi: runFfi,
+};
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench-results.json' },
+      only: { type: 'string' },
+      markdown: { type: 'boolean', default: false },
+    },
+  });
+  const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
+  const unknown = names.filter((n) => !SCENARIOS[n]);
+  if (unknown.length > 0) {
+    console.error(`unknown scenario(s): ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+    return 64;
+  }
+  const mode: BenchMode = { quick: values.quick === true, smoke: values.smoke === true };
+  const startedAt = new Date().toISOString();
+  const results: BenchResult[] = [];
+  const rig = await startRig();
+  try {
+    for (const name of names) {
+      const t0 = performance.now();
+      results.push(...(await SCENARIOS[name]!(rig, mode)));
+      console.error(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await rig.stop();
+  }
+  printTable(results);
+  if (values.markdown) console.log(`\n${markdownTable(results)}`);
+  writeJson(values.out!, startedAt, mode, results);
+  console.error(`bench: results written to ${values.out}`);
+  return 0;
+}
+
+process.env.UV_THREADPOOL_SIZE ??= '16';
+// Exit explicitly: the emulator service is a child that exits with this process (see rig.ts).
+main().then((code) => process.exit(code), (err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,64 @@
+/**
+ * Scenario 2, cold converge at scale: N manifests already in the folder, an empty emulator with
+ * latency L on every call, a fresh controller (concurrency C). Wall time runs from the initial
+ * snapshot reaching the controller to the first converged pass; the ideal is the HCS critical path.
+ */
+import { join } from 'node:path';
+import { converged, startStack, writeManifests, type Rig } from '../rig.ts';
+import { result, type BenchMode, type BenchResult } from '../results.ts';
+
+/**
+ * Ideal wall time: each system needs Create then Start (2 sequential calls of L), at most C calls
+ * run at once, plus the first Enumerate and the Enumerate of the pass that sees convergence:
+ * ideal = (2·ceil(N/C) + 2)·L.
+ */
+export function idealMs(n: number, c: number, latencyMs: number): number {
+  return (2 * Math.ceil(n / c) + 2) * latencyMs;
+}
+
+interface Case { n: number; latencyMs: number }
+
+function cases(mode: BenchMode): Case[] {
+  const sizes = mode.smoke ? [5] : mode.quick ? [100, 1000] : [100, 1000, 5000];
+  return sizes.flatMap((n) => [{ n, latencyMs: 0 }, { n, latencyMs: 20 }]);
+}
+
+/** Run every (N, L) case; C is the controller default, 16. */
+export async function runConverge(rig: Rig, mode: BenchMode, concurrency = 16): Promise<BenchResult[]> {
+  const out: BenchResult[] = [];
+  for (const c of cases(mode)) out.push(...(await oneCase(rig, c, concurrency)));
+  return out;
+}
+
+async function oneCase(rig: Rig, c: Case, concurrency: number): Promise<BenchResult[]> {
+  const scenario = `converge N=${c.n} L=${c.latencyMs}ms C=${concurrency}`;
+  const folder = writeManifests(join(rig.dir, `converge-${c.n}`), c.n);
+  await rig.emu.control.reset();
+  await rig.emu.control.latency({ op: '*', ms: c.latencyMs });
+  const cpu0 = process.cpuUsage();
+  const emuCpu0 = rig.serviceCpuMs();
+  const stack = await startStack(rig, { manifests: folder, concurrency, resyncMs: 0 });
+  const running = () => stack.controller.status().systems.filter((s) => s.actual === 'Running').length === c.n;
+  await converged(stack.controller, 600_000, running);
+  const wallMs = performance.now() - stack.appliedAt;
+  const cpu = process.cpuUsage(cpu0);
+  const emuCpuMs = rig.serviceCpuMs() - emuCpu0;
+  const passes = stack.controller.status().passes;
+  await stack.dispose();
+  await rig.emu.control.latency({ op: '*', ms: 0 });
+  await rig.emu.control.reset();
+  const rows = [
+    result(scenario, 'initial folder scan', stack.initialScanMs, 'ms'),
+    result(scenario, 'wall (snapshot → converged)', wallMs, 'ms'),
+    result(scenario, 'reconcile passes', passes, 'passes'),
+    result(scenario, 'controller CPU per system', (cpu.user + cpu.system) / 1000 / c.n, 'ms'),
+    result(scenario, 'emulator CPU per system', emuCpuMs / c.n, 'ms'),
+  ];
+  if (c.latencyMs === 0) rows.push(result(scenario, 'overhead per system (wall/N)', wallMs / c.n, 'ms'));
+  else {
+    const ideal = idealMs(c.n, concurrency, c.latencyMs);
+    rows.push(result(scenario, 'ideal (2·ceil(N/C)+2)·L', ideal, 'ms'));
+    rows.push(result(scenario, 'wall / ideal', wallMs / ideal, '×', c.n === 1000 ? { max: 1.1 } : undefined));
+  }
+  return rows;
+}

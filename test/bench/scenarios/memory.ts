@@ -1,0 +1,95 @@
+/**
+ * Scenario 5, memory. (a) RSS of the real `hcs-reconciler run` (a child process, read from
+ * /proc/<pid>/status) managing N systems, and this process's heap growth for the same N after GC.
+ * (b) Growth after create/delete cycles: an in-process controller alternates between a snapshot
+ * with 100 extra systems and one without them; heap after GC and the emulator's open handle count
+ * are compared with the baseline taken after a warm-up round.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { loadManifests } from '../../../src/manifest/index.ts';
+import { converged, OWNER, procRssBytes, startStack, writeManifests, type Rig } from '../rig.ts';
+import { result, type BenchMode, type BenchResult } from '../results.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const MB = 1024 * 1024;
+
+/** RSS of the CLI with N systems, and growth over create/delete cycles. */
+export async function runMemory(rig: Rig, mode: BenchMode): Promise<BenchResult[]> {
+  const n = mode.smoke ? 5 : 1000;
+  const rounds = mode.smoke ? 2 : mode.quick ? 10 : 100;
+  return [...(await cliRss(rig, n)), ...(await heapWithSystems(rig, n)), ...(await cycles(rig, rounds))];
+}
+
+async function cliRss(rig: Rig, n: number): Promise<BenchResult[]> {
+  await rig.emu.control.reset();
+  const folder = writeManifests(join(rig.dir, `memory-${n}`), n);
+  const child = spawn(process.execPath, ['src/cli/bin.mjs', '--owner', OWNER, '--emulator-socket', rig.socketPath, '--log-level', 'error', 'run', '--manifests', folder, '--listen', 'off'], { stdio: 'ignore' });
+  try {
+    const deadline = Date.now() + 300_000;
+    while ((await rig.emu.control.list()).filter((s) => s.state === 'Running').length < n) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error('hcs-reconciler run did not converge');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    return [result(`memory: hcs-reconciler run, ${n} systems`, 'RSS (child process)', procRssBytes(child.pid!) / MB, 'MB', { max: 150 })];
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await rig.emu.control.reset();
+  }
+}
+
+function heapMB(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / MB;
+}
+
+async function heapWithSystems(rig: Rig, n: number): Promise<BenchResult[]> {
+  const before = heapMB();
+  const stack = await startStack(rig, { manifests: join(rig.dir, `memory-${n}`) });
+  try {
+    await converged(stack.controller, 300_000, () => stack.controller.status().systems.filter((s) => s.actual === 'Running').length === n);
+    return [result(`memory: in-process controller, ${n} systems`, 'heap used above baseline (after GC)', heapMB() - before, 'MB')];
+  } finally {
+    await stack.dispose();
+    await rig.emu.control.reset();
+  }
+}
+
+async function cycles(rig: Rig, rounds: number): Promise<BenchResult[]> {
+  const base = writeManifests(join(rig.dir, 'cycles-base'), 10);
+  const withBatch = writeManifests(join(rig.dir, 'cycles-batch'), 10);
+  writeManifests(withBatch, 100, { from: 10 });
+  const s0 = await loadManifests(base, { owner: OWNER });
+  const s1 = await loadManifests(withBatch, { owner: OWNER });
+  const stack = await startStack(rig, { manifests: base, resyncMs: 0 });
+  const running = (k: number) => () => stack.controller.status().systems.filter((s) => s.actual === 'Running').length === k && stack.controller.status().systems.length === k;
+  const round = async () => {
+    stack.controller.applySnapshot(s1);
+    await converged(stack.controller, 60_000, running(110));
+    stack.controller.applySnapshot(s0);
+    await converged(stack.controller, 60_000, running(10));
+  };
+  try {
+    await converged(stack.controller, 60_000, running(10));
+    await round(); // warm-up
+    const heap0 = heapMB();
+    const handles0 = (await rig.emu.control.status()).handles;
+    for (let i = 0; i < rounds; i++) await round();
+    const heap1 = heapMB();
+    const handles1 = (await rig.emu.control.status()).handles;
+    const scenario = `memory: ${rounds * 100} create/delete cycles`;
+    return [
+      result(scenario, 'heap growth (after GC)', heap1 - heap0, 'MB', { max: 2 }),
+      result(scenario, 'emulator handles vs baseline', handles1 - handles0, 'handles', { max: 0 }),
+    ];
+  } finally {
+    await stack.dispose();
+    await rig.emu.control.reset();
+  }
+}
