@@ -26,6 +26,8 @@ export class DesiredStore {
   #lastKnownGood = new Set<string>();
   #errors: ManifestError[] = [];
   #pruneHold: string | undefined;
+  /** Files that held a valid manifest at some point since start. */
+  #seenValidFiles = new Set<string>();
 
   /** Effective desired systems, sorted by name. */
   list(): DesiredSystem[] {
@@ -58,12 +60,37 @@ export class DesiredStore {
       this.#pruneHold = `manifests folder unavailable: ${snapshot.folderError ?? 'unknown error'}`;
       return { changed: false, keptLastKnownGood: [], removed: [] };
     }
-    if (snapshot.files.length === 0 && this.#systems.size > 0 && !opts.allowEmpty) {
-      this.#pruneHold = `manifests folder is empty; keeping ${this.#systems.size} system(s) (run with --allow-empty to prune)`;
+    if (snapshot.files.length === 0 && !opts.allowEmpty) {
+      // Also with nothing desired yet: a controller (re)started on an empty folder must not
+      // prune the systems a previous run created (git-sync mid-swap, wrong mount, kill -9).
+      this.#pruneHold = this.#systems.size > 0
+        ? `manifests folder is empty; keeping ${this.#systems.size} system(s) (run with --allow-empty to prune)`
+        : 'manifests folder is empty; not pruning existing systems (run with --allow-empty to prune)';
       return { changed: false, keptLastKnownGood: [], removed: [] };
     }
-    this.#pruneHold = undefined;
-    return this.#replace(snapshot);
+    const update = this.#replace(snapshot);
+    this.#pruneHold = this.#unknownDeclarations(snapshot);
+    return update;
+  }
+
+  /**
+   * An invalid file whose last valid spec this store never saw (the controller restarted while it
+   * was broken) may declare systems that run now; their names are unknown (a file that failed as
+   * a whole) or their spec is (a named error). Pruning waits until such files are fixed or removed.
+   */
+  #unknownDeclarations(snapshot: ManifestSnapshot): string | undefined {
+    for (const f of snapshot.files) if (snapshot.manifests.some((m) => m.source.file === f)) this.#seenValidFiles.add(f);
+    for (const m of this.#systems.values()) this.#seenValidFiles.add(m.source.file);
+    const unknown = snapshot.errors.filter((e) =>
+      e.name !== undefined ? !this.#systems.has(e.name) : !this.#seenValidFiles.has(e.file) && snapshot.files.includes(e.file)).map((e) => e.file);
+    // An existing file that declares nothing (empty, being written) and was never valid since start.
+    for (const f of snapshot.files) {
+      if (this.#seenValidFiles.has(f) || snapshot.errors.some((e) => e.file === f) || snapshot.ignored.some((i) => i.source.file === f)) continue;
+      if (!snapshot.manifests.some((m) => m.source.file === f)) unknown.push(f);
+    }
+    if (unknown.length === 0) return undefined;
+    const files = [...new Set(unknown)].sort();
+    return `${files.join(', ')} ${files.length === 1 ? 'is' : 'are'} invalid or empty and no valid version was seen since start; not pruning until fixed or removed`;
   }
 
   #replace(snapshot: ManifestSnapshot): DesiredUpdate {
@@ -89,6 +116,11 @@ export class DesiredStore {
   #stillDeclaredButInvalid(name: string, old: DesiredSystem, snapshot: ManifestSnapshot): boolean {
     if (snapshot.errors.some((e) => e.name === name)) return true;
     const file = old.source.file;
-    return snapshot.files.includes(file) && snapshot.errors.some((e) => e.file === file && e.name === undefined);
+    if (!snapshot.files.includes(file)) return false;
+    if (snapshot.errors.some((e) => e.file === file && e.name === undefined)) return true;
+    // A file that is there but declares nothing at all is being written (truncate, then write):
+    // removing a manifest means deleting its file or its document, not emptying the file.
+    return !snapshot.manifests.some((m) => m.source.file === file) && !snapshot.ignored.some((i) => i.source.file === file)
+      && !snapshot.errors.some((e) => e.file === file);
   }
 }

@@ -81,10 +81,16 @@ export function explainFormat(format: string, value: unknown): string {
   return `must match format "${format}" (got ${quote(value)})`;
 }
 
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const INVISIBLE_ALL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const escapeChar = (c: string): string => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`;
+
 /** JSON-quote a value for a message, truncating long strings so one error stays one line. */
 export function quote(value: unknown): string {
   // Plain strings are shown as typed (Windows paths keep single backslashes); others as JSON.
-  const plain = typeof value === 'string' && !/["\u0000-\u001f]/.test(value);
-  const text = plain ? `"${value}"` : (JSON.stringify(value) ?? String(value));
+  // Invisible and bidi-control characters (U+202E would reverse the rest of the terminal line)
+  // are escaped too, so an error message shows what the file really contains.
+  const plain = typeof value === 'string' && !/["\u0000-\u001f]/.test(value) && !INVISIBLE.test(value);
+  const text = plain ? `"${value}"` : (JSON.stringify(value)?.replace(INVISIBLE_ALL, escapeChar) ?? String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
