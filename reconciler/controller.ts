@@ -51,6 +51,8 @@ export interface Controller {
   waitForPass(predicate: (plan: Plan) => boolean, timeoutMs?: number): Promise<Plan>;
   /** Number of open HCS handles held by the controller. */
   openHandles(): number;
+  /** Add a standing warning about the setup, shown in status and recorded in the history. */
+  warn(message: string): void;
   /** Observe every reconcile pass (for metrics): its plan and how long listing + planning took. */
   onPass(listener: (pass: { plan: Plan; durationMs: number }) => void): Disposable;
   dispose(): Promise<void>;
@@ -73,6 +75,7 @@ class ControllerImpl implements Controller {
   readonly #passListeners = new Set<(plan: Plan) => void>();
   readonly #passObservers = new Set<(pass: { plan: Plan; durationMs: number }) => void>();
   #passStartedAt = 0;
+  readonly #warnings: string[] = [];
   readonly #actor: Actor<typeof controllerMachine>;
   readonly #systems: SystemActors;
   #snapshot: ManifestSnapshot | undefined;
@@ -160,6 +163,7 @@ class ControllerImpl implements Controller {
       listError: this.#listError,
       suspended: this.opts.suspended === true,
       now: this.opts.clock.now(),
+      warnings: this.#warnings,
     });
   }
 
@@ -184,6 +188,12 @@ class ControllerImpl implements Controller {
     return this.#handles.size;
   }
 
+  warn(message: string): void {
+    if (this.#warnings.includes(message)) return;
+    this.#warnings.push(message);
+    this.history.record('*', 'guard', message);
+  }
+
   onPass(listener: (pass: { plan: Plan; durationMs: number }) => void): Disposable {
     this.#passObservers.add(listener);
     return { dispose: () => void this.#passObservers.delete(listener) };
@@ -206,6 +216,7 @@ class ControllerImpl implements Controller {
     );
     const observed = groupObserved(all, this.opts.owner);
     this.#detectMissedExits(observed);
+    await this.#releaseStopped(observed);
     await this.#adopt(observed);
     this.#listError = undefined;
     return observed;
@@ -258,6 +269,19 @@ class ControllerImpl implements Controller {
     } catch (err) {
       this.opts.logger.warn('adopt failed', { system: name, id, err: String(err) });
     }
+  }
+
+  /**
+   * HCS keeps a stopped system, and its id, while any handle to it is open. Close ours before
+   * planning, so that re-creating it (same id when the config is unchanged) does not fail with
+   * "already exists". The close reaches HCS before any later create on the same connection.
+   */
+  async #releaseStopped(observed: ObservedState): Promise<void> {
+    const stopped: string[] = [];
+    for (const group of observed.groups.values()) {
+      for (const part of group.parts) if (!isLive(part) && this.#handles.has(part.id)) stopped.push(part.id);
+    }
+    await Promise.all(stopped.map((id) => this.#handles.release(id).catch(() => undefined)));
   }
 
   /** Systems we knew running that are now gone or stopped, without an event (missed, or controller was disconnected). */

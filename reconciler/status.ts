@@ -50,6 +50,8 @@ export interface ControllerStatus {
   ignored: IgnoredManifest[];
   /** Systems with our Owner whose id we did not make: reported, never touched. */
   unrecognised: string[];
+  /** Standing warnings about the controller's setup (e.g. a folder writable by non-administrators). */
+  warnings: string[];
 }
 
 /** Inputs of {@link buildStatus}. */
@@ -68,6 +70,7 @@ export interface StatusInputs {
   listError?: string;
   suspended: boolean;
   now: number;
+  warnings?: readonly string[];
 }
 
 /** Join everything the controller knows into status rows. */
@@ -87,6 +90,7 @@ export function buildStatus(inp: StatusInputs): ControllerStatus {
     manifestErrors: [...inp.desired.errors()],
     ignored: inp.snapshot?.ignored ?? [],
     unrecognised: inp.observed?.unrecognised.map((s) => s.id) ?? [],
+    warnings: [...(inp.warnings ?? [])],
   };
 }
 

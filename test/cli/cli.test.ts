@@ -131,3 +131,18 @@ test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file 
   const after = JSON.parse(cli(['ps', '-o', 'json'], env).stdout) as unknown[];
   assert.equal(after.length, 6, 'another owner\'s controller never touched our systems');
 });
+
+test('--strict-folder refuses a manifests folder writable by others; without it, run warns', { skip: process.platform === 'win32' ? 'POSIX mode bits only' : false }, async () => {
+  const { chmodSync, mkdirSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'hcs-strict-'));
+  const folder = join(dir, 'open');
+  mkdirSync(folder);
+  chmodSync(folder, 0o777);
+  try {
+    const r = cli(['--owner', 'strict-test', 'run', '--manifests', folder, '--strict-folder', '--listen', 'off', '--lock-dir', dir], { HCS_EMULATOR_SOCKET: join(dir, 'none.sock') });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--strict-folder: manifests folder .*open is writable by non-administrators .*whoever can write it controls what this host runs/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

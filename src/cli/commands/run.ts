@@ -13,6 +13,7 @@ import { realClock } from '../clock.ts';
 import { parseListen, startHttp } from '../http.ts';
 import { UsageError } from '../output.ts';
 import { acquireLock } from '../lock.ts';
+import { checkFolderSecurity } from '../folder-check.ts';
 import { createMetrics } from '../metrics.ts';
 import { instrumentHcs } from '../instrumented-hcs.ts';
 import { formatError } from '../../manifest/index.ts';
@@ -30,6 +31,7 @@ export interface RunOptions {
   listen?: string;
   listenAny?: boolean;
   lockDir?: string;
+  strictFolder?: boolean;
 }
 
 function duration(flag: string, value: string | undefined, fallback: number): number {
@@ -67,6 +69,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     for (const d of stack.reverse()) await Promise.resolve(d.dispose()).catch((err) => logger.warn('dispose failed', { err: String(err) }));
   };
   try {
+    const folderWarning = await checkFolder(opts.manifests, opts.strictFolder === true, logger);
     stack.push(acquireLock(g.owner, opts.manifests, opts.lockDir));
     const { hcs: raw, description } = await openHcsForCli(g, logger, { start: true });
     stack.push({ dispose: () => raw.close() });
@@ -77,6 +80,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
     });
     stack.push(controller);
+    if (folderWarning) controller.warn(folderWarning);
     metrics.attach(controller);
     stack.push(metrics);
     stack.push(controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind, ...(e.hresult ? { hresult: e.hresult } : {}) })));
@@ -103,6 +107,23 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
   } finally {
     await shutdown();
   }
+}
+
+/**
+ * Whoever can write the manifests folder decides what this host runs: warn (log and status) when
+ * non-administrators can write it; with --strict-folder, refuse to start. Returns the warning.
+ */
+async function checkFolder(path: string, strict: boolean, logger: Logger): Promise<string | undefined> {
+  const verdict = await checkFolderSecurity(path);
+  if (!verdict) {
+    logger.warn('could not check who can write the manifests folder', { folder: path });
+    return undefined;
+  }
+  if (!verdict.writableByNonAdmins) return undefined;
+  const message = `manifests folder ${path} is writable by non-administrators (${verdict.detail}); whoever can write it controls what this host runs`;
+  if (strict) throw new UsageError(`--strict-folder: ${message}`, 1);
+  logger.warn('manifests folder is writable by non-administrators', { folder: path, detail: verdict.detail });
+  return message;
 }
 
 /**

@@ -37,6 +37,7 @@ export function formatStatus(s: ControllerStatus, now = Date.now()): string {
   for (const i of s.ignored) lines.push(`ignored ${i.name} (${i.source.file}:${i.source.line}): ${i.reason}`);
   if (s.pruneHold) lines.push(`prune held: ${s.pruneHold}`);
   if (s.listError) lines.push(`HCS error: ${s.listError}`);
+  for (const w of s.warnings ?? []) lines.push(`warning: ${w}`);
   lines.push(`${s.converged ? 'converged' : 'converging'}; ${s.passes} reconcile pass(es); owner ${s.owner}`);
   return lines.join('\n');
 }
