@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const skipDirs = new Set(['fixtures', 'bench', 'node_modules']);
+const skipDirs = new Set(['fixtures', 'bench', 'chaos', 'node_modules']);
 
 function collect(dir, out) {
   for (const entry of readdirSync(dir)) {

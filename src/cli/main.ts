@@ -44,12 +44,13 @@ function buildProgram(setExit: (code: number) => void): Command {
   program.command('ps').option('--all', 'every owner, not only ours').addOption(output())
     .description('list compute systems (HcsEnumerateComputeSystems), like hcsdiag list')
     .action(act((o: { all?: boolean; output?: string }) => psCommand(o, g(), logger())));
-  program.command('plan').requiredOption('--manifests <dir>', 'manifests folder').addOption(output())
+  program.command('plan').requiredOption('--manifests <dir>', 'manifests folder').option('--allow-empty', 'plan to prune everything when the folder is empty').addOption(output())
     .description('print the actions that would converge HCS; exit 0 converged, 2 changes pending, 1 error')
-    .action(act((o: { manifests: string; output?: string }) => planCommand(o, g(), logger())));
-  program.command('apply').requiredOption('--manifests <dir>', 'manifests folder').option('--timeout <duration>', 'give up after', '5m').addOption(output())
+    .action(act((o: { manifests: string; output?: string; allowEmpty?: boolean }) => planCommand(o, g(), logger())));
+  program.command('apply').requiredOption('--manifests <dir>', 'manifests folder').option('--timeout <duration>', 'give up after', '5m')
+    .option('--allow-empty', 'prune everything when the folder is empty').addOption(output())
     .description('converge once and wait; exit 0 converged, 1 failed or timed out')
-    .action(act((o: { manifests: string; timeout?: string; output?: string }) => applyCommand(o, g(), logger())));
+    .action(act((o: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean }) => applyCommand(o, g(), logger())));
   program.command('run').requiredOption('--manifests <dir>', 'manifests folder (or a git-sync symlink)')
     .option('--resync <duration>', 'periodic relist of the folder and HCS', '30s')
     .option('--settle <duration>', 'quiet period that coalesces bursts of file events', '150ms')

@@ -32,11 +32,11 @@ async function withHcs<T>(g: GlobalOptions, logger: Logger, start: boolean, fn: 
 }
 
 /** `hcs-reconciler plan --manifests DIR`: exit 0 converged, 2 changes pending, 1 error. */
-export async function planCommand(opts: { manifests: string; output?: string }, g: GlobalOptions, logger: Logger): Promise<number> {
+export async function planCommand(opts: { manifests: string; output?: string; allowEmpty?: boolean }, g: GlobalOptions, logger: Logger): Promise<number> {
   const format = outputFormat(opts.output, ['json']);
   const snapshot = await loadForCli(opts.manifests, g);
   const store = new DesiredStore();
-  store.apply(snapshot);
+  store.apply(snapshot, { allowEmpty: opts.allowEmpty === true });
   const result = await withHcs(g, logger, false, async (hcs) => {
     const observed = groupObserved(await hcs.enumerate({ owners: [g.owner] }), g.owner);
     return plan({ desired: store.list(), observed, allowPrune: store.pruneHold() === undefined, now: Date.now() });
@@ -54,7 +54,7 @@ export async function planCommand(opts: { manifests: string; output?: string }, 
 }
 
 /** `hcs-reconciler apply --manifests DIR [--timeout 5m]`: converge once; exit 0 converged, 1 failed or timed out. */
-export async function applyCommand(opts: { manifests: string; timeout?: string; output?: string }, g: GlobalOptions, logger: Logger): Promise<number> {
+export async function applyCommand(opts: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean }, g: GlobalOptions, logger: Logger): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout ?? '5m');
   if (timeoutMs === undefined) throw new UsageError(`--timeout: expected a duration like 90s or 5m (got "${opts.timeout}")`, 64);
   const snapshot = await loadForCli(opts.manifests, g);
@@ -63,7 +63,7 @@ export async function applyCommand(opts: { manifests: string; timeout?: string; 
     return 1;
   }
   return withHcs(g, logger, true, async (hcs) => {
-    const controller = createController({ hcs, owner: g.owner, clock: realClock, logger, resyncMs: 0 });
+    const controller = createController({ hcs, owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
     try {
       controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind }));
       controller.applySnapshot(snapshot);
