@@ -59,7 +59,10 @@ export async function startHttp(controller: Controller, listen: { host: string; 
     send(404, { error: `no such endpoint ${url.pathname} (try /healthz, /readyz, /status, /events, /metrics)` });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const hint = err.code === 'EADDRINUSE' ? 'the address is in use (another controller?); choose one with --listen host:port, or --listen off' : err.message;
+      reject(new UsageError(`--listen ${listen.host}:${listen.port}: ${hint}`));
+    });
     server.listen(listen.port, listen.host, () => resolve());
   });
   return Object.assign(server, {
