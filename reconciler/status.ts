@@ -76,7 +76,16 @@ export interface StatusInputs {
 /** Join everything the controller knows into status rows. */
 export function buildStatus(inp: StatusInputs): ControllerStatus {
   const names = new Set<string>([...inp.desired.list().map((d) => d.name), ...(inp.observed?.groups.keys() ?? [])]);
-  const systems = [...names].sort().map((name) => row(inp, name));
+  // Pending actions grouped once: filtering the whole plan per row made a status of N systems
+  // with a large plan O(N x actions).
+  const pending = new Map<string, string[]>();
+  for (const a of inp.plan?.actions ?? []) {
+    const list = pending.get(a.name);
+    const cause = `${a.kind}: ${a.cause}`;
+    if (list) list.push(cause);
+    else pending.set(a.name, [cause]);
+  }
+  const systems = [...names].sort().map((name) => row(inp, name, pending.get(name) ?? []));
   return {
     owner: inp.owner,
     ready: inp.passes > 0,
@@ -94,17 +103,17 @@ export function buildStatus(inp: StatusInputs): ControllerStatus {
   };
 }
 
-function row(inp: StatusInputs, name: string): SystemStatus {
+function row(inp: StatusInputs, name: string, pending: string[]): SystemStatus {
   const d = inp.desired.get(name);
   const parts = inp.observed?.groups.get(name)?.parts ?? [];
   const info = inp.runtime.get(name) ?? { restarts: 0 };
   const hash = d ? shortHash(d.configHash) : undefined;
   const mainId = d?.parts.find((p) => p.role === 'main')?.id;
   const main = parts.find((p) => p.id === mainId) ?? parts.find((p) => p.role === 'main');
-  const actions = inp.plan?.actions.filter((a) => a.name === name) ?? [];
-  const errors = inp.history.list(name).filter((e) => e.kind === 'error' || e.kind === 'backoff');
+  const events = inp.history.list(name);
+  const errors = events.filter((e) => e.kind === 'error' || e.kind === 'backoff');
   const child = inp.phase(name);
-  const firstEvent = inp.history.list(name)[0];
+  const firstEvent = events[0];
   return {
     name,
     desired: d ? d.state : 'Absent',
@@ -114,7 +123,7 @@ function row(inp: StatusInputs, name: string): SystemStatus {
     restarts: info.restarts,
     ...(info.nextRetryAt !== undefined && info.nextRetryAt > inp.now ? { nextRetryAt: info.nextRetryAt } : {}),
     phase: child === undefined ? 'idle' : typeof child === 'string' ? child : JSON.stringify(child),
-    pending: actions.map((a) => `${a.kind}: ${a.cause}`),
+    pending,
     ...(info.failed ? { lastError: info.failed.message } : errors.length > 0 ? { lastError: errors[errors.length - 1]!.message } : {}),
     lastKnownGood: inp.desired.isLastKnownGood(name),
     suspended: inp.suspended || d?.suspend === true,

@@ -8,14 +8,19 @@ import { DEFAULT_OWNER } from '../manifest/index.ts';
 import type { GlobalOptions } from './context.ts';
 import { createLogger } from './log.ts';
 import { UsageError } from './output.ts';
-import { renderCommand, schemaCommand, validateCommand } from './commands/manifest.ts';
-import { applyCommand, planCommand, psCommand } from './commands/reconcile.ts';
-import { runCommand } from './commands/run.ts';
-import { eventsCommand, statusCommand } from './commands/status.ts';
-import { serviceInstall, serviceOptions, servicePrint, serviceUninstall } from './commands/service.ts';
-import { emulatorCrash, emulatorCreateForeign, emulatorFault, emulatorStart, emulatorStatus, emulatorStop } from './commands/emulator.ts';
 
 const output = () => new Option('-o, --output <format>', 'output format').choices(['text', 'json']);
+
+import type { RunOptions } from './commands/run.ts';
+
+// Each command's module (and its dependencies: the binding, the watcher, prom-client...) is loaded
+// only when that command runs: `run` does not pay for the emulator, service or status commands.
+const manifestCmds = () => import('./commands/manifest.ts');
+const reconcileCmds = () => import('./commands/reconcile.ts');
+const runCmds = () => import('./commands/run.ts');
+const statusCmds = () => import('./commands/status.ts');
+const serviceCmds = () => import('./commands/service.ts');
+const emulatorCmds = () => import('./commands/emulator.ts');
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('hcs-reconciler')
@@ -36,21 +41,21 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program.command('validate').argument('<path>', 'manifest file or folder').addOption(output())
     .description('validate manifests; exit 0 when all are valid, 1 otherwise')
-    .action(act((path: string, o: { output?: string }) => validateCommand(path, o, g())));
+    .action(act(async (path: string, o: { output?: string }) => (await manifestCmds()).validateCommand(path, o, g())));
   program.command('render').argument('<path>', 'manifest file or folder').addOption(output())
     .description('print the HCS documents and config hash of each manifest')
-    .action(act((path: string, o: { output?: string }) => renderCommand(path, o, g())));
-  program.command('schema').description('print the manifest JSON Schema (for editors)').action(act(() => schemaCommand()));
+    .action(act(async (path: string, o: { output?: string }) => (await manifestCmds()).renderCommand(path, o, g())));
+  program.command('schema').description('print the manifest JSON Schema (for editors)').action(act(async () => (await manifestCmds()).schemaCommand()));
   program.command('ps').option('--all', 'every owner, not only ours').addOption(output())
     .description('list compute systems (HcsEnumerateComputeSystems), like hcsdiag list')
-    .action(act((o: { all?: boolean; output?: string }) => psCommand(o, g(), logger())));
+    .action(act(async (o: { all?: boolean; output?: string }) => (await reconcileCmds()).psCommand(o, g(), logger())));
   program.command('plan').requiredOption('--manifests <dir>', 'manifests folder').option('--allow-empty', 'plan to prune everything when the folder is empty').addOption(output())
     .description('print the actions that would converge HCS; exit 0 converged, 2 changes pending, 1 error')
-    .action(act((o: { manifests: string; output?: string; allowEmpty?: boolean }) => planCommand(o, g(), logger())));
+    .action(act(async (o: { manifests: string; output?: string; allowEmpty?: boolean }) => (await reconcileCmds()).planCommand(o, g(), logger())));
   program.command('apply').requiredOption('--manifests <dir>', 'manifests folder').option('--timeout <duration>', 'give up after', '5m')
     .option('--allow-empty', 'prune everything when the folder is empty').addOption(output())
     .description('converge once and wait; exit 0 converged, 1 failed or timed out')
-    .action(act((o: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean }) => applyCommand(o, g(), logger())));
+    .action(act(async (o: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean }) => (await reconcileCmds()).applyCommand(o, g(), logger())));
   program.command('run').requiredOption('--manifests <dir>', 'manifests folder (or a git-sync symlink)')
     .option('--resync <duration>', 'periodic relist of the folder and HCS', '30s')
     .option('--settle <duration>', 'quiet period that coalesces bursts of file events', '150ms')
@@ -64,15 +69,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--strict-folder', 'refuse to start when the manifests folder is writable by non-administrators')
     .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler or $XDG_RUNTIME_DIR/hcs-reconciler)')
     .description('run the controller: watch the folder and keep HCS converged (SIGHUP rescans; SIGINT/SIGTERM stop, workloads keep running)')
-    .action(act((o: Parameters<typeof runCommand>[0]) => runCommand(o, g(), logger())));
+    .action(act(async (o: RunOptions) => (await runCmds()).runCommand(o, g(), logger())));
   program.command('status').addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']))
     .option('--listen <host:port>', 'controller endpoint', '127.0.0.1:9180').option('--manifests <dir>', 'folder for the fallback view', 'manifests')
     .description('show desired vs actual state from the running controller (falls back to a plan view)')
-    .action(act((o: { output?: string; listen?: string; manifests?: string }) => statusCommand(o, g(), logger())));
+    .action(act(async (o: { output?: string; listen?: string; manifests?: string }) => (await statusCmds()).statusCommand(o, g(), logger())));
   program.command('events').argument('[name]', 'only this system').option('-f, --follow', 'stream new events').addOption(output())
     .option('--listen <host:port>', 'controller endpoint', '127.0.0.1:9180')
     .description('show the event history of the running controller')
-    .action(act((name: string | undefined, o: { follow?: boolean; output?: string; listen?: string }) => eventsCommand(name, o, g())));
+    .action(act(async (name: string | undefined, o: { follow?: boolean; output?: string; listen?: string }) => (await statusCmds()).eventsCommand(name, o, g())));
   addEmulatorCommands(program, g, act);
   addServiceCommands(program, act);
   return program;
@@ -85,21 +90,21 @@ function addEmulatorCommands(
 ): void {
   const emu = program.command('emulator').description('the HCS emulator used on Linux (start, stop, inspect, inject faults)');
   emu.command('start').option('--dir <dir>', 'persist emulator state in this folder').description('start the emulator service (detached)')
-    .action(act((o: { dir?: string }) => emulatorStart(o, g())));
-  emu.command('stop').description('stop the emulator service').action(act(() => emulatorStop(g())));
+    .action(act(async (o: { dir?: string }) => (await emulatorCmds()).emulatorStart(o, g())));
+  emu.command('stop').description('stop the emulator service').action(act(async () => (await emulatorCmds()).emulatorStop(g())));
   emu.command('status').addOption(output()).description('service status and all systems (exit 3 when not running)')
-    .action(act((o: { output?: string }) => emulatorStatus(o, g())));
-  emu.command('crash').argument('<id>').description('make a system exit unexpectedly').action(act((id: string) => emulatorCrash(id, g())));
+    .action(act(async (o: { output?: string }) => (await emulatorCmds()).emulatorStatus(o, g())));
+  emu.command('crash').argument('<id>').description('make a system exit unexpectedly').action(act(async (id: string) => (await emulatorCmds()).emulatorCrash(id, g())));
   emu.command('fault').argument('<op>', 'operation: Create, Start, ShutDown, Terminate, Enumerate, ...').argument('<hresult>', 'e.g. HCS_E_INVALID_STATE or 0x80370105')
     .option('--count <n>', 'number of calls that fail', '1').option('--latency <ms>', 'also add this latency to every call of op').option('--id <id>', 'only calls on this system')
-    .description('fail the next calls of an operation').action(act((op: string, hr: string, o: { count?: string; latency?: string; id?: string }) => emulatorFault(op, hr, o, g())));
+    .description('fail the next calls of an operation').action(act(async (op: string, hr: string, o: { count?: string; latency?: string; id?: string }) => (await emulatorCmds()).emulatorFault(op, hr, o, g())));
   // `--owner` here is the global option (commander binds it to the program wherever it appears),
   // so "create-foreign <id> --owner docker" works; it must be given explicitly.
   emu.command('create-foreign').argument('<id>').option('--type <type>', 'Container or VirtualMachine', 'Container')
     .option('--state <state>', 'Created, Running, Paused', 'Running').description('create a system owned by another management stack (--owner docker)')
-    .action(act((id: string, o: { type?: string; state?: string }) => {
+    .action(act(async (id: string, o: { type?: string; state?: string }) => {
       if (program.getOptionValueSource('owner') !== 'cli') throw new UsageError('emulator create-foreign: --owner is required (the foreign owner, e.g. --owner docker)', 64);
-      return emulatorCreateForeign(id, { ...o, owner: g().owner }, g());
+      return (await emulatorCmds()).emulatorCreateForeign(id, { ...o, owner: g().owner }, g());
     }));
 }
 
@@ -109,16 +114,20 @@ function addServiceCommands(program: Command, act: <A extends unknown[]>(fn: (..
     .option('--threadpool <n>', 'UV_THREADPOOL_SIZE for the service', '64');
   common(svc.command('print')).argument('[args...]', 'extra arguments for "run" (after --)')
     .description('print the WinSW service definition and the install commands')
-    .action(act((args: string[], o: { name?: string; manifests?: string; threadpool?: string }) => {
+    .action(act(async (args: string[], o: { name?: string; manifests?: string; threadpool?: string }) => {
+      const { servicePrint, serviceOptions } = await serviceCmds();
       process.stdout.write(servicePrint(serviceOptions({ ...o, args })));
       return 0;
     }));
   common(svc.command('install')).requiredOption('--winsw <exe>', 'WinSW-x64.exe').option('--dir <dir>', 'where the service exe and XML go', 'C:\\ProgramData\\hcs-reconciler')
     .argument('[args...]', 'extra arguments for "run" (after --)').description('install and start the Windows service (elevated prompt)')
-    .action(act((args: string[], o: { name?: string; manifests?: string; threadpool?: string; winsw: string; dir: string }) => serviceInstall(serviceOptions({ ...o, args }), o.winsw, o.dir)));
+    .action(act(async (args: string[], o: { name?: string; manifests?: string; threadpool?: string; winsw: string; dir: string }) => {
+      const { serviceInstall, serviceOptions } = await serviceCmds();
+      return serviceInstall(serviceOptions({ ...o, args }), o.winsw, o.dir);
+    }));
   svc.command('uninstall').option('--name <name>', 'service name', 'hcs-reconciler').option('--dir <dir>', 'where the service exe is', 'C:\\ProgramData\\hcs-reconciler')
     .description('stop and remove the service (workloads keep running)')
-    .action(act((o: { name: string; dir: string }) => serviceUninstall(o.name, o.dir)));
+    .action(act(async (o: { name: string; dir: string }) => (await serviceCmds()).serviceUninstall(o.name, o.dir)));
 }
 
 /** Run the CLI; resolves with the process exit code. */

@@ -262,17 +262,22 @@ class FolderSource implements ManifestSource {
     let snap: ManifestSnapshot;
     let fp: string;
     if (scan.ok) {
+      fp = 'ok\n' + scan.fingerprint.join('\n');
+    } else {
+      fp = 'bad\n' + scan.message;
+    }
+    const digest = createHash('sha256').update(fp).digest('hex');
+    // Equal fingerprints mean an equal snapshot (and, for an ok scan, lastGood is that snapshot
+    // already): skip combineSnapshot, the largest cost of a relist that finds nothing new.
+    if (digest === this.lastFingerprint) return;
+    if (scan.ok) {
       const combined = this.parser.combineSnapshot(scan.results);
       snap = scan.dirErrors.length === 0 ? combined : { ...combined, errors: [...combined.errors, ...scan.dirErrors] };
-      fp = 'ok\n' + scan.fingerprint.join('\n');
       this.lastGood = snap;
     } else {
       // Keep the last good desired state: a vanished folder must never look like "delete all".
       snap = { ...this.lastGood, folderOk: false, folderError: scan.message };
-      fp = 'bad\n' + scan.message;
     }
-    const digest = createHash('sha256').update(fp).digest('hex');
-    if (digest === this.lastFingerprint) return;
     this.logFolderState(scan);
     this.lastFingerprint = digest;
     this.snapshot = snap;

@@ -14,7 +14,7 @@ import { parseListen, startHttp } from '../http.ts';
 import { UsageError } from '../output.ts';
 import { acquireLock } from '../lock.ts';
 import { checkFolderSecurity } from '../folder-check.ts';
-import { createMetrics } from '../metrics.ts';
+import type { ControllerMetrics } from '../metrics.ts';
 import { instrumentHcs } from '../instrumented-hcs.ts';
 import { formatError } from '../../manifest/index.ts';
 
@@ -73,16 +73,20 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     stack.push(acquireLock(g.owner, opts.manifests, opts.lockDir));
     const { hcs: raw, description } = await openHcsForCli(g, logger, { start: true });
     stack.push({ dispose: () => raw.close() });
-    const metrics = createMetrics();
-    const hcs = instrumentHcs(raw, (r) => metrics.observeHcsCall(r));
+    // Metrics are only readable through the HTTP endpoint: with --listen off, neither prom-client
+    // (~8 MB of RSS) nor its default collectors (an event-loop-delay timer) are loaded.
+    const metrics: ControllerMetrics | undefined = listen ? (await import('../metrics.ts')).createMetrics() : undefined;
+    const hcs = metrics ? instrumentHcs(raw, (r) => metrics.observeHcsCall(r)) : raw;
     const controller = createController({
       hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
     });
     stack.push(controller);
     if (folderWarning) controller.warn(folderWarning);
-    metrics.attach(controller);
-    stack.push(metrics);
+    if (metrics) {
+      metrics.attach(controller);
+      stack.push(metrics);
+    }
     stack.push(controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind, ...(e.hresult ? { hresult: e.hresult } : {}) })));
     const source = await watchManifests({
       path: opts.manifests, parser: parserFor(mopts), settleMs, resyncMs, poll: opts.poll === true,
@@ -95,7 +99,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     };
     stack.push(source.onSnapshot(report));
     report(source.current());
-    if (listen) stack.push(await startHttp(controller, listen, metrics.registry));
+    if (listen && metrics) stack.push(await startHttp(controller, listen, metrics.registry));
     logger.info('controller running', { manifests: opts.manifests, hcs: description, owner: g.owner, ...(listen ? { listen: `${listen.host}:${listen.port}` } : {}) });
     await waitForSignal(async () => {
       logger.info('SIGHUP: rescanning manifests');
