@@ -132,7 +132,7 @@ test('status with no controller falls back to a plan view; loopback-only endpoin
 test('Windows service definition: LocalSystem, thread pool, automatic start, restart on failure', () => {
   const xml = winswXml({ ...serviceOptions({ manifests: 'C:\\gitops\\manifests', threadpool: '128', args: ['--policy', 'C:\\gitops\\policy.yaml'] }), nodePath: 'C:\\Program Files\\nodejs\\node.exe', binPath: 'C:\\hcs-reconciler\\src\\cli\\bin.mjs' });
   assert.match(xml, /<executable>C:\\Program Files\\nodejs\\node\.exe<\/executable>/);
-  assert.match(xml, /<arguments>C:\\hcs-reconciler\\src\\cli\\bin\.mjs run --manifests .*manifests --log-format json --policy C:\\gitops\\policy\.yaml<\/arguments>/);
+  assert.match(xml, /<arguments>--max-semi-space-size=2 C:\\hcs-reconciler\\src\\cli\\bin\.mjs run --manifests .*manifests --log-format json --policy C:\\gitops\\policy\.yaml<\/arguments>/);
   assert.match(xml, /<env name="UV_THREADPOOL_SIZE" value="128"\/>/);
   assert.match(xml, /<username>LocalSystem<\/username>/);
   assert.match(xml, /<startmode>Automatic<\/startmode>/);
