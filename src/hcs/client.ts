@@ -7,8 +7,8 @@ import type {
 import { enumerateQueryJson, toObservedSystems } from './documents.ts';
 import { HcsError, HRESULTS } from './errors.ts';
 import { EventRouter } from './events.ts';
-import { GENERIC_ALL, type HcsNative, type OperationHandle, type SystemHandle } from './ffi.ts';
-import { withDeadline, type ClientContext, type Closable } from './handles.ts';
+import { GENERIC_ALL, type HcsNative, type OperationHandle } from './ffi.ts';
+import { openHandle, type ClientContext, type Closable } from './handles.ts';
 import { OperationRunner } from './operation.ts';
 import { NativeHcsSystem } from './system.ts';
 
@@ -23,6 +23,8 @@ export class NativeHcsClient implements HcsClient {
   private readonly runner: OperationRunner;
   private readonly events: EventRouter;
   private readonly handles = new Set<Closable>();
+  /** HcsOpen* calls still on a pool thread (see openHandle); close() waits for them. */
+  private readonly opens = new Set<Promise<void>>();
   private readonly ctx: ClientContext;
   private closing?: Promise<void>;
 
@@ -35,6 +37,11 @@ export class NativeHcsClient implements HcsClient {
       events: this.events,
       track: (h) => void this.handles.add(h),
       untrack: (h) => void this.handles.delete(h),
+      isClosing: () => this.closing !== undefined,
+      opening: (done) => {
+        this.opens.add(done);
+        void done.then(() => this.opens.delete(done));
+      },
     };
   }
 
@@ -69,13 +76,14 @@ export class NativeHcsClient implements HcsClient {
   /** Opens an existing compute system by id (HcsOpenComputeSystem runs on a pool thread). */
   async open(id: string, opts: CallOptions = {}): Promise<HcsSystem> {
     this.assertOpen('open', id);
-    const what = { op: 'open', systemId: id };
-    const closeLate = (r: { system: SystemHandle | null }): void => {
-      if (r.system !== null) void this.native.closeComputeSystemAsync(r.system);
-    };
-    const r = await withDeadline(this.native.openComputeSystemAsync(id, GENERIC_ALL), what, opts, closeLate);
-    if (r.system === null || r.hr < 0) throw new HcsError({ ...what, hresult: r.hr });
-    return new NativeHcsSystem(this.ctx, id, r.system);
+    return openHandle(this.ctx, { op: 'open', systemId: id }, opts, {
+      open: async () => {
+        const r = await this.native.openComputeSystemAsync(id, GENERIC_ALL);
+        return { hr: r.hr, handle: r.system };
+      },
+      close: (handle) => this.native.closeComputeSystemAsync(handle),
+      wrap: (handle) => new NativeHcsSystem(this.ctx, id, handle),
+    });
   }
 
   /** Handles (systems and processes) this client has open. */
@@ -89,8 +97,10 @@ export class NativeHcsClient implements HcsClient {
   }
 
   /**
-   * Closes every handle still open, waits for in-flight operations, then unregisters the shared
-   * callbacks (never earlier: HCS could still call them). Idempotent.
+   * Closes every handle still open, waits for in-flight Opens (whose handles are closed, never
+   * handed out, once closing began) and operations, then unregisters the shared callbacks (never
+   * earlier, and never while a handle that may carry them is open: HCS could still call them).
+   * Idempotent.
    */
   close(opts: CloseOptions = {}): Promise<void> {
     this.closing ??= this.closeOnce(opts.drainTimeoutMs ?? 30_000);
@@ -98,8 +108,10 @@ export class NativeHcsClient implements HcsClient {
   }
 
   private async closeOnce(drainTimeoutMs: number): Promise<void> {
+    const deadline = Date.now() + drainTimeoutMs;
     await Promise.allSettled([...this.handles].map((h) => h.close()));
-    await this.runner.drain(drainTimeoutMs);
+    await settledWithin([...this.opens], deadline - Date.now());
+    await this.runner.drain(Math.max(0, deadline - Date.now()));
     this.runner.dispose();
     if (this.handles.size === 0) this.events.dispose();
   }
@@ -107,4 +119,13 @@ export class NativeHcsClient implements HcsClient {
   private assertOpen(op: string, systemId?: string): void {
     if (this.closing) throw new HcsError({ op, systemId, hresult: HRESULTS.E_HANDLE });
   }
+}
+
+/** Waits until every promise settled, or `ms` passed (an Open the service never answers). */
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))));
+  await Promise.race([Promise.allSettled(promises), timeout]);
+  clearTimeout(timer);
 }

@@ -1,7 +1,7 @@
 /**
  * What the handle classes (system.ts, process.ts) share with the client: the native library, the
- * operation runner, the event router, handle tracking, listener sets and the deadline helper for
- * the few calls that block a pool thread (HcsOpen*).
+ * operation runner, the event router, handle tracking, listener sets, and openHandle for the few
+ * calls that block a pool thread and yield a new handle (HcsOpen*).
  */
 import type { CallOptions, Disposable } from '../../reconciler/ports.ts';
 import { HcsError, HRESULTS } from './errors.ts';
@@ -22,6 +22,10 @@ export interface ClientContext {
   /** Registers an open handle so client.close() closes it. */
   track(handle: Closable): void;
   untrack(handle: Closable): void;
+  /** True once client.close() began: no new handle may be wrapped (see openHandle). */
+  isClosing(): boolean;
+  /** Registers an in-flight Open (never rejects) so client.close() waits for it. */
+  opening(done: Promise<void>): void;
 }
 
 /**
@@ -50,50 +54,72 @@ export class ExitListeners<E> {
   }
 }
 
+/** What an HcsOpen* (run on a pool thread) produced. */
+export interface OpenResult<H> {
+  hr: number;
+  handle: H | null;
+}
+
+/** The three steps of {@link openHandle}. */
+export interface OpenSteps<H, T> {
+  /** Starts the native Open (on a pool thread). */
+  open(): Promise<OpenResult<H>>;
+  /** Closes a raw handle that will not be handed out (on a pool thread). */
+  close(handle: H): Promise<void>;
+  /** Wraps the handle into its object, which subscribes it to the client's event callbacks. */
+  wrap(handle: H): T;
+}
+
 /**
- * Honours timeoutMs/signal for a native call that blocks a pool thread (HcsOpen*): the promise
- * rejects on time, and when the native call finishes later `onLate` gets its result (to close
- * the handle nobody will use).
+ * Runs an HcsOpenComputeSystem / HcsOpenProcess and turns the new handle into a handle object,
+ * deciding its fate exactly once, when the native call returns:
+ *  - the client is open and the caller still waits: `wrap` (subscribe, track, hand out);
+ *  - the client began closing meanwhile: `close` it, reject with E_HANDLE. It must never be
+ *    wrapped: close() releases the koffi registrations of the event callbacks, and a handle left
+ *    carrying one makes the library call a freed trampoline (V8 fatal error on its thread);
+ *  - the caller gave up (timeoutMs/signal, which reject at once): `close` it;
+ *  - the Open failed but still produced a handle: `close` it.
+ * The whole step is registered with the client (`ctx.opening`), so close() waits for it.
  */
-export function withDeadline<T>(
-  work: Promise<T>,
+export function openHandle<H, T>(
+  ctx: ClientContext,
   what: { op: string; systemId?: string },
   opts: CallOptions,
-  onLate: (value: T) => void,
+  steps: OpenSteps<H, T>,
 ): Promise<T> {
-  if (opts.timeoutMs === undefined && !opts.signal) return work;
+  if (ctx.isClosing()) return Promise.reject(new HcsError({ ...what, hresult: HRESULTS.E_HANDLE }));
+  if (opts.signal?.aborted) return Promise.reject(new HcsError({ ...what, hresult: HRESULTS.E_ABORT, cause: opts.signal.reason }));
   return new Promise<T>((resolve, reject) => {
     let settled = false;
-    const giveUp = (hresult: number, cause?: unknown): void => {
+    const settle = (fn: () => void): void => {
       if (settled) return;
       settled = true;
-      cleanup();
-      reject(new HcsError({ ...what, hresult, cause }));
-    };
-    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => giveUp(HRESULTS.HCS_E_OPERATION_TIMEOUT), opts.timeoutMs);
-    const onAbort = (): void => giveUp(HRESULTS.E_ABORT, opts.signal?.reason);
-    const cleanup = (): void => {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
+      fn();
     };
-    if (opts.signal?.aborted) onAbort();
-    else opts.signal?.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        if (settled) onLate(value); // we already gave up: release what it made
-        else {
-          settled = true;
-          cleanup();
-          resolve(value);
+    const giveUp = (hresult: number, cause?: unknown): void => settle(() => reject(new HcsError({ ...what, hresult, cause })));
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => giveUp(HRESULTS.HCS_E_OPERATION_TIMEOUT), opts.timeoutMs);
+    const onAbort = (): void => giveUp(HRESULTS.E_ABORT, opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    // The native Open runs to its end whatever the caller does; its handle is decided here.
+    const decided = (async () => {
+      const r = await steps.open();
+      if (r.handle !== null && r.hr >= 0 && !settled && !ctx.isClosing()) {
+        let object: T;
+        try {
+          object = steps.wrap(r.handle); // synchronous with the isClosing() check: no window
+        } catch (err) {
+          await steps.close(r.handle);
+          throw err;
         }
-      },
-      (err: unknown) => {
-        if (!settled) {
-          settled = true;
-          cleanup();
-          reject(err);
-        }
-      },
-    );
+        settle(() => resolve(object));
+        return;
+      }
+      if (r.handle !== null) await steps.close(r.handle);
+      giveUp(r.hr < 0 ? r.hr : HRESULTS.E_HANDLE);
+    })().catch((err: unknown) => settle(() => reject(err)));
+    ctx.opening(decided);
   });
 }

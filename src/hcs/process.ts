@@ -86,13 +86,12 @@ export class NativeHcsProcess implements HcsProcess {
   }
 
   private async closeOnce(): Promise<void> {
-    try {
-      await this.ctx.native.closeProcessAsync(this.handle);
-    } finally {
-      this.ctx.events.detach(this.key);
-      this.exits.clear();
-      this.ctx.untrack(this);
-    }
+    // Forgotten only once HCS closed it: a handle whose close failed may still call back, so it
+    // stays tracked, and the client then keeps the shared callbacks registered.
+    await this.ctx.native.closeProcessAsync(this.handle);
+    this.ctx.events.detach(this.key);
+    this.exits.clear();
+    this.ctx.untrack(this);
   }
 
   private run(op: string, start: (operation: OperationHandle) => number, opts?: CallOptions) {

@@ -7,8 +7,8 @@ import type {
 import { propertyQueryJson, toSystemExit, toSystemProperties } from './documents.ts';
 import { HcsError, HRESULTS, isAlreadyStopped, isNotFound } from './errors.ts';
 import { HcsEventType } from './events.ts';
-import { GENERIC_ALL, type NativeEvent, type OperationHandle, type ProcessHandle, type SystemHandle } from './ffi.ts';
-import { ExitListeners, withDeadline, type ClientContext } from './handles.ts';
+import { GENERIC_ALL, type NativeEvent, type OperationHandle, type SystemHandle } from './ffi.ts';
+import { ExitListeners, openHandle, type ClientContext } from './handles.ts';
 import { NativeHcsProcess } from './process.ts';
 
 /** An open compute-system handle. Closing it never stops the system. */
@@ -80,17 +80,17 @@ export class NativeHcsSystem implements HcsSystem {
     }
   }
 
-  /** Opens an existing process by id. */
+  /** Opens an existing process by id (HcsOpenProcess runs on a pool thread). */
   async openProcess(processId: number, opts: CallOptions = {}): Promise<HcsProcess> {
     if (this.closing) throw this.closedError('process.open');
-    const what = { op: 'process.open', systemId: this.id };
-    const opening = this.ctx.native.openProcessAsync(this.handle, processId, GENERIC_ALL);
-    const closeLate = (r: { process: ProcessHandle | null }): void => {
-      if (r.process !== null) void this.ctx.native.closeProcessAsync(r.process);
-    };
-    const r = await withDeadline(opening, what, opts, closeLate);
-    if (r.process === null || r.hr < 0) throw new HcsError({ ...what, hresult: r.hr });
-    return new NativeHcsProcess(this.ctx, this.id, r.process, processId);
+    return openHandle(this.ctx, { op: 'process.open', systemId: this.id }, opts, {
+      open: async () => {
+        const r = await this.ctx.native.openProcessAsync(this.handle, processId, GENERIC_ALL);
+        return { hr: r.hr, handle: r.process };
+      },
+      close: (handle) => this.ctx.native.closeProcessAsync(handle),
+      wrap: (handle) => new NativeHcsProcess(this.ctx, this.id, handle, processId),
+    });
   }
 
   /** Subscribes to SystemExited / ServiceDisconnect (SystemExited is replayed to late subscribers). */
@@ -105,13 +105,12 @@ export class NativeHcsSystem implements HcsSystem {
   }
 
   private async closeOnce(): Promise<void> {
-    try {
-      await this.ctx.native.closeComputeSystemAsync(this.handle);
-    } finally {
-      this.ctx.events.detach(this.key);
-      this.listeners.clear();
-      this.ctx.untrack(this);
-    }
+    // Forgotten only once HCS closed it: a handle whose close failed may still call back, so it
+    // stays tracked, and the client then keeps the shared callbacks registered.
+    await this.ctx.native.closeComputeSystemAsync(this.handle);
+    this.ctx.events.detach(this.key);
+    this.listeners.clear();
+    this.ctx.untrack(this);
   }
 
   private async idempotentStop(op: string, start: (operation: OperationHandle) => number, opts?: CallOptions): Promise<void> {

@@ -13,8 +13,12 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, 'build');
+// -z nodelete: the library runs its own threads (connection reader, callback dispatcher) until the
+// process exits, so it must never be unmapped under them. koffi dlcloses loaded libraries when the
+// Node environment is torn down, while those threads may still be running (SIGSEGV in unmapped
+// code at exit); with DF_1_NODELETE that dlclose leaves the code mapped.
 const FLAGS = ['-std=gnu11', '-O2', '-g', '-shared', '-fPIC', '-pthread', '-fvisibility=hidden',
-  '-Wall', '-Wextra', '-Werror'];
+  '-Wl,-z,nodelete', '-Wall', '-Wextra', '-Werror'];
 
 /** Absolute path of the emulator library (it may not be built yet). */
 export function emulatorLibraryPath() {
