@@ -279,7 +279,7 @@ class ControllerImpl implements Controller {
   async #releaseStopped(observed: ObservedState): Promise<void> {
     const stopped: string[] = [];
     for (const group of observed.groups.values()) {
-      for (const part of group.parts) if (!isLive(part) && this.#handles.has(part.id)) stopped.push(part.id);
+      for (const part of group.parts) if (!isLive(part) && this.#handles.holds(part.id)) stopped.push(part.id);
     }
     await Promise.all(stopped.map((id) => this.#handles.release(id).catch(() => undefined)));
   }

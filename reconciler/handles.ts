@@ -25,6 +25,8 @@ export interface HandleListeners {
 export class HandleRegistry {
   #systems = new Map<string, SystemEntry>();
   #processes = new Map<string, ProcessEntry>();
+  /** Closes in progress: a create of the same id must wait for them (HCS keeps a stopped id while a handle is open). */
+  #closing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly hcs: HcsClient,
@@ -43,6 +45,7 @@ export class HandleRegistry {
 
   /** Create a compute system and keep its handle (for SystemExited). */
   async create(id: string, document: Record<string, unknown>, opts?: CallOptions): Promise<HcsSystem> {
+    await this.#closing.get(id);
     const system = await this.hcs.create(id, document, opts);
     await this.release(id);
     const subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
@@ -89,13 +92,24 @@ export class HandleRegistry {
 
   /** Close the handle of a system (and its process handle). Never stops the system. */
   async release(id: string): Promise<void> {
-    await this.releaseProcess(id);
     const entry = this.#systems.get(id);
-    if (!entry) return;
+    if (!entry) return this.#closing.get(id);
     this.#systems.delete(id);
-    await entry.subscription?.dispose();
-    const system = await entry.system.catch(() => undefined);
-    await system?.close();
+    const closing = (async () => {
+      await this.releaseProcess(id);
+      await entry.subscription?.dispose();
+      const system = await entry.system.catch(() => undefined);
+      await system?.close();
+    })().finally(() => {
+      if (this.#closing.get(id) === closing) this.#closing.delete(id);
+    });
+    this.#closing.set(id, closing);
+    return closing;
+  }
+
+  /** Whether a handle to this system is open or still closing. */
+  holds(id: string): boolean {
+    return this.#systems.has(id) || this.#closing.has(id);
   }
 
   /** Close every handle (shutdown, or after a ServiceDisconnect made them all invalid). */
