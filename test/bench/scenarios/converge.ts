@@ -44,6 +44,7 @@ async function oneCase(rig: Rig, c: Case, concurrency: number): Promise<BenchRes
   const cpu = process.cpuUsage(cpu0);
   const emuCpuMs = rig.serviceCpuMs() - emuCpu0;
   const passes = stack.controller.status().passes;
+  const calls = c.latencyMs > 0 ? await rig.emu.control.callLog() : [];
   await stack.dispose();
   await rig.emu.control.latency({ op: '*', ms: 0 });
   await rig.emu.control.reset();
@@ -59,6 +60,17 @@ async function oneCase(rig: Rig, c: Case, concurrency: number): Promise<BenchRes
     const ideal = idealMs(c.n, concurrency, c.latencyMs);
     rows.push(result(scenario, 'ideal (2·ceil(N/C)+2)·L', ideal, 'ms'));
     rows.push(result(scenario, 'wall / ideal', wallMs / ideal, '×', c.n === 1000 ? { max: 1.1 } : undefined));
+    // Diagnostic: the emulator's timers fire late (a 20 ms latency takes longer inside the service),
+    // so part of the gap is the emulator's. The same critical path with the measured call time:
+    const measured = meanServiceCallMs(calls);
+    rows.push(result(scenario, 'mean Create/Start time inside the emulator', measured, 'ms'));
+    rows.push(result(scenario, 'wall / ideal at the measured call time', wallMs / idealMs(c.n, concurrency, measured), '×'));
   }
   return rows;
+}
+
+/** Mean duration of Create and Start calls as the emulator service measured them. */
+function meanServiceCallMs(calls: ReadonlyArray<{ op: string; durationMs: number }>): number {
+  const relevant = calls.filter((x) => x.op === 'Create' || x.op === 'Start');
+  return relevant.length === 0 ? 0 : relevant.reduce((sum, x) => sum + x.durationMs, 0) / relevant.length;
 }
