@@ -7,6 +7,7 @@ import {
   decodeControl, encodeControl, encodeHello, FrameDecoder, FrameType, PROTOCOL_VERSION, Role,
 } from './protocol.ts';
 import { parseHResult } from './hresult.ts';
+import type { CallLogEntry } from './service/calllog.ts';
 
 export { parseHResult, formatHResult } from './hresult.ts';
 
@@ -57,17 +58,8 @@ export interface EmulatorSystemInfo {
   modifications: unknown[];
 }
 
-/** One call log entry (see service/calllog.ts). */
-export interface EmulatorCall {
-  seq: number;
-  at: number;
-  clientPid: number;
-  op: string;
-  id: string;
-  pid?: number;
-  hresult: number;
-  durationMs: number;
-}
+/** One call log entry, as the service records it. */
+export type EmulatorCall = CallLogEntry;
 
 /** Arguments of `fault`. `hresult` may be a number, '0x80370105' or 'HCS_E_INVALID_STATE'. */
 export interface FaultSpec {
