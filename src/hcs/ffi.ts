@@ -11,6 +11,7 @@
  * returns at once. Result strings are decoded and freed in exactly one place, `takeHcsString`.
  */
 import koffi, { type LibraryHandle } from 'koffi';
+import { PoolGate } from './pool.ts';
 
 declare const brand: unique symbol;
 type Branded<T, B extends string> = T & { readonly [brand]: B };
@@ -140,33 +141,7 @@ function declare<T extends Record<string, string>>(lib: LibraryHandle, protos: T
   return Object.fromEntries(Object.entries(protos).map(([name, proto]) => [name, lib.func(proto)])) as Fns<T>;
 }
 
-/**
- * Bounds the binding's koffi `.async` calls. koffi serves `.async` calls (queued or running) AND the
- * relay of every callback that arrives on a foreign thread from one set of `max_async_calls`
- * (default 256) memory slots. Past it, `.async` throws "Too many asynchronous calls are running", and
- * a callback from an HCS thread finds no slot: koffi then throws a JS error on that non-JS thread,
- * which aborts node ("Cannot create a handle without a HandleScope"). So pool calls never hold more
- * than half of the slots; further calls wait here, in order. Process-wide: the slots are koffi's.
- */
-class PoolGate {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-  private limit?: number;
-
-  async run<R>(call: () => Promise<R>): Promise<R> {
-    this.limit ??= Math.max(1, Math.floor((koffi.config().max_async_calls ?? 256) / 2));
-    if (this.running < this.limit) this.running++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over
-    try {
-      return await call();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
-}
-const poolGate = new PoolGate();
+const poolGate = new PoolGate(() => Math.max(1, Math.floor((koffi.config().max_async_calls ?? 256) / 2)));
 
 /** Runs a native function on a libuv pool thread (at most half of koffi's async slots at once). */
 function onPool<R>(fn: NativeFn, ...args: unknown[]): Promise<R> {
