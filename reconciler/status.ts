@@ -89,7 +89,9 @@ export function buildStatus(inp: StatusInputs): ControllerStatus {
   return {
     owner: inp.owner,
     ready: inp.passes > 0,
-    converged: inp.plan?.converged ?? false,
+    // Converged: the last plan had nothing to do and no actor is still working (e.g. verifying an
+    // adopted entrypoint, which the plan does not count as a change).
+    converged: (inp.plan?.converged ?? false) && systems.every((s) => s.phase === 'idle' || s.phase === 'failed'),
     passes: inp.passes,
     ...(inp.lastPassAt !== undefined ? { lastPassAt: inp.lastPassAt } : {}),
     ...(inp.desired.pruneHold() ? { pruneHold: inp.desired.pruneHold() } : {}),

@@ -67,12 +67,13 @@ export async function applyCommand(opts: { manifests: string; timeout?: string; 
     try {
       controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind }));
       controller.applySnapshot(snapshot);
-      const failedOrDone = (p: Plan) => p.converged || controller.status().systems.some((s) => s.phase === 'failed');
+      const failedOrDone = () => controller.status().converged || controller.status().systems.some((s) => s.phase === 'failed');
       const outcome = await controller.waitForPass(failedOrDone, timeoutMs).catch(() => undefined);
       const status = controller.status();
       const failed = status.systems.filter((s) => s.phase === 'failed' || (s.lastError && s.pending.length > 0));
-      if (opts.output === 'json') printJson({ converged: outcome?.converged ?? false, status });
-      if (outcome?.converged && failed.length === 0) {
+      const done = outcome !== undefined && status.converged;
+      if (opts.output === 'json') printJson({ converged: done, status });
+      if (done && failed.length === 0) {
         if (opts.output !== 'json') process.stdout.write(`converged: ${status.systems.length} system(s)\n`);
         return 0;
       }
