@@ -85,7 +85,7 @@ test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file 
   cpSync(join(manifests, 'web.yaml'), join(dir, 'web.yaml'));
   const { mkdirSync } = await import('node:fs');
   mkdirSync(folder);
-  const child = spawn(process.execPath, [bin, '--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off', '--allow-empty', '--log-format', 'json'], { cwd: root, env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [bin, '--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off', '--allow-empty', '--log-format', 'json', '--lock-dir', dir], { cwd: root, env: { ...process.env, ...env } });
   const lines: string[] = [];
   const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
   let buffer = '';
@@ -122,7 +122,7 @@ test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file 
   writeFileSync(join(folder, 'keep.yaml'), containerYaml('keep'));
   const second = cli(['--owner', 'cli-run-test', 'apply', '--manifests', folder], env);
   assert.equal(second.code, 0, second.stderr);
-  const child2 = spawn(process.execPath, [bin, '--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off'], { cwd: root, env: { ...process.env, ...env } });
+  const child2 = spawn(process.execPath, [bin, '--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off', '--lock-dir', dir], { cwd: root, env: { ...process.env, ...env } });
   await new Promise<void>((resolve) => child2.stderr.on('data', (c: Buffer) => { if (/controller running/.test(c.toString())) resolve(); }));
   child2.kill('SIGTERM');
   await new Promise((r) => child2.once('exit', r));
