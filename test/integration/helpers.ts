@@ -74,6 +74,19 @@ export function startController(rig: Rig, opts: { allowEmpty?: boolean } = {}): 
   return { controller, clock, hcs };
 }
 
+/** Run `fn` with a fresh rig and controller; disposes the controller, its client and the rig after. */
+export async function withController(fn: (ctx: { rig: Rig; controller: Controller; clock: SimulatedClock }) => Promise<void>): Promise<void> {
+  const rig = await startRig();
+  const { controller, clock, hcs } = startController(rig);
+  try {
+    await fn({ rig, controller, clock });
+  } finally {
+    await controller.dispose();
+    await hcs.close();
+    await rig.stop();
+  }
+}
+
 /** Wait (explicitly, with a deadline) until `check` holds; re-checks after every reconcile pass and HCS poll. */
 export async function until(check: () => boolean | Promise<boolean>, what: string, controller?: Controller, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;

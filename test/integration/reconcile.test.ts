@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { containerYaml, OWNER, startController, startRig, until } from './helpers.ts';
+import { containerYaml, OWNER, startController, startRig, until, withController } from './helpers.ts';
 
 test('converge from empty, edit re-creates, delete prunes; no handle leaks', async () => {
   const rig = await startRig();
@@ -36,9 +36,7 @@ test('converge from empty, edit re-creates, delete prunes; no handle leaks', asy
 });
 
 test('emulator crash: restart at once, then with backoff (simulated clock); one crash counts once', async () => {
-  const rig = await startRig();
-  const { controller, clock, hcs } = startController(rig);
-  try {
+  await withController(async ({ rig, controller, clock }) => {
     // With an entrypoint, a crash reports twice (ProcessExited, then SystemExited): one restart.
     rig.write('web', containerYaml('web', { commandLine: 'C:\\app\\web.exe' }));
     controller.applySnapshot(await rig.load());
@@ -56,17 +54,11 @@ test('emulator crash: restart at once, then with backoff (simulated clock); one 
     await until(async () => (await rig.systems()).length === 1, 'second restart after 10 s backoff', controller);
     const history = controller.history.list('web').map((e) => e.kind);
     assert.ok(history.filter((k) => k === 'exited').length === 2, `history: ${history.join(',')}`);
-  } finally {
-    await controller.dispose();
-    await hcs.close();
-    await rig.stop();
-  }
+  });
 });
 
 test('foreign systems (docker, containerd) are never touched, even when a name collides', async () => {
-  const rig = await startRig();
-  const { controller, hcs } = startController(rig);
-  try {
+  await withController(async ({ rig, controller }) => {
     await rig.emu.control.createForeign({ id: 'web', owner: 'docker', state: 'Running' });
     await rig.emu.control.createForeign({ id: 'web-0123456789ab', owner: 'containerd-shim-runhcs-v1.exe', state: 'Running', shouldTerminateOnLastHandleClosed: true });
     rig.write('web', containerYaml('web'));
@@ -80,17 +72,11 @@ test('foreign systems (docker, containerd) are never touched, even when a name c
     assert.deepEqual(touched, [], 'no call ever named a foreign id');
     assert.deepEqual((await rig.systems('docker')), ['web:Running']);
     assert.deepEqual((await rig.systems('containerd-shim-runhcs-v1.exe')), ['web-0123456789ab:Running']);
-  } finally {
-    await controller.dispose();
-    await hcs.close();
-    await rig.stop();
-  }
+  });
 });
 
 test('injected HRESULT faults are retried with backoff until convergence', async () => {
-  const rig = await startRig();
-  const { controller, clock, hcs } = startController(rig);
-  try {
+  await withController(async ({ rig, controller, clock }) => {
     await rig.emu.control.fault({ op: 'Start', hresult: 'HCS_E_OPERATION_TIMEOUT', count: 2 });
     rig.write('web', containerYaml('web'));
     controller.applySnapshot(await rig.load());
@@ -102,17 +88,11 @@ test('injected HRESULT faults are retried with backoff until convergence', async
     const starts = (await rig.emu.control.callLog()).filter((c) => c.op === 'Start');
     assert.equal(starts.length, 3);
     assert.ok(controller.history.list('web').some((e) => e.kind === 'backoff' && /HCS_E_OPERATION_TIMEOUT/.test(e.message)));
-  } finally {
-    await controller.dispose();
-    await hcs.close();
-    await rig.stop();
-  }
+  });
 });
 
 test('an invalid or half-written edit never stops the running system; the error is reported', async () => {
-  const rig = await startRig();
-  const { controller, hcs } = startController(rig);
-  try {
+  await withController(async ({ rig, controller }) => {
     rig.write('web', containerYaml('web'));
     controller.applySnapshot(await rig.load());
     await until(async () => (await rig.systems()).some((s) => s.endsWith(':Running')), 'running', controller);
@@ -129,28 +109,18 @@ test('an invalid or half-written edit never stops the running system; the error 
     assert.ok(status.manifestErrors.length > 0);
     const stops = (await rig.emu.control.callLog()).filter((c) => c.op === 'ShutDown' || c.op === 'Terminate');
     assert.deepEqual(stops, []);
-  } finally {
-    await controller.dispose();
-    await hcs.close();
-    await rig.stop();
-  }
+  });
 });
 
 test('dependsOn: the dependency is created and started before its dependent (emulator call log)', async () => {
-  const rig = await startRig();
-  const { controller, hcs } = startController(rig);
-  try {
+  await withController(async ({ rig, controller }) => {
     rig.write('api', containerYaml('api', { dependsOn: ['db'] }));
     rig.write('db', containerYaml('db'));
     controller.applySnapshot(await rig.load());
     await until(async () => (await rig.systems()).filter((s) => s.endsWith(':Running')).length === 2, 'both running', controller);
     const order = (await rig.emu.control.callLog()).filter((c) => c.op === 'Create' || c.op === 'Start').map((c) => `${c.op} ${c.id?.split('-')[0]}`);
     assert.deepEqual(order, ['Create db', 'Start db', 'Create api', 'Start api']);
-  } finally {
-    await controller.dispose();
-    await hcs.close();
-    await rig.stop();
-  }
+  });
 });
 
 test('entrypoint: started once, found again after a controller restart, exit shuts the container down', async () => {

@@ -138,6 +138,9 @@ emu_handle *handle_acquire(void *handle, int kind); /* locked; registered handle
 HRESULT op_wait_locked(emu_op *op, uint32_t timeout_ms);
 HRESULT emu_call(HCS_OPERATION operation, void *handle, int kind, emu_request *req);
 HRESULT emu_call_sync(void *handle, int kind, emu_request *req);
+/* Runs a synchronous Open* for the new handle req->created (its id already set), stores the handle value in
+ * *out on success, and drops the creation reference. */
+HRESULT emu_open_sync(void *target, int kind, emu_request *req, void **out);
 void handle_close(void *handle, int kind, uint32_t wire_op);
 HRESULT emu_set_callback(void *handle, int kind, uint32_t options, const void *context, HCS_EVENT_CALLBACK cb);
 

@@ -242,3 +242,13 @@ HRESULT HcsCancelOperation(HCS_OPERATION operation) {
     emu_unlock();
     return o ? E_NOTIMPL : E_HANDLE;
 }
+
+HRESULT emu_open_sync(void *target, int kind, emu_request *req, void **out) {
+    emu_handle *h = req->created;
+    HRESULT hr = emu_call_sync(target, kind, req);
+    if (hr >= 0) *out = (void *)EMU_HANDLE_VALUE(h->o.id);
+    emu_lock();
+    obj_unref(&h->o);
+    emu_unlock();
+    return hr;
+}

@@ -46,12 +46,7 @@ HRESULT HcsOpenProcess(HCS_SYSTEM computeSystem, DWORD processId, DWORD requeste
     h->pid = processId;
     emu_unlock();
     emu_request req = {W_OPEN_PROCESS, HcsOperationTypeNone, NULL, h, processId, NULL, NULL};
-    HRESULT hr = emu_call_sync(computeSystem, OBJ_SYSTEM, &req);
-    if (hr >= 0) *process = (HCS_PROCESS)EMU_HANDLE_VALUE(h->o.id);
-    emu_lock();
-    obj_unref(&h->o);
-    emu_unlock();
-    return hr;
+    return emu_open_sync(computeSystem, OBJ_SYSTEM, &req, (void **)process);
 }
 
 void HcsCloseProcess(HCS_PROCESS process) { handle_close(process, OBJ_PROCESS, W_CLOSE_PROCESS); }

@@ -52,12 +52,7 @@ HRESULT HcsOpenComputeSystem(PCWSTR id, DWORD requestedAccess, HCS_SYSTEM *compu
     h->o.id = emu_next_id();
     emu_unlock();
     emu_request req = {W_OPEN, HcsOperationTypeNone, NULL, h, 0, id, NULL};
-    HRESULT hr = emu_call_sync(NULL, 0, &req);
-    if (hr >= 0) *computeSystem = (HCS_SYSTEM)EMU_HANDLE_VALUE(h->o.id);
-    emu_lock();
-    obj_unref(&h->o);
-    emu_unlock();
-    return hr;
+    return emu_open_sync(NULL, 0, &req, (void **)computeSystem);
 }
 
 void HcsCloseComputeSystem(HCS_SYSTEM computeSystem) { handle_close(computeSystem, OBJ_SYSTEM, W_CLOSE_SYSTEM); }
