@@ -67,7 +67,10 @@ export async function applyCommand(opts: { manifests: string; timeout?: string; 
     try {
       controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind }));
       controller.applySnapshot(snapshot);
-      const failedOrDone = () => controller.status().converged || controller.status().systems.some((s) => s.phase === 'failed');
+      const failedOrDone = () => {
+        const now = controller.status();
+        return now.converged || now.systems.some((s) => s.phase === 'failed');
+      };
       const outcome = await controller.waitForPass(failedOrDone, timeoutMs).catch(() => undefined);
       const status = controller.status();
       const failed = status.systems.filter((s) => s.phase === 'failed' || (s.lastError && s.pending.length > 0));
