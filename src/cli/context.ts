@@ -10,6 +10,7 @@ import { openHcs } from '../hcs/index.ts';
 import { formatError, loadPolicyFile, type ManifestOptions } from '../manifest/index.ts';
 import type { HcsClient, Logger } from '../../reconciler/ports.ts';
 import { UsageError } from './output.ts';
+import { acquireLock, lockFileFor } from './lock.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -80,4 +81,23 @@ export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { st
     await control.close();
   }
   return { hcs: openHcs({ libraryPath }), description: `HCS emulator at ${socketPath}` };
+}
+
+/** The socket of the emulator a command talks to (undefined on Windows: the real HCS). */
+export function emulatorSocketFor(g: GlobalOptions): string | undefined {
+  if (process.platform === 'win32' && !g.library && !process.env.HCS_LIBRARY) return undefined;
+  return g.emulatorSocket ?? defaultSocketPath();
+}
+
+/** The single-instance lock file of this owner on the HCS the command drives (see lock.ts). */
+export function lockFileForCli(g: GlobalOptions, lockDir?: string): string {
+  return lockFileFor({ owner: g.owner, ...(lockDir ? { lockDir } : {}), ...(emulatorSocketFor(g) ? { socketPath: emulatorSocketFor(g)! } : {}) });
+}
+
+/**
+ * Takes the owner's lock before a command changes HCS state (run, apply): a second command
+ * working from another folder would prune this one's systems, and this one would re-create them.
+ */
+export function lockForCommand(g: GlobalOptions, command: 'run' | 'apply', manifests: string, lockDir?: string): ReturnType<typeof acquireLock> {
+  return acquireLock(lockFileForCli(g, lockDir), { owner: g.owner, manifests, command });
 }

@@ -54,8 +54,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(act(async (o: { manifests: string; output?: string; allowEmpty?: boolean }) => (await reconcileCmds()).planCommand(o, g(), logger())));
   program.command('apply').requiredOption('--manifests <dir>', 'manifests folder').option('--timeout <duration>', 'give up after', '5m')
     .option('--allow-empty', 'prune everything when the folder is empty').addOption(output())
-    .description('converge once and wait; exit 0 converged, 1 failed or timed out')
-    .action(act(async (o: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean }) => (await reconcileCmds()).applyCommand(o, g(), logger())));
+    .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: next to the HCS it drives)')
+    .description('converge once and wait; exit 0 converged, 1 failed, timed out or a controller of this owner runs')
+    .action(act(async (o: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean; lockDir?: string }) => (await reconcileCmds()).applyCommand(o, g(), logger())));
   program.command('run').requiredOption('--manifests <dir>', 'manifests folder (or a git-sync symlink)')
     .option('--resync <duration>', 'periodic relist of the folder and HCS', '30s')
     .option('--settle <duration>', 'quiet period that coalesces bursts of file events', '150ms')
@@ -67,15 +68,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--listen <host:port|off>', 'status/health endpoint (loopback only unless --listen-any)', '127.0.0.1:9180')
     .option('--listen-any', 'allow a non-loopback --listen address')
     .option('--strict-folder', 'refuse to start when the manifests folder is writable by non-administrators')
-    .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler or $XDG_RUNTIME_DIR/hcs-reconciler)')
+    .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler on Windows, next to the emulator socket elsewhere)')
     .description('run the controller: watch the folder and keep HCS converged (SIGHUP rescans; SIGINT/SIGTERM stop, workloads keep running)')
     .action(act(async (o: RunOptions) => (await runCmds()).runCommand(o, g(), logger())));
   program.command('status').addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']))
-    .option('--listen <host:port>', 'controller endpoint', '127.0.0.1:9180').option('--manifests <dir>', 'folder for the fallback view', 'manifests')
+    .option('--listen <host:port>', 'controller endpoint (default: the running controller\'s, from its lock record, else 127.0.0.1:9180)').option('--manifests <dir>', 'folder for the fallback view', 'manifests')
     .description('show desired vs actual state from the running controller (falls back to a plan view)')
     .action(act(async (o: { output?: string; listen?: string; manifests?: string }) => (await statusCmds()).statusCommand(o, g(), logger())));
   program.command('events').argument('[name]', 'only this system').option('-f, --follow', 'stream new events').addOption(output())
-    .option('--listen <host:port>', 'controller endpoint', '127.0.0.1:9180')
+    .option('--listen <host:port>', 'controller endpoint (default: the running controller\'s, from its lock record, else 127.0.0.1:9180)')
     .description('show the event history of the running controller')
     .action(act(async (name: string | undefined, o: { follow?: boolean; output?: string; listen?: string }) => (await statusCmds()).eventsCommand(name, o, g())));
   addEmulatorCommands(program, g, act);

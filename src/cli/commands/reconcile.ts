@@ -1,7 +1,7 @@
 /** `plan`, `apply` and `ps`: one-shot commands against HCS. */
 import { createController, DesiredStore, groupObserved, plan, type Plan, type PlanAction } from '../../../reconciler/index.ts';
 import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
-import { openHcsForCli, type GlobalOptions } from '../context.ts';
+import { lockForCommand, openHcsForCli, type GlobalOptions } from '../context.ts';
 import { outputFormat, printJson, table, UsageError } from '../output.ts';
 import { realClock } from '../clock.ts';
 import { formatErrorsByFile, loadForCli } from './manifest.ts';
@@ -54,7 +54,7 @@ export async function planCommand(opts: { manifests: string; output?: string; al
 }
 
 /** `hcs-reconciler apply --manifests DIR [--timeout 5m]`: converge once; exit 0 converged, 1 failed or timed out. */
-export async function applyCommand(opts: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean }, g: GlobalOptions, logger: Logger): Promise<number> {
+export async function applyCommand(opts: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean; lockDir?: string }, g: GlobalOptions, logger: Logger): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout ?? '5m');
   if (timeoutMs === undefined) throw new UsageError(`--timeout: expected a duration like 90s or 5m (got "${opts.timeout}")`, 64);
   const snapshot = await loadForCli(opts.manifests, g);
@@ -62,6 +62,22 @@ export async function applyCommand(opts: { manifests: string; timeout?: string; 
     process.stderr.write(`${formatErrorsByFile(snapshot.errors)}\n`);
     return 1;
   }
+  // Taken before HCS is opened: while a controller of this owner runs, apply changes nothing.
+  const lock = lockForCommand(g, 'apply', opts.manifests, opts.lockDir);
+  try {
+    return await applyLocked(opts, snapshot, timeoutMs, g, logger);
+  } finally {
+    lock.dispose();
+  }
+}
+
+async function applyLocked(
+  opts: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean },
+  snapshot: Awaited<ReturnType<typeof loadForCli>>,
+  timeoutMs: number,
+  g: GlobalOptions,
+  logger: Logger,
+): Promise<number> {
   return withHcs(g, logger, true, async (hcs) => {
     const controller = createController({ hcs, owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
     try {

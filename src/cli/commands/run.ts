@@ -8,11 +8,10 @@ import { combineSnapshot, isManifestFileName, parseDuration, parseManifestFile, 
 import { watchManifests } from '../../watch/index.ts';
 import { createController } from '../../../reconciler/index.ts';
 import type { Disposable, Logger } from '../../../reconciler/ports.ts';
-import { manifestOptions, openHcsForCli, type GlobalOptions } from '../context.ts';
+import { lockForCommand, manifestOptions, openHcsForCli, type GlobalOptions } from '../context.ts';
 import { realClock } from '../clock.ts';
 import { parseListen, startHttp } from '../http.ts';
 import { UsageError } from '../output.ts';
-import { acquireLock } from '../lock.ts';
 import { checkFolderSecurity } from '../folder-check.ts';
 import type { ControllerMetrics } from '../metrics.ts';
 import { instrumentHcs } from '../instrumented-hcs.ts';
@@ -70,7 +69,8 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
   };
   try {
     const folderWarning = await checkFolder(opts.manifests, opts.strictFolder === true, logger);
-    stack.push(acquireLock(g.owner, opts.manifests, opts.lockDir));
+    const lock = lockForCommand(g, 'run', opts.manifests, opts.lockDir);
+    stack.push(lock);
     const { hcs: raw, description } = await openHcsForCli(g, logger, { start: true });
     stack.push({ dispose: () => raw.close() });
     // Metrics are only readable through the HTTP endpoint: with --listen off, neither prom-client
@@ -99,7 +99,11 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     };
     stack.push(source.onSnapshot(report));
     report(source.current());
-    if (listen && metrics) stack.push(await startHttp(controller, listen, metrics.registry));
+    if (listen && metrics) {
+      stack.push(await startHttp(controller, listen, metrics.registry));
+      // `status` and `events` find this controller through the lock record.
+      lock.update({ endpoint: `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}` });
+    }
     logger.info('controller running', { manifests: opts.manifests, hcs: description, owner: g.owner, ...(listen ? { listen: `${listen.host}:${listen.port}` } : {}) });
     await waitForSignal(async () => {
       logger.info('SIGHUP: rescanning manifests');
