@@ -92,5 +92,10 @@ export function quote(value: unknown): string {
   // are escaped too, so an error message shows what the file really contains.
   const plain = typeof value === 'string' && !/["\u0000-\u001f]/.test(value) && !INVISIBLE.test(value);
   const text = plain ? `"${value}"` : (JSON.stringify(value)?.replace(INVISIBLE_ALL, escapeChar) ?? String(value));
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  // Short on purpose: a message may end up in logs and in the unauthenticated /status, and a
+  // file's keys or values can be secrets (a link to /etc/shadow, a token pasted in a manifest).
+  return text.length > MAX_QUOTE ? `${text.slice(0, MAX_QUOTE - 3)}...` : text;
 }
+
+/** Longest quoted excerpt of a key or value in a message (quotes included). */
+export const MAX_QUOTE = 64;

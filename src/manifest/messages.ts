@@ -108,7 +108,17 @@ function unknownField(path: string[], field: string, parentSchema: unknown): Pro
   const allowed = Object.keys(props);
   const guess = closest(field, allowed);
   const hint = guess ? `did you mean "${guess}"? ` : '';
-  return { path: [...path, field], key: true, message: `unknown field ${quote(field)} (${hint}allowed: ${allowed.join(', ')})` };
+  return { path: [...path, field], key: true, message: `unknown field ${keyExcerpt(field)} (${hint}allowed: ${allowed.join(', ')})` };
+}
+
+/**
+ * A key as shown in a message. A key that does not look like a field name (a line of some other
+ * file, a pasted secret) is cut to a few characters: enough to find it, too little to leak it.
+ */
+function keyExcerpt(key: string): string {
+  if (/^[A-Za-z0-9_.\/-]{1,30}$/.test(key)) return quote(key);
+  const cut = [...key].slice(0, 8).join('');
+  return `${quote(cut).slice(0, -1)}..." (${[...key].length} characters, not a field name)`;
 }
 
 const TYPE_NAMES: Record<string, string> = {

@@ -3,6 +3,7 @@
  * the key `y` stays "y"), duplicate keys rejected, warnings (unknown tags) treated as errors,
  * nesting depth and alias expansion bounded.
  */
+import { quote } from './formats.ts';
 import { isCollection, isScalar, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
 
 /** Deepest nesting accepted; manifests need about 8, so anything near this is garbage or an attack. */
@@ -34,7 +35,7 @@ function yamlMessage(code: string, message: string, rest: string): string {
   switch (code) {
     case 'DUPLICATE_KEY': {
       const key = /^[^:\s{}[\],]+/.exec(rest)?.[0];
-      return `duplicate key${key ? ` "${key}"` : ''} (a key may appear only once in a mapping)`;
+      return `duplicate key${key ? ` ${quote(key)}` : ''} (a key may appear only once in a mapping)`;
     }
     case 'TAB_AS_INDENT':
       return 'tab used for indentation (YAML indents with spaces)';

@@ -26,7 +26,10 @@ test('reads yaml files only, skipping editor leftovers; over-size files are erro
   assert.equal(s.folderOk, true);
   assert.deepEqual(s.files, [join(dir, 'big.yml'), join(dir, 'web.yaml')]);
   assert.deepEqual(s.manifests.map((m) => m.name), ['web']);
-  assert.deepEqual(s.errors.map(formatError), [`${join(dir, 'big.yml')}:1:1 file is 2003 bytes, over the 1500 bytes limit (maxFileBytes)`]);
+  assert.deepEqual(s.errors.map(formatError), [
+    `${join(dir, 'big.yml')}:1:1 file is 2003 bytes, over the 1500 bytes limit (maxFileBytes)`,
+    `${join(dir, 'sub')}:1:1 skipped: folder deeper than the depth read (0); its manifest files are not read`,
+  ]);
   const deep = await loadManifests(dir, { recursive: true });
   assert.deepEqual(deep.manifests.map((m) => m.name), ['app-db', 'web']);
 });
