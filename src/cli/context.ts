@@ -4,6 +4,7 @@
  * emulator service when the command needs one).
  */
 import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { ensureEmulator, findEmulator, defaultSocketPath } from '../emulator/launcher.ts';
 import { ensureEmulatorLibrary } from '../emulator/native/build.mjs';
 import { openHcs } from '../hcs/index.ts';
@@ -35,11 +36,24 @@ export function parseLabels(text: string | undefined): Record<string, string> {
   return labels;
 }
 
-/** Manifest options from the global flags (host identity for placement, policy file). */
-export async function manifestOptions(g: GlobalOptions): Promise<ManifestOptions> {
+/**
+ * The controller's own files and folders, which no manifest may map into a container: the
+ * manifests folder, the policy file, the lock file and the utility VM scratch folder.
+ */
+export function protectedPathsFor(g: GlobalOptions, manifests: string | undefined, lockDir?: string): string[] {
+  const own = [lockFileForCli(g, lockDir)];
+  if (manifests) own.push(resolve(manifests));
+  if (g.policy) own.push(resolve(g.policy));
+  if (process.platform === 'win32') own.push(join(process.env.ProgramData ?? 'C:\\ProgramData', 'hcs-reconciler', 'uvm'));
+  return own;
+}
+
+/** Manifest options from the global flags (host identity for placement, policy file, own folders). */
+export async function manifestOptions(g: GlobalOptions, manifests?: string, lockDir?: string): Promise<ManifestOptions> {
   const opts: ManifestOptions = {
     owner: g.owner,
     host: { name: g.hostName ?? hostname(), labels: parseLabels(g.hostLabels) },
+    protectedPaths: protectedPathsFor(g, manifests, lockDir),
   };
   if (!g.policy) return opts;
   const { policy, errors } = await loadPolicyFile(g.policy);

@@ -26,6 +26,11 @@ export interface ManifestOptions {
   policy?: ManifestPolicy;
   /** Per-file size limit in bytes. Default 1 MiB. */
   maxFileBytes?: number;
+  /**
+   * The controller's own files and folders (manifests folder, lock file, utility VM scratch):
+   * never mapped into a container, policy or not. Windows paths; others never match.
+   */
+  protectedPaths?: string[];
 }
 
 /** Default HCS Owner. */
@@ -127,7 +132,7 @@ function acceptManifest(ctx: DocContext, manifest: Manifest, opts: ManifestOptio
     out.ignored.push({ name, source, reason: mismatch });
     return;
   }
-  const problems = [...selfDependency(manifest), ...(opts.policy ? checkPolicy(manifest, opts.policy) : [])];
+  const problems = [...selfDependency(manifest), ...checkPolicy(manifest, opts.policy, opts.protectedPaths)];
   if (problems.length > 0) return fail(problems.map((p) => ctx.error(p, name)));
   out.manifests.push(toDesired(manifest, source, opts.owner ?? DEFAULT_OWNER));
   out.declared.push({ name, at: ctx.at(findNode(ctx.doc, ['metadata', 'name'])), dependsOnAt: dependsOnLocations(ctx, manifest) });

@@ -56,7 +56,7 @@ test('policy file: valid, and errors with locations', async () => {
   const r = await loadPolicyFile(bad);
   assert.equal(r.policy, undefined);
   assert.deepEqual(r.errors.map(formatError), [
-    `${bad}:3:20 allowedHostPaths[0]: must be an absolute drive path like C:\\data; UNC paths (\\\\server\\share) are not allowed (got "\\\\server\\share")`,
+    `${bad}:3:20 allowedHostPaths[0]: must be an absolute drive path or a volume GUID path \\\\?\\Volume{GUID}\\ (got "\\\\server\\share")`,
     `${bad}:4:1 maxMemoryMb: unknown field "maxMemoryMb" (did you mean "maxMemoryMB"? allowed: apiVersion, kind, allowedHostPaths, allowedIsolation, allowVirtualMachine, maxMemoryMB, maxCpuCount, allowDocument)`,
   ]);
   const missing = await loadPolicyFile(join(root, 'none.yaml'));

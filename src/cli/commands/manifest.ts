@@ -9,7 +9,7 @@ import { outputFormat, printJson } from '../output.ts';
  * entry. Sub-folders are read to the same depth as `run` reads them by default (1).
  */
 export async function loadForCli(path: string, g: GlobalOptions, depth = 1): Promise<ManifestSnapshot> {
-  const snapshot = await loadManifests(path, { ...(await manifestOptions(g)), recursive: depth > 0, maxDepth: depth });
+  const snapshot = await loadManifests(path, { ...(await manifestOptions(g, path)), recursive: depth > 0, maxDepth: depth });
   if (snapshot.folderOk) return snapshot;
   const error: ManifestError = { file: path, line: 1, col: 1, path: '', message: snapshot.folderError ?? 'cannot read' };
   return { ...snapshot, errors: [error, ...snapshot.errors] };

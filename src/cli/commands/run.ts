@@ -62,7 +62,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
   const settleMs = duration('--settle', opts.settle, 150);
   const concurrency = integer('--concurrency', opts.concurrency, 16);
   const listen = opts.listen === 'off' ? undefined : parseListen(opts.listen ?? '127.0.0.1:9180', opts.listenAny === true);
-  const mopts = await manifestOptions(g);
+  const mopts = await manifestOptions(g, opts.manifests, opts.lockDir);
   const stack: Disposable[] = [];
   const shutdown = async (): Promise<void> => {
     for (const d of stack.reverse()) await Promise.resolve(d.dispose()).catch((err) => logger.warn('dispose failed', { err: String(err) }));
