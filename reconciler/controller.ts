@@ -17,6 +17,7 @@ import { groupObserved, isLive, type ObservedState } from './observed.ts';
 import { plan, recordExit, type Plan, type RuntimeInfo } from './plan.ts';
 import type { Clock, Disposable, ExitType, HcsClient, Logger, ManifestSnapshot, ProcessEvent, SystemEvent } from './ports.ts';
 import { buildStatus, type ControllerStatus } from './status.ts';
+import { countRestart, type RestartWindow } from './restart-cap.ts';
 import { DEFAULT_TIMEOUTS, type OperationTimeouts } from './timeouts.ts';
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -76,6 +77,7 @@ class ControllerImpl implements Controller {
   readonly #passObservers = new Set<(pass: { plan: Plan; durationMs: number }) => void>();
   #passStartedAt = 0;
   readonly #warnings: string[] = [];
+  readonly #restartWindows = new Map<string, RestartWindow>();
   readonly #actor: Actor<typeof controllerMachine>;
   readonly #systems: SystemActors;
   #snapshot: ManifestSnapshot | undefined;
@@ -324,8 +326,20 @@ class ControllerImpl implements Controller {
     const d = this.#desired.get(name);
     if (!known || parsed?.role !== 'main' || !d || shortHash(d.configHash) !== parsed.hash) return;
     const now = this.opts.clock.now();
-    const info = recordExit(this.#runtime.get(name) ?? { restarts: 0 }, d, { at: now, exitType: exit.exitType, exitCode: exit.exitCode, ranMs: now - known.since });
+    const before = this.#runtime.get(name) ?? { restarts: 0 };
+    let info = recordExit(before, d, { at: now, exitType: exit.exitType, exitCode: exit.exitCode, ranMs: now - known.since });
+    if (!info.completed) info = this.#capRestart(name, d.configHash, now, info);
     this.#runtime.set(name, exit.exitCode === undefined ? info : { ...info, entrypointExited: { hash: d.configHash, exitCode: exit.exitCode } });
+  }
+
+  /** The hard restart cap (restart-cap.ts): over it, the system is parked as failed for this hash. */
+  #capRestart(name: string, hash: string, now: number, info: RuntimeInfo): RuntimeInfo {
+    const decision = countRestart(this.#restartWindows.get(name), hash, now);
+    this.#restartWindows.set(name, decision.window);
+    if (!decision.parked) return info;
+    this.history.record(name, 'error', decision.parked);
+    this.opts.logger.warn('system parked: restart cap', { system: name, reason: decision.parked });
+    return { ...info, failed: { hash, message: decision.parked } };
   }
 
   /** The entrypoint exited: the container is shut down (like Docker) and the restart policy decides. */

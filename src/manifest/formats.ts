@@ -15,6 +15,9 @@ const LABEL_KEY = /^(?:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za
 const MAC_ADDRESS = /^[0-9A-F]{2}(?:-[0-9A-F]{2}){5}$/;
 const ENV_NAME = /^[^=\u0000]+$/;
 
+/** Shortest restart backoff a manifest may ask for. */
+export const MIN_BACKOFF_MS = 1000;
+
 /** Why `value` is not an absolute Windows drive path, or undefined when it is one. */
 export function explainDrivePath(value: string): string | undefined {
   if (value.startsWith('\\\\?\\') || value.startsWith('\\\\.\\')) {
@@ -97,6 +100,13 @@ export const FORMATS: Record<string, FormatRule> = {
   duration: {
     validate: (v) => parseDuration(v) !== undefined,
     explain: (v) => `must be a duration like 30s, 5m, 1h30m or 500ms (got ${quote(v)})`,
+  },
+  // A floor under restart delays: a zero backoff restarted a crashing entrypoint 1707 times in 8 s.
+  'backoff-duration': {
+    validate: (v) => (parseDuration(v) ?? -1) >= MIN_BACKOFF_MS,
+    explain: (v) => parseDuration(v) === undefined
+      ? `must be a duration like 30s, 5m, 1h30m or 500ms (got ${quote(v)})`
+      : `must be at least 1s: a shorter restart delay makes a crashing workload restart in a tight loop (got ${quote(v)})`,
   },
   'drive-path': fromExplainer(explainDrivePath),
   'scratch-path': fromExplainer(explainScratchPath),
