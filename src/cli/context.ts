@@ -21,8 +21,15 @@ export interface GlobalOptions {
   hostName?: string;
   hostLabels?: string;
   policy?: string;
+  maxFileBytes?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   logFormat?: 'json' | 'text';
+}
+
+function parseMaxFileBytes(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-file-bytes: expected a positive number of bytes like 1048576 (got "${text}")`, 64);
+  return n;
 }
 
 /** Parse `k=v,k2=v2`. */
@@ -54,6 +61,7 @@ export async function manifestOptions(g: GlobalOptions, manifests?: string, lock
     owner: g.owner,
     host: { name: g.hostName ?? hostname(), labels: parseLabels(g.hostLabels) },
     protectedPaths: protectedPathsFor(g, manifests, lockDir),
+    ...(g.maxFileBytes !== undefined ? { maxFileBytes: parseMaxFileBytes(g.maxFileBytes) } : {}),
   };
   if (!g.policy) return opts;
   const { policy, errors } = await loadPolicyFile(g.policy);

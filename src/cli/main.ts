@@ -31,6 +31,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--host-name <name>', 'this host for spec.placement (default: the machine name)')
     .option('--host-labels <k=v,...>', 'labels of this host for spec.placement.hostLabels')
     .option('--policy <file>', 'policy file limiting what manifests may request')
+    .option('--max-file-bytes <n>', 'largest manifest file read, in bytes (default 1048576 = 1 MiB)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--log-format <format>', 'log format (default: text on a TTY, json otherwise)').choices(['json', 'text']))
     .showHelpAfterError()

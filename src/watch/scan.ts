@@ -312,7 +312,7 @@ async function addFile(found: Found, ctx: ScanContext, out: FolderScanOk): Promi
     return;
   }
   if (found.st.size > ctx.maxReadBytes) {
-    const msg = `file is ${found.st.size} bytes, over the ${ctx.maxReadBytes}-byte limit; not read`;
+    const msg = `file is ${found.st.size} bytes, over the ${ctx.maxReadBytes}-byte limit (--max-file-bytes); not read`;
     return pushError(found.display, msg, 'toolarge', prev, ctx, out);
   }
   const wait = unsettledFor(found, ctx);

@@ -65,7 +65,7 @@ export interface ManifestSourceOptions<R extends FileResult = FileResult> {
    * 1 = also `folder/<group>/*.yaml`. Default 1, maximum 8.
    */
   depth?: number;
-  /** Files larger than this are reported as errors without being read. Default 16 MiB. */
+  /** Files larger than this are reported as errors without being read. Default 16 MiB (the CLI passes the manifest limit, 1 MiB). */
   maxReadBytes?: number;
   logger?: Logger;
   /** Default: the global timer functions. */

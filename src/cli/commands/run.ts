@@ -4,7 +4,7 @@
  * disposes them in reverse order. SIGINT/SIGTERM stop the controller and leave workloads running;
  * SIGHUP forces a rescan of the folder and a reconcile pass.
  */
-import { combineSnapshot, isManifestFileName, parseDuration, parseManifestFile, type ManifestOptions } from '../../manifest/index.ts';
+import { combineSnapshot, DEFAULT_MAX_FILE_BYTES, isManifestFileName, parseDuration, parseManifestFile, type ManifestOptions } from '../../manifest/index.ts';
 import { watchManifests } from '../../watch/index.ts';
 import { createController } from '../../../reconciler/index.ts';
 import type { Disposable, Logger } from '../../../reconciler/ports.ts';
@@ -90,11 +90,19 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     stack.push(controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind, ...(e.hresult ? { hresult: e.hresult } : {}) })));
     const source = await watchManifests({
       path: opts.manifests, parser: parserFor(mopts), settleMs, resyncMs, poll: opts.poll === true,
-      depth: integer('--depth', opts.depth, 1), logger,
+      depth: integer('--depth', opts.depth, 1), logger, maxReadBytes: mopts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     });
     stack.push(source);
+    // An error is logged when it appears, not again on every snapshot that still has it.
+    let logged = new Set<string>();
     const report = (s: ReturnType<typeof source.current>) => {
-      for (const e of s.errors) logger.warn('manifest error', { file: e.file, line: e.line, col: e.col, field: e.path, error: e.message, text: formatError(e) });
+      const now = new Set<string>();
+      for (const e of s.errors) {
+        const text = formatError(e);
+        now.add(text);
+        if (!logged.has(text)) logger.warn('manifest error', { file: e.file, line: e.line, col: e.col, field: e.path, error: e.message, text });
+      }
+      logged = now;
       controller.applySnapshot(s);
     };
     stack.push(source.onSnapshot(report));
