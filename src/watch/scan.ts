@@ -33,6 +33,8 @@ interface SeenEntry {
   sig: string;
   at: number;
   unstableSince?: number;
+  /** When a file that never settles was last taken as it was (every maxSettleMs). */
+  takenAt?: number;
 }
 
 /** Long-lived state and settings shared by the scans of one source. */
@@ -42,15 +44,19 @@ export interface ScanContext {
   settleMs: number;
   maxSettleMs: number;
   maxReadBytes: number;
+  /** An unsettled file holds publication back for this long at most; after it, it is noisy. */
+  noisyAfterMs: number;
   now: () => number;
   cache: Map<string, CacheEntry>;
   seen: Map<string, SeenEntry>;
+  /** Real paths of the files that are noisy now (shared with source.ts, which also marks them from events). */
+  noisy: Set<string>;
   counters: { filesParsed: number; filesSkippedUnchanged: number };
 }
 
 /** Creates an empty scan context. */
-export function newScanContext(opts: Omit<ScanContext, 'cache' | 'seen' | 'counters'>): ScanContext {
-  return { ...opts, cache: new Map(), seen: new Map(), counters: { filesParsed: 0, filesSkippedUnchanged: 0 } };
+export function newScanContext(opts: Omit<ScanContext, 'cache' | 'seen' | 'noisy' | 'counters'>): ScanContext {
+  return { ...opts, cache: new Map(), seen: new Map(), noisy: new Set(), counters: { filesParsed: 0, filesSkippedUnchanged: 0 } };
 }
 
 /** Result of scanning a folder that could be read. */
@@ -64,6 +70,8 @@ export interface FolderScanOk {
   rootId: string;
   /** Set when some file has not settled: scan again after this many ms. */
   retryInMs?: number;
+  /** Some unsettled file is young (see schedule.ts): publishing now could split a set of files. */
+  holdPublish: boolean;
 }
 
 /** The folder itself is missing, unreadable or not a directory. */
@@ -113,7 +121,7 @@ export async function scanFolder(realRoot: string, displayRoot: string, ctx: Sca
     const code = codeOf(err);
     return { ok: false, code, message: `cannot read manifests folder ${displayRoot}: ${code}` };
   }
-  const out: FolderScanOk = { ok: true, results: [], dirErrors: walk.dirErrors, fingerprint: [], rootId: `${rootSt.dev}:${rootSt.ino}` };
+  const out: FolderScanOk = { ok: true, results: [], dirErrors: walk.dirErrors, fingerprint: [], rootId: `${rootSt.dev}:${rootSt.ino}`, holdPublish: false };
   const present = new Set<string>();
   for (const found of walk.files) {
     present.add(found.display);
@@ -265,40 +273,57 @@ function keepUnreadable(prefixes: string[], present: Set<string>, ctx: ScanConte
 function forgetMissing(present: Set<string>, ctx: ScanContext): void {
   for (const file of ctx.cache.keys()) if (!present.has(file)) ctx.cache.delete(file);
   for (const file of ctx.seen.keys()) if (!present.has(file)) ctx.seen.delete(file);
+
 }
 
-/** Milliseconds until the file counts as settled, or 0 when it already does. */
-function unsettledFor(found: Found, ctx: ScanContext): number {
+/**
+ * Milliseconds until the file counts as settled (0 when it does), and whether it is still young
+ * (unstable for less than noisyAfterMs: it holds publication back; after that it is noisy).
+ */
+function unsettledFor(found: Found, ctx: ScanContext): { waitMs: number; young: boolean } {
   const now = ctx.now();
   const sig = sigOf(found.st);
   let seen = ctx.seen.get(found.display);
   if (!seen || seen.sig !== sig) {
-    seen = { sig, at: now, unstableSince: seen?.unstableSince };
+    seen = { sig, at: now, unstableSince: seen?.unstableSince, takenAt: seen?.takenAt };
     ctx.seen.set(found.display, seen);
   }
   const age = now - found.st.mtimeMs; // negative with clock skew (network shares): then rely on `seen`
   const settledAge = Math.max(age, now - seen.at);
-  if (settledAge >= ctx.settleMs) return finishUnstable(seen, 0);
+  if (settledAge >= ctx.settleMs) {
+    seen.unstableSince = seen.takenAt = undefined;
+    ctx.noisy.delete(found.real);
+    return { waitMs: 0, young: false };
+  }
   seen.unstableSince ??= now;
-  // A file rewritten without pause for longer than maxSettleMs is taken as it is.
-  if (now - seen.unstableSince >= ctx.maxSettleMs) return finishUnstable(seen, 0);
-  return Math.max(1, Math.ceil(ctx.settleMs - settledAge));
-}
-
-function finishUnstable(seen: SeenEntry, ms: number): number {
-  seen.unstableSince = undefined;
-  return ms;
+  if (now - seen.unstableSince >= ctx.noisyAfterMs) ctx.noisy.add(found.real);
+  const young = !ctx.noisy.has(found.real) && now - seen.unstableSince < ctx.noisyAfterMs;
+  // A file rewritten without pause is taken as it is every maxSettleMs (it stays noisy).
+  if (now - (seen.takenAt ?? seen.unstableSince) >= ctx.maxSettleMs) {
+    seen.takenAt = now;
+    return { waitMs: 0, young: false };
+  }
+  return { waitMs: Math.max(1, Math.ceil(ctx.settleMs - settledAge)), young };
 }
 
 function retryLater(out: FolderScanOk, ms: number): void {
   out.retryInMs = out.retryInMs === undefined ? ms : Math.min(out.retryInMs, ms);
 }
 
-/** Keeps the previous result of a file that is still changing (a new one is left out for now). */
-function keepPrevious(found: Found, ctx: ScanContext, out: FolderScanOk, retryMs: number): void {
+/**
+ * Keeps the last-known-good result of a file that is still changing. A new file has none: it is
+ * an error without names for now ("still being written"), so that what it may declare is not
+ * pruned meanwhile (the core holds pruning for a file it never saw valid).
+ */
+function keepPrevious(found: Found, ctx: ScanContext, out: FolderScanOk, retryMs: number, young: boolean): void {
   retryLater(out, retryMs);
+  if (young) out.holdPublish = true;
   const prev = ctx.cache.get(found.display);
-  if (!prev) return;
+  if (!prev) {
+    out.results.push(errorResult(found.display, 'still being written (changed less than the settle time ago); not read yet', undefined, ctx));
+    out.fingerprint.push(`${found.display}\0unsettled`);
+    return;
+  }
   out.results.push(prev.result);
   out.fingerprint.push(`${found.display}\0${prev.hash}`);
 }
@@ -315,10 +340,10 @@ async function addFile(found: Found, ctx: ScanContext, out: FolderScanOk): Promi
     const msg = `file is ${found.st.size} bytes, over the ${ctx.maxReadBytes}-byte limit (--max-file-bytes); not read`;
     return pushError(found.display, msg, 'toolarge', prev, ctx, out);
   }
-  const wait = unsettledFor(found, ctx);
-  if (wait > 0) return keepPrevious(found, ctx, out, wait);
+  const settle = unsettledFor(found, ctx);
+  if (settle.waitMs > 0) return keepPrevious(found, ctx, out, settle.waitMs, settle.young);
   const read = await readStable(found);
-  if (read.kind === 'unstable') return keepPrevious(found, ctx, out, ctx.settleMs);
+  if (read.kind === 'unstable') return keepPrevious(found, ctx, out, ctx.settleMs, true);
   if (read.kind === 'error') return pushError(found.display, `cannot read file: ${read.code}`, read.code, prev, ctx, out);
   out.results.push(parseOrReuse(found.display, read, prev, ctx));
   out.fingerprint.push(`${found.display}\0${ctx.cache.get(found.display)?.hash ?? ''}`);
