@@ -18,6 +18,7 @@ import { plan, recordExit, type Plan, type RuntimeInfo } from './plan.ts';
 import type { Clock, Disposable, ExitType, HcsClient, Logger, ManifestSnapshot, ProcessEvent, SystemEvent } from './ports.ts';
 import { buildStatus, type ControllerStatus } from './status.ts';
 import { countRestart, type RestartWindow } from './restart-cap.ts';
+import { withoutHeld } from './prune-holds.ts';
 import { DEFAULT_TIMEOUTS, type OperationTimeouts } from './timeouts.ts';
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -237,12 +238,13 @@ class ControllerImpl implements Controller {
   }
 
   #plan(observed: ObservedState): Plan {
+    const desired = this.#desired.list();
     return plan({
-      desired: this.#desired.list(),
-      observed,
+      desired,
+      observed: withoutHeld(observed, this.#desired.heldNames(), new Set(desired.map((d) => d.name))),
       runtime: this.#runtime,
       now: this.opts.clock.now(),
-      allowPrune: this.#desired.pruneHold() === undefined,
+      allowPrune: !this.#desired.holdsAllPruning(),
       suspended: this.opts.suspended,
       defaultStopTimeoutMs: this.opts.defaultStopTimeoutMs,
     });

@@ -15,6 +15,7 @@ import { checkPolicy } from './policy.ts';
 import { renderManifest } from './render.ts';
 import type { Manifest, ManifestPolicy } from './types.ts';
 import { validateDocument } from './validate.ts';
+import { scanNames } from './name-scan.ts';
 
 /** Options shared by parsing, combining and loading. */
 export interface ManifestOptions {
@@ -61,6 +62,8 @@ export function parseManifestFile(file: string, content: Uint8Array, opts: Manif
   const decoded = decodeManifestText(content, opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
   if ('problem' in decoded) {
     result.errors.push({ file, ...decoded.problem, path: '' });
+    // An over-size file is not scanned either: it was not read for a reason.
+    if (content.length <= (opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES)) holdScannedNames(result, content);
     return result;
   }
   let parsed: ReturnType<typeof parseYaml>;
@@ -73,6 +76,7 @@ export function parseManifestFile(file: string, content: Uint8Array, opts: Manif
   }
   const budget = { left: MAX_ERRORS_PER_FILE, omitted: 0 };
   for (const doc of parsed.documents) parseDocument(new DocContext(file, doc, parsed.lineCounter, decoded.text, budget), opts, result);
+  if (result.errors.length > 0 && result.declared.length === 0 && result.manifests.length === 0) holdScannedNames(result, content);
   if (budget.omitted > 0) {
     const last = result.errors.at(-1);
     // Without a name on purpose: an error for the file as a whole keeps every name the file
@@ -80,6 +84,18 @@ export function parseManifestFile(file: string, content: Uint8Array, opts: Manif
     result.errors.push({ file, line: last?.line ?? 1, col: last?.col ?? 1, path: '', message: `and ${budget.omitted} more error(s) in this file (only the first ${MAX_ERRORS_PER_FILE} are shown)` });
   }
   return result;
+}
+
+/**
+ * A file that failed as a whole, with no readable name: one error per name a text scan finds
+ * (name-scan.ts), so that the core holds the pruning of those names only. Without any, the
+ * file's nameless errors make the core hold all pruning, as before.
+ */
+function holdScannedNames(result: FileResult, content: Uint8Array): void {
+  if (result.errors.some((e) => e.name !== undefined)) return;
+  for (const name of scanNames(content)) {
+    result.errors.push({ file: result.file, line: 1, col: 1, path: '', name, message: `holding "${name}": this file may declare it (found by a text scan); it is not pruned until the file is fixed or removed` });
+  }
 }
 
 /**

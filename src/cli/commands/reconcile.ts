@@ -1,5 +1,6 @@
 /** `plan`, `apply` and `ps`: one-shot commands against HCS. */
 import { createController, DesiredStore, groupObserved, plan, type Plan, type PlanAction } from '../../../reconciler/index.ts';
+import { withoutHeld } from '../../../reconciler/prune-holds.ts';
 import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
 import { lockForCommand, openHcsForCli, type GlobalOptions } from '../context.ts';
 import { outputFormat, printJson, table, UsageError } from '../output.ts';
@@ -39,7 +40,8 @@ export async function planCommand(opts: { manifests: string; output?: string; al
   store.apply(snapshot, { allowEmpty: opts.allowEmpty === true });
   const result = await withHcs(g, logger, false, async (hcs) => {
     const observed = groupObserved(await hcs.enumerate({ owners: [g.owner] }), g.owner);
-    return plan({ desired: store.list(), observed, allowPrune: store.pruneHold() === undefined, now: Date.now() });
+    const names = new Set(store.list().map((d) => d.name));
+    return plan({ desired: store.list(), observed: withoutHeld(observed, store.heldNames(), names), allowPrune: !store.holdsAllPruning(), now: Date.now() });
   });
   const exit = snapshot.errors.length > 0 ? 1 : result.converged ? 0 : 2;
   if (format === 'json') {
