@@ -19,6 +19,7 @@ import type { Clock, Disposable, ExitType, HcsClient, Logger, ManifestSnapshot, 
 import { buildStatus, type ControllerStatus } from './status.ts';
 import { countRestart, type RestartWindow } from './restart-cap.ts';
 import { withoutHeld } from './prune-holds.ts';
+import { describeListError } from './list-error.ts';
 import { DEFAULT_TIMEOUTS, type OperationTimeouts } from './timeouts.ts';
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -214,9 +215,9 @@ class ControllerImpl implements Controller {
       this.#disconnected = false;
       await this.#handles.releaseAll();
     }
-    const all = await this.#limiter.run(() =>
-      this.opts.hcs.enumerate({ owners: [this.opts.owner] }, { timeoutMs: this.#timeouts.enumerate }),
-    );
+    // Not through the limiter: a list must not queue behind hung creates (its timeout would
+    // only start once a slot frees up, and reconciling would freeze meanwhile).
+    const all = await this.opts.hcs.enumerate({ owners: [this.opts.owner] }, { timeoutMs: this.#timeouts.enumerate });
     const observed = groupObserved(all, this.opts.owner);
     this.#detectMissedExits(observed);
     await this.#releaseStopped(observed);
@@ -362,7 +363,7 @@ class ControllerImpl implements Controller {
   }
 
   #onListError(err: unknown): void {
-    this.#listError = err instanceof Error ? err.message : String(err);
+    this.#listError = describeListError(err, this.#timeouts.enumerate);
     this.opts.logger.error('enumerate failed', { op: 'enumerate', err: this.#listError });
   }
 }

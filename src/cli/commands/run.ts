@@ -33,6 +33,11 @@ export interface RunOptions {
   strictFolder?: boolean;
 }
 
+/** Longest shutdown (SIGTERM to exit), whatever HCS does. */
+const SHUTDOWN_MS = 3000;
+/** After shutdown, how long pending native work may keep the process alive. */
+const EXIT_GRACE_MS = 500;
+
 function duration(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const ms = parseDuration(value);
@@ -64,15 +69,28 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
   const listen = opts.listen === 'off' ? undefined : parseListen(opts.listen ?? '127.0.0.1:9180', opts.listenAny === true);
   const mopts = await manifestOptions(g, opts.manifests, opts.lockDir);
   const stack: Disposable[] = [];
+  // Shutdown completes within SHUTDOWN_MS whatever HCS does: a step still waiting on a hung
+  // call is abandoned (in-flight operations are abandoned, workloads keep running).
   const shutdown = async (): Promise<void> => {
-    for (const d of stack.reverse()) await Promise.resolve(d.dispose()).catch((err) => logger.warn('dispose failed', { err: String(err) }));
+    const deadline = Date.now() + SHUTDOWN_MS;
+    for (const d of stack.reverse()) {
+      const done = Promise.resolve().then(() => d.dispose()).then(() => true, (err: unknown) => (logger.warn('dispose failed', { err: String(err) }), true));
+      const left = Math.max(0, deadline - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)));
+      if (!(await Promise.race([done, late]))) logger.warn('shutdown: abandoning a step still waiting on HCS', { afterMs: SHUTDOWN_MS });
+      clearTimeout(timer);
+    }
+    // Whatever is still pending (a native call HCS never answers) must not keep the process up.
+    setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
   };
   try {
     const folderWarning = await checkFolder(opts.manifests, opts.strictFolder === true, logger);
     const lock = lockForCommand(g, 'run', opts.manifests, opts.lockDir);
     stack.push(lock);
     const { hcs: raw, description } = await openHcsForCli(g, logger, { start: true });
-    stack.push({ dispose: () => raw.close() });
+    // Drain in-flight operations briefly only: the shutdown deadline bounds the whole sequence.
+    stack.push({ dispose: () => (raw as { close(o?: { drainTimeoutMs?: number }): Promise<void> }).close({ drainTimeoutMs: 1000 }) });
     // Metrics are only readable through the HTTP endpoint: with --listen off, neither prom-client
     // (~8 MB of RSS) nor its default collectors (an event-loop-delay timer) are loaded.
     const metrics: ControllerMetrics | undefined = listen ? (await import('../metrics.ts')).createMetrics() : undefined;
