@@ -85,7 +85,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
   };
   try {
-    const folderWarning = await checkFolder(opts.manifests, opts.strictFolder === true, logger);
+    const folderWarning = await checkFolder(opts.manifests, opts.strictFolder === true, logger, integer('--depth', opts.depth, 1), g.policy);
     const lock = lockForCommand(g, 'run', opts.manifests, opts.lockDir);
     stack.push(lock);
     const { hcs: raw, description } = await openHcsForCli(g, logger, { start: true });
@@ -147,8 +147,10 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
  * Whoever can write the manifests folder decides what this host runs: warn (log and status) when
  * non-administrators can write it; with --strict-folder, refuse to start. Returns the warning.
  */
-async function checkFolder(path: string, strict: boolean, logger: Logger): Promise<string | undefined> {
-  const verdict = await checkFolderSecurity(path);
+async function checkFolder(path: string, strict: boolean, logger: Logger, depth: number, policyFile: string | undefined): Promise<string | undefined> {
+  // Every file and sub-folder the source reads, and the policy file: any of them writable by
+  // others decides what this host runs as much as the folder itself.
+  const verdict = await checkFolderSecurity(path, { depth, isManifest: isManifestFileName, ...(policyFile ? { policyFile } : {}) });
   if (!verdict) {
     logger.warn('could not check who can write the manifests folder', { folder: path });
     return undefined;
