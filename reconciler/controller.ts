@@ -110,6 +110,8 @@ class ControllerImpl implements Controller {
       setRuntime: (name, info) => void this.#runtime.set(name, info),
       expectedStops: this.#expectedStops,
       running: this.#running,
+      owner: opts.owner,
+      lookupOwner: async (id) => (await opts.hcs.enumerate({ ids: [id] }, { timeoutMs: this.#timeouts.enumerate })).find((x) => x.id === id)?.owner,
     });
     this.#systems = new SystemActors({
       executor,

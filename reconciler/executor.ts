@@ -3,6 +3,7 @@
  * The system machine decides *when* (ordering, stop timeout, backoff); this decides *how*.
  */
 import { backoffDelay, DEFAULT_BACKOFF, formatDelay } from './backoff.ts';
+import { explainCollision, type OwnerLookup } from './collision.ts';
 import type { HandleRegistry } from './handles.ts';
 import type { EventHistory } from './history.ts';
 import type { Limiter } from './limiter.ts';
@@ -25,6 +26,9 @@ export interface ExecutorDeps {
   expectedStops: Set<string>;
   /** Ids this controller knows to be running (for exit detection on relist). */
   running: Map<string, { name: string; since: number }>;
+  /** Our Owner, and how to find the owner of an id (to explain a create collision). */
+  owner?: string;
+  lookupOwner?: OwnerLookup;
 }
 
 /** Outcome of a failed step, as the system machine needs it. */
@@ -114,7 +118,12 @@ export class StepExecutor {
 
   async #create(action: Extract<PlanAction, { kind: 'create' }>, signal?: AbortSignal): Promise<void> {
     const { handles, limiter, timeouts } = this.deps;
-    await limiter.run(() => handles.create(action.id, action.part.document, { signal, timeoutMs: timeouts.create }));
+    try {
+      await limiter.run(() => handles.create(action.id, action.part.document, { signal, timeoutMs: timeouts.create }));
+    } catch (err) {
+      const { owner, lookupOwner } = this.deps;
+      throw owner !== undefined && lookupOwner ? await explainCollision(err, action.id, owner, lookupOwner) : err;
+    }
     if (action.part.role === 'main') this.#awaitingEntrypoint.add(action.id);
     // A new run: an exit recorded for the previous run no longer applies.
     const { entrypointExited: _previous, entrypointRunning: _old, ...rest } = this.deps.runtime(action.name);
