@@ -34,7 +34,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--max-file-bytes <n>', 'largest manifest file read, in bytes (default 1048576 = 1 MiB)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--log-format <format>', 'log format (default: text on a TTY, json otherwise)').choices(['json', 'text']))
-    .showHelpAfterError()
+    // A usage error is one line saying what to do, not the whole help text.
+    .configureOutput({ outputError: (str, write) => write(`hcs-reconciler: ${str.trim().replace(/^error: /, '')} (see --help)\n`) })
     .exitOverride();
   const g = (): GlobalOptions => program.opts<GlobalOptions>();
   const logger = () => createLogger({ level: g().logLevel, ...(g().logFormat ? { json: g().logFormat === 'json' } : {}) });
