@@ -98,13 +98,15 @@ function addEmulatorCommands(
   emu.command('status').addOption(output()).description('service status and all systems (exit 3 when not running)')
     .action(act(async (o: { output?: string }) => (await emulatorCmds()).emulatorStatus(o, g())));
   emu.command('crash').argument('<id>').description('make a system exit unexpectedly').action(act(async (id: string) => (await emulatorCmds()).emulatorCrash(id, g())));
-  emu.command('fault').argument('<op>', 'operation: Create, Start, ShutDown, Terminate, Enumerate, ...').argument('<hresult>', 'e.g. HCS_E_INVALID_STATE or 0x80370105')
+  emu.command('fault').argument('[op]', 'operation: Create, Start, ShutDown, Terminate, Enumerate, ...').argument('[hresult]', 'e.g. HCS_E_INVALID_STATE or 0x80370105')
     .option('--count <n>', 'number of calls that fail', '1').option('--latency <ms>', 'also add this latency to every call of op').option('--id <id>', 'only calls on this system')
-    .description('fail the next calls of an operation').action(act(async (op: string, hr: string, o: { count?: string; latency?: string; id?: string }) => (await emulatorCmds()).emulatorFault(op, hr, o, g())));
+    .option('--clear', 'remove every fault (failing, hung and slowed calls)')
+    .description('fail the next calls of an operation; --clear removes every fault').action(act(async (op: string | undefined, hr: string | undefined, o: { count?: string; latency?: string; id?: string; clear?: boolean }) => (await emulatorCmds()).emulatorFault(op, hr, o, g())));
   // `--owner` here is the global option (commander binds it to the program wherever it appears),
   // so "create-foreign <id> --owner docker" works; it must be given explicitly.
   emu.command('create-foreign').argument('<id>').option('--type <type>', 'Container or VirtualMachine', 'Container')
     .option('--state <state>', 'Created, Running, Paused', 'Running').description('create a system owned by another management stack (--owner docker)')
+    .addHelpText('after', '\nRequired:\n  --owner <name>   the foreign owner (a global option), e.g. create-foreign web-1 --owner docker')
     .action(act(async (id: string, o: { type?: string; state?: string }) => {
       if (program.getOptionValueSource('owner') !== 'cli') throw new UsageError('emulator create-foreign: --owner is required (the foreign owner, e.g. --owner docker)', 64);
       return (await emulatorCmds()).emulatorCreateForeign(id, { ...o, owner: g().owner }, g());

@@ -85,6 +85,13 @@ test('apply and a second run are refused while a controller of the same owner ru
   assert.equal(status.status, 0, status.stderr);
   assert.equal((JSON.parse(status.stdout) as { owner: string }).owner, 'lock-test');
 
+  const nosuch = spawnSync(process.execPath, [bin, '--owner', 'lock-test', 'events', 'nosuch'], { cwd: root, env: env(xdg2), encoding: 'utf8', timeout: 30_000 });
+  assert.equal(nosuch.status, 1, nosuch.stderr);
+  assert.match(nosuch.stderr, /no system or manifest named nosuch/);
+  const events = spawnSync(process.execPath, [bin, '--owner', 'lock-test', 'events', 'web', '-o', 'json'], { cwd: root, env: env(xdg2), encoding: 'utf8', timeout: 30_000 });
+  assert.equal(events.status, 0, events.stderr);
+  assert.ok((JSON.parse(events.stdout) as unknown[]).length > 0, 'events found the controller without --listen');
+
   child.kill('SIGTERM');
   assert.equal(await new Promise((r) => child.once('exit', r)), 0, stderr);
   const applied = spawnSync(process.execPath, [bin, '--owner', 'lock-test', 'apply', '--manifests', folder, '--timeout', '20s'], { cwd: root, env: env(xdg2), encoding: 'utf8', timeout: 30_000 });

@@ -69,6 +69,13 @@ export async function statusCommand(opts: { output?: string; listen?: string; ma
   return 0;
 }
 
+/** `events NAME` for a name the controller does not know: exit 1 rather than print nothing. */
+async function assertKnown(endpoint: { host: string; port: number }, name: string): Promise<void> {
+  const status = JSON.parse(await get(endpoint, '/status')) as ControllerStatus;
+  const known = status.systems.some((s) => s.name === name) || status.manifestErrors.some((e) => e.name === name) || status.ignored.some((i) => i.name === name);
+  if (!known) throw new UsageError(`no system or manifest named ${name}`, 1);
+}
+
 function formatEvent(e: HistoryEvent): string {
   return `${new Date(e.at).toISOString()}  ${e.system.padEnd(16)} ${e.kind.padEnd(15)} ${e.message}${e.hresult ? ` (${e.hresult})` : ''}`;
 }
@@ -91,6 +98,7 @@ export async function eventsCommand(name: string | undefined, opts: { follow?: b
   });
   if (!opts.follow) {
     const events = JSON.parse(body) as HistoryEvent[];
+    if (name && events.length === 0) await assertKnown(endpoint, name);
     if (format === 'json') printJson(events);
     else for (const e of events) print(e);
   }
