@@ -14,11 +14,10 @@ export class IdCollision extends Error implements HcsFailure {
   readonly op = 'create';
   readonly kind = 'alreadyExists' as const;
   readonly permanent = true;
-  constructor(readonly systemId: string, readonly hresult: number, owner: string | undefined, ours: string) {
+  constructor(readonly systemId: string, readonly hresult: number, owner: string | undefined, cause: string) {
     super(
-      `create ${systemId}: a compute system with this id already exists${owner !== undefined ? ` and is owned by "${owner}"` : ''}` +
-        `${owner !== undefined && owner.toLowerCase() === ours.toLowerCase() ? ' (ours, but not found by the last list)' : ', not by this controller'}; ` +
-        'rename the manifest (metadata.name) so that its systems get other ids; not retried until the manifest changes',
+      `create ${systemId}: a compute system with this id already exists${owner !== undefined ? ` and is owned by "${owner}"` : ''}, not by this controller; ` +
+        `rename the manifest (metadata.name) so that its systems get other ids; not retried until the manifest changes (${cause})`,
     );
   }
 }
@@ -30,5 +29,5 @@ export async function explainCollision(err: unknown, id: string, ourOwner: strin
   const owner = await lookup(id).catch(() => undefined);
   // Ours after all (a list that raced with our own create): retrying (adopting) is right.
   if (owner !== undefined && owner.toLowerCase() === ourOwner.toLowerCase()) return err;
-  return new IdCollision(id, failure.hresult ?? 0, owner, ourOwner);
+  return new IdCollision(id, failure.hresult ?? 0, owner, err instanceof Error ? err.message : String(err));
 }

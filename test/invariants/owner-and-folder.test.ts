@@ -35,8 +35,11 @@ test('invariant 1: foreign systems are never touched, even with colliding ids; o
     controller.applySnapshot(snapshot);
     await until(async () => (await rig.systems()).filter((s) => /^(web|api)-[0-9a-f]{12}:Running$/.test(s)).length === 2, 'web and api running', controller);
     await until(() => /ALREADY_EXISTS/.test(controller.status().systems.find((s) => s.name === 'db')?.lastError ?? ''), 'db collision surfaced', controller);
+    const passesBefore = controller.status().passes;
     await c.restartService({ keepSystems: true });
-    await until(() => controller.openHandles() === 2 && controller.status().converged === false || controller.openHandles() === 2, 'reconnected', controller);
+    // Reconnected = a pass after the restart has re-opened both handles (the handle count alone
+    // is 2 before the disconnect is even noticed; with db parked, no other pass would follow).
+    await until(() => controller.status().passes > passesBefore && controller.openHandles() === 2, 'reconnected', controller);
     const web = (await rig.systems()).find((s) => s.startsWith('web-'))!.split(':')[0]!;
     await c.crash(web);
     await until(async () => (await c.callLog()).filter((x) => x.op === 'Create' && x.id === web).length === 2, 'web re-created after crash', controller);
