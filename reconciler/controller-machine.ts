@@ -4,7 +4,8 @@
  * arrive while a pass runs set `dirty`, so a burst of them costs one extra pass, not one each.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { Plan, PlanAction } from './plan.ts';
+import type { PlanNode } from './graph.ts';
+import type { Plan } from './plan.ts';
 import type { ObservedState } from './observed.ts';
 import type { SystemSettledEvent } from './system-machine.ts';
 
@@ -15,7 +16,7 @@ export interface ControllerMachineDeps {
   /** Plan from the current desired state, runtime and clock. */
   plan(observed: ObservedState): Plan;
   /** Hand one name's actions to its system actor (created on first use). */
-  dispatch(name: string, actions: PlanAction[]): void;
+  dispatch(name: string, nodes: PlanNode[]): void;
   resyncMs: number;
   /** Delay until the next pass when nothing happens: the resync period, or sooner when a backoff ends. */
   nextWakeMs(): number;
@@ -60,9 +61,9 @@ export const controllerMachine = setup({
     dispatch: ({ context }) => {
       const plan = context.plan;
       if (!plan) return;
-      for (const [name, actions] of groupByName(plan.actions)) {
-        if (actions.every((a) => a.kind === 'wait')) continue;
-        context.deps.dispatch(name, actions);
+      for (const [name, nodes] of groupByName(plan.nodes)) {
+        if (nodes.every((n) => n.op === 'wait')) continue;
+        context.deps.dispatch(name, nodes);
       }
     },
   },
@@ -108,12 +109,12 @@ export const controllerMachine = setup({
   },
 });
 
-function groupByName(actions: readonly PlanAction[]): Map<string, PlanAction[]> {
-  const out = new Map<string, PlanAction[]>();
-  for (const a of actions) {
-    const list = out.get(a.name);
-    if (list) list.push(a);
-    else out.set(a.name, [a]);
+function groupByName(nodes: readonly PlanNode[]): Map<string, PlanNode[]> {
+  const out = new Map<string, PlanNode[]>();
+  for (const n of nodes) {
+    const list = out.get(n.resource.name);
+    if (list) list.push(n);
+    else out.set(n.resource.name, [n]);
   }
   return out;
 }
