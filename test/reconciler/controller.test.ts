@@ -106,9 +106,14 @@ test('shutdown that never completes is followed by terminate after stopTimeout',
   hcs.systems.get(mainId(vm))!.ignoreShutdown = true;
   controller.applySnapshot(snapshot([desired('vm', { vm: true, stopTimeoutMs: 5_000, state: 'Stopped' })]));
   await settle(controller, hcs, () => hcs.calls.includes(`shutdown ${mainId(vm)}`), 'shutdown sent');
-  await new Promise((r) => setImmediate(r));
-  assert.ok(!hcs.calls.includes(`terminate ${mainId(vm)}`));
-  clock.increment(5_000);
+  // Just short of the stop timeout, and a whole reconcile pass later (the executor has had every
+  // chance to act): no terminate. One more millisecond: terminate.
+  clock.increment(4_999);
+  const passes = controller.status().passes;
+  controller.reconcile();
+  await controller.waitForPass(() => controller.status().passes > passes);
+  assert.ok(!hcs.calls.includes(`terminate ${mainId(vm)}`), 'no terminate before stopTimeout');
+  clock.increment(1);
   await settle(controller, hcs, () => !hcs.systems.has(mainId(vm)), 'terminated');
   assert.ok(hcs.calls.includes(`terminate ${mainId(vm)}`));
   await controller.dispose();
