@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan, topologicalOrder, type RuntimeInfo } from '../../reconciler/plan.ts';
 import type { PlanNode } from '../../reconciler/graph.ts';
-import { reduceRuntime } from '../../reconciler/runtime.ts';
 import { groupObserved } from '../../reconciler/observed.ts';
 import { backoffDelay } from '../../reconciler/backoff.ts';
 import { parseSystemId, systemIdFor } from '../../reconciler/identity.ts';
