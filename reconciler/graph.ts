@@ -91,24 +91,33 @@ export function chain<N extends PlanNode>(nodes: N[], after?: string): N[] {
   return nodes;
 }
 
+/**
+ * Depth-first topological order: every item after the items it depends on, otherwise in input
+ * order. Unknown deps are ignored; a cycle is broken where it is found (validation rejects them).
+ */
+export function topoSort<T>(items: readonly T[], key: (item: T) => string, depsOf: (item: T) => readonly string[]): T[] {
+  const byKey = new Map(items.map((item) => [key(item), item] as const));
+  const done = new Set<string>();
+  const out: T[] = [];
+  const visit = (item: T, path: Set<string>): void => {
+    const k = key(item);
+    if (done.has(k) || path.has(k)) return;
+    path.add(k);
+    for (const dep of depsOf(item)) {
+      const target = byKey.get(dep);
+      if (target !== undefined) visit(target, path);
+    }
+    path.delete(k);
+    done.add(k);
+    out.push(item);
+  };
+  for (const item of items) visit(item, new Set());
+  return out;
+}
+
 /** Nodes ordered so that every node comes after its deps (stable for independent nodes). */
 export function dependencyOrder<N extends PlanNode>(nodes: readonly N[]): N[] {
-  const byId = new Map(nodes.map((n) => [n.id, n] as const));
-  const done = new Set<string>();
-  const out: N[] = [];
-  const visit = (n: N, path: Set<string>): void => {
-    if (done.has(n.id) || path.has(n.id)) return;
-    path.add(n.id);
-    for (const dep of n.deps) {
-      const d = byId.get(dep);
-      if (d) visit(d, path);
-    }
-    path.delete(n.id);
-    done.add(n.id);
-    out.push(n);
-  };
-  for (const n of nodes) visit(n, new Set());
-  return out;
+  return topoSort(nodes, (n) => n.id, (n) => n.deps);
 }
 
 /** What happened to one node of a run. */

@@ -4,7 +4,7 @@
  * --dry-run`). It never performs I/O; `hcs-reconciler plan` prints exactly this, and the
  * controller executes it. The backoff window is enforced here and nowhere else.
  */
-import { chain, node, type ComputeSystemNode, type NodeInit, type PlanNode, type ProcessNode, type WaitNode } from './graph.ts';
+import { chain, node, topoSort, type ComputeSystemNode, type NodeInit, type PlanNode, type ProcessNode, type WaitNode } from './graph.ts';
 import { shortHash } from './identity.ts';
 import { isLive, type ObservedGroup, type ObservedPart, type ObservedState } from './observed.ts';
 import type { DesiredSystem, RenderedPart } from './ports.ts';
@@ -207,20 +207,5 @@ function sortedGroups(groups: ReadonlyMap<string, ObservedGroup>): ObservedGroup
 
 /** Order desired systems so dependencies come first (cycles are rejected at validation). */
 export function topologicalOrder(desired: readonly DesiredSystem[]): DesiredSystem[] {
-  const byName = new Map(desired.map((d) => [d.name, d] as const));
-  const done = new Set<string>();
-  const out: DesiredSystem[] = [];
-  const visit = (d: DesiredSystem, path: Set<string>): void => {
-    if (done.has(d.name) || path.has(d.name)) return;
-    path.add(d.name);
-    for (const dep of d.dependsOn) {
-      const target = byName.get(dep);
-      if (target) visit(target, path);
-    }
-    path.delete(d.name);
-    done.add(d.name);
-    out.push(d);
-  };
-  for (const d of [...desired].sort((a, b) => a.name.localeCompare(b.name))) visit(d, new Set());
-  return out;
+  return topoSort([...desired].sort((a, b) => a.name.localeCompare(b.name)), (d) => d.name, (d) => d.dependsOn);
 }
