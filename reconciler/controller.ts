@@ -4,8 +4,8 @@
  * (src/cli) creates one, feeds it snapshots and disposes it on shutdown. Disposing never stops a
  * workload: handles are closed, systems keep running (ShouldTerminateOnLastHandleClosed is false).
  */
-import { createActor, type Actor } from 'xstate';
-import { controllerMachine } from './controller-machine.ts';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { controllerMachine, nodesByName } from './controller-machine.ts';
 import { DesiredStore } from './desired.ts';
 import { classifyFailure, createDrivers, runNode } from './executor.ts';
 import { historyLine } from './events.ts';
@@ -116,21 +116,18 @@ class ControllerImpl implements Controller {
       clock: opts.clock,
       onSettled: (name) => this.#actor.send({ type: 'system.settled', name }),
     });
-    this.#actor = createActor(controllerMachine, {
-      clock: opts.clock,
-      input: {
-        deps: {
-          list: () => this.#list(),
-          plan: (observed) => this.#plan(observed),
-          dispatch: (name, nodes) => this.#systems.dispatch(name, nodes),
-          resyncMs: opts.resyncMs ?? 30_000,
-          nextWakeMs: () => this.#nextWakeMs(),
-          listRetryMs: 2_000,
-          onPass: (p, observed) => this.#onPass(p, observed),
-          onListError: (err) => this.#onListError(err),
+    const machine = controllerMachine.provide({
+      actors: { pass: fromPromise(async () => this.#pass()) },
+      actions: {
+        dispatch: (_args, { plan: p }) => {
+          for (const [name, nodes] of nodesByName(p.nodes)) if (nodes.some((n) => n.op !== 'wait')) this.#systems.dispatch(name, nodes);
         },
+        passDone: (_args, result) => this.#onPass(result.plan, result.observed),
+        listFailed: (_args, { error }) => this.#onListError(error),
       },
+      delays: { wake: () => this.#nextWakeMs(), listRetry: 2_000 },
     });
+    this.#actor = createActor(machine, { clock: opts.clock });
     this.#actor.start();
   }
 
@@ -267,6 +264,11 @@ class ControllerImpl implements Controller {
     if (info?.failed && d && info.failed.hash === d.configHash) return 'failed';
     if (info?.nextRetryAt !== undefined && info.nextRetryAt > now) return 'backoff';
     return undefined;
+  }
+
+  async #pass(): Promise<{ observed: ObservedState; plan: Plan }> {
+    const observed = await this.#list();
+    return { observed, plan: this.#plan(observed) };
   }
 
   async #list(): Promise<ObservedState> {
