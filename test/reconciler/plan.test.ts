@@ -119,3 +119,30 @@ test('topologicalOrder puts dependencies first and tolerates unknown names', () 
   const order = topologicalOrder([desired('c', { dependsOn: ['b'] }), desired('b', { dependsOn: ['a', 'zzz'] }), desired('a')]).map((d) => d.name);
   assert.deepEqual(order, ['a', 'b', 'c']);
 });
+
+test('plan: the backoff window after a failed step holds back every change of the name, with its own cause', () => {
+  const runtime = new Map([['web', { restarts: 1, nextRetryAt: 2_000, backoffAfter: { kind: 'failure' as const, op: 'start', message: 'HCS_E_OPERATION_TIMEOUT' } }]]);
+  const held = run([web], [obs(mainId(web), 'Created')], { runtime, now: 1_000 });
+  assert.deepEqual(brief(held.nodes), ['wait web: start failed: HCS_E_OPERATION_TIMEOUT; retry in 1s']);
+  assert.equal(held.nodes[0]?.reason, 'backoff');
+  assert.equal(held.converged, false);
+  assert.deepEqual(brief(run([web], [obs(mainId(web), 'Created')], { runtime, now: 2_000 }).nodes), [`start ${mainId(web)}: created but not started`]);
+});
+
+test('plan: nodes of one system form a chain; the JSON fields are the contract', () => {
+  const p = run([web], []);
+  assert.deepEqual(p.nodes.map((n) => [n.id, n.op, n.reason, n.deps]), [
+    [`create:${mainId(web)}`, 'create', 'notFound', []],
+    [`start:${mainId(web)}`, 'start', 'created', [`create:${mainId(web)}`]],
+  ]);
+  assert.deepEqual(p.nodes[0]?.resource, { kind: 'computeSystem', name: 'web', hcsId: mainId(web) });
+  const app = desired('app', { commandLine: 'C:\\app\\server.exe' });
+  const last = run([app], []).nodes.at(-1)!;
+  assert.deepEqual([last.op, last.resource.kind, last.deps], ['startProcess', 'process', [`start:${mainId(app)}`]]);
+});
+
+test('plan: a re-created system after an exit says how it ended; without a recorded exit it is "not found"', () => {
+  const graceful = new Map([['web', { restarts: 1, lastExit: { hash: web.configHash, exit: { exitType: 'GracefulExit' as const } } }]]);
+  assert.equal(run([web], [], { runtime: graceful }).nodes[0]?.cause, 'exited (GracefulExit) (restart 1)');
+  assert.equal(run([web], [], { runtime: new Map([['web', { restarts: 4 }]]) }).nodes[0]?.reason, 'notFound');
+});
