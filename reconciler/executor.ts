@@ -4,7 +4,7 @@
  * and entrypoint processes on the HcsClient port (src/hcs). A driver performs one node's call and
  * returns the outcomes; it never writes runtime state (runtime.ts reducers do, in the controller).
  */
-import type { ActionNode, ComputeSystemNode, ProcessNode } from './graph.ts';
+import { isRemoval, type ActionNode, type ComputeSystemNode, type ProcessNode } from './graph.ts';
 import type { HandleRegistry } from './handles.ts';
 import type { Limiter } from './limiter.ts';
 import type { Clock, DesiredSystem, HcsFailure, ObservedProcess, ObservedSystem, ResourcePort, ResourcePorts } from './ports.ts';
@@ -150,15 +150,9 @@ export function createDrivers(deps: DriverDeps): ResourcePorts {
 
 /** Run one node on the port of its kind: removals go to `remove`, everything else to `ensure`. */
 export function runNode(ports: ResourcePorts, n: ActionNode, signal?: AbortSignal): Promise<Outcome[]> {
-  switch (n.resource.kind) {
-    case 'computeSystem': {
-      const port = ports.computeSystem;
-      const cs = n as ComputeSystemNode;
-      return cs.op === 'stop' ? port.remove(cs, signal) : port.ensure(cs, signal);
-    }
-    case 'process':
-      return ports.process.ensure(n as ProcessNode, signal);
-  }
+  // The port of a kind takes exactly the nodes of that kind (ResourcePorts is keyed by kind).
+  const port = ports[n.resource.kind] as unknown as ResourcePort<ActionNode, unknown>;
+  return isRemoval(n) ? port.remove(n, signal) : port.ensure(n, signal);
 }
 
 /** Match the entrypoint in a ProcessList by command line, else by image name. */

@@ -76,6 +76,11 @@ export function node<N extends PlanNode>(fields: NodeInit<N>): N {
   return { ...rest, id: `${rest.op}:${target}`, reason: rest.why.reason, cause: causeOf(rest.why), deps: deps ?? [] } as unknown as N;
 }
 
+/** Whether a node removes its resource (its port's `remove`) rather than creating or changing it. */
+export function isRemoval(n: ActionNode): boolean {
+  return n.op === 'stop';
+}
+
 /** The contract fields of a node, in contract order. */
 export function nodeJson(n: PlanNode): NodeJson {
   return { id: n.id, resource: { ...n.resource }, op: n.op, reason: n.reason, cause: n.cause, deps: [...n.deps] };
