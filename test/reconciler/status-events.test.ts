@@ -55,6 +55,7 @@ test('a desired Stopped is not a restart: re-enabling starts fresh and the next 
   assert.equal(again.nodes.find((n) => n.op === 'create')?.reason, 'notFound', 're-enabling is not "exited unexpectedly"');
   await until(() => hcs.systems.get(id)?.state === 'Running' && (hcs.systems.get(id)?.processes.length ?? 0) === 1, 'running again');
   assert.ok(!messages(controller, 'app').some((m) => /unexpectedly/.test(m)), messages(controller, 'app').join('\n'));
+  await until(() => controller.history.list('app').filter((e) => e.kind === 'started').length === 2, 'the controller knows the new run');
   hcs.crash(id);
   await until(() => hcs.systems.get(id)?.state === 'Running', 'first crash restarts at once (no 10 s backoff)');
   assert.equal(row(controller, 'app').restarts, 1);
@@ -65,7 +66,9 @@ test('a GracefulExit is reported as such, not as "exited unexpectedly"', async (
   const { hcs, controller } = setup();
   const vm = desired('vm', { vm: true });
   controller.applySnapshot(snapshot([vm]));
-  await until(() => hcs.systems.get(mainId(vm))?.state === 'Running', 'running');
+  // Crash once the controller knows the run (its `started` event), not merely once HCS runs it.
+  await until(() => controller.history.list('vm').some((e) => e.kind === 'started'), 'running');
+  await controller.waitForPass((q) => q.converged); // so that the next create seen is the re-create
   hcs.crash(mainId(vm), 'GracefulExit');
   const p = await controller.waitForPass((q) => q.nodes.some((n) => n.op === 'create'));
   const create = p.nodes.find((n) => n.op === 'create')!;
