@@ -106,7 +106,6 @@ class ControllerImpl implements Controller {
       limiter: this.#limiter,
       timeouts: this.#timeouts,
       clock: opts.clock,
-      owner: opts.owner,
       enumerate: () => opts.hcs.enumerate({ owners: [opts.owner] }, { timeoutMs: this.#timeouts.enumerate }),
       desired: (name) => this.#desired.get(name),
       runtime: (name) => this.#info(name),

@@ -19,9 +19,8 @@ export interface HistoryLine {
 /** Describe an outcome given the runtime before and after it (exits of deliberate stops say nothing). */
 export function historyLine(o: Outcome, before: RuntimeInfo, after: RuntimeInfo, now: number): HistoryLine | undefined {
   switch (o.type) {
-    case 'created': {
+    case 'created':
       return undefined; // described by the `done` of its create node, which knows the reason
-    }
     case 'done': {
       const n = o.node;
       const id = n.resource.hcsId;

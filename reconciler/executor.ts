@@ -17,7 +17,6 @@ export interface DriverDeps {
   limiter: Limiter;
   timeouts: OperationTimeouts;
   clock: Clock;
-  owner: string;
   enumerate(): Promise<ObservedSystem[]>;
   desired(name: string): DesiredSystem | undefined;
   runtime(name: string): RuntimeInfo;

@@ -11,7 +11,8 @@ import type { DesiredSystem, RenderedPart } from './ports.ts';
 import type { Why } from './reasons.ts';
 import { NO_RUNTIME, type RuntimeInfo } from './runtime.ts';
 
-export { NO_RUNTIME, reduceRuntime, type Outcome, type RuntimeInfo } from './runtime.ts';
+/** Runtime state as the planner reads it (defined with its reducers in runtime.ts). */
+export type { RuntimeInfo } from './runtime.ts';
 
 /** Input of {@link plan}. */
 export interface PlanInput {
