@@ -229,7 +229,7 @@ class ControllerImpl implements Controller {
     return runGraph(nodes, {
       concurrency: this.opts.concurrency ?? 16,
       signal,
-      onStart: (n) => this.#record(name, { type: 'nodeStarted', node: n }),
+      onStart: (n) => this.#record(name, { type: 'nodeStarted', node: n, at: this.opts.clock.now() }),
       run: async (n) => {
         let outcomes: Outcome[];
         try {
@@ -278,9 +278,12 @@ class ControllerImpl implements Controller {
         this.#disconnected = false;
         await this.#handles.releaseAll();
       }
+      // Only runs known before the enumerate was sent can be judged by its answer: one that began
+      // while it was in flight may be missing from it without having exited.
+      const knownBefore = new Set([...this.#runtime.values()].flatMap((info) => Object.keys(info.live ?? {})));
       const all = await this.#ports.computeSystem.observe({ kind: 'computeSystem', name: '*' });
       const observed = groupObserved(all, this.opts.owner);
-      this.#detectMissedExits(observed);
+      this.#detectMissedExits(observed, knownBefore);
       await this.#releaseStopped(observed);
       await this.#adopt(observed);
       this.#listError = undefined;
@@ -350,9 +353,10 @@ class ControllerImpl implements Controller {
   }
 
   /** Systems we knew running that are now gone or stopped, without an event (missed, or controller was disconnected). */
-  #detectMissedExits(observed: ObservedState): void {
+  #detectMissedExits(observed: ObservedState, knownBefore: ReadonlySet<string>): void {
     for (const [name, info] of [...this.#runtime]) {
       for (const id of Object.keys(info.live ?? {})) {
+        if (!knownBefore.has(id)) continue;
         const part = observed.groups.get(name)?.parts.find((p) => p.id === id);
         if (part && isLive(part)) continue;
         this.#exit(id, { exitType: part?.exitType ?? 'Unknown' });

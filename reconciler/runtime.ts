@@ -47,7 +47,7 @@ export type FailureClass = 'permanent' | 'gone' | 'transient';
 
 /** Something that happened to a name, as the reducers understand it. */
 export type Outcome =
-  | { type: 'nodeStarted'; node: ActionNode }
+  | { type: 'nodeStarted'; node: ActionNode; at: number }
   | { type: 'created'; id: string; main: boolean; at: number }
   | { type: 'started'; id: string; at: number }
   | { type: 'stopped'; node: ActionNode & { op: 'stop' }; how: 'shut down' | 'terminated' }
@@ -66,8 +66,13 @@ export interface ReduceEnv {
 /** Fold one outcome into a name's runtime. Pure. */
 export function reduceRuntime(info: RuntimeInfo, outcome: Outcome, env: ReduceEnv = {}): RuntimeInfo {
   switch (outcome.type) {
-    case 'nodeStarted':
-      return outcome.node.op === 'stop' ? { ...info, stopping: withId(info.stopping, outcome.node.resource.hcsId) } : info;
+    case 'nodeStarted': {
+      const id = outcome.node.resource.hcsId;
+      if (outcome.node.op === 'stop') return { ...info, stopping: withId(info.stopping, id) };
+      // A run begins when its Start is sent: an exit that arrives before the call returns counts.
+      if (outcome.node.op === 'start') return { ...info, live: { ...info.live, [id]: outcome.at } };
+      return info;
+    }
     case 'created': {
       // A new run: what was recorded for the previous run no longer applies.
       const { entrypointExited: _e, entrypointRunning: _r, lastExit: _x, ...rest } = info;
@@ -143,7 +148,14 @@ function exited(info: RuntimeInfo, o: Extract<Outcome, { type: 'exited' }>, d: D
 
 /** Permanent errors park the hash; a system gone under a step counts once (its exit); others back off. */
 function failed(info: RuntimeInfo, o: Extract<Outcome, { type: 'failed' }>, d: DesiredSystem | undefined): RuntimeInfo {
-  const next: RuntimeInfo = compact({ ...info, lastError: o.message, ...(o.node.op === 'stop' ? { stopping: withoutId(info.stopping, o.node.resource.hcsId) } : {}) });
+  const id = o.node.resource.hcsId;
+  const next: RuntimeInfo = compact({
+    ...info,
+    lastError: o.message,
+    ...(o.node.op === 'stop' ? { stopping: withoutId(info.stopping, id) } : {}),
+    // A Start that failed began no run; one that found the system gone did, and its exit counts.
+    ...(o.node.op === 'start' && o.failure !== 'gone' ? { live: withoutKey(info.live, id) } : {}),
+  });
   if (o.failure === 'permanent' && d) return { ...next, failed: { hash: d.configHash, message: o.message } };
   // The system stopped or vanished under this step (a crash mid-sequence): its exit is counted
   // by the exit outcome, so counting the failed step too would double the backoff.

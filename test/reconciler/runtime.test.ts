@@ -54,7 +54,7 @@ test('reducer: exits of a deliberate stop never count, neither SystemExited nor 
   const id = mainId(app);
   const stop = stopNode(app, 'desiredStopped');
   const live = fold({ restarts: 2 }, app, { type: 'started', id, at: 0 });
-  const stopping = fold(live, app, { type: 'nodeStarted', node: stop });
+  const stopping = fold(live, app, { type: 'nodeStarted', node: stop, at: 5 });
   const after = fold(stopping, app, { type: 'exited', id, exit: { exitCode: 1 }, at: 10 }, { type: 'exited', id, exit: { exitType: 'ForcedExit' }, at: 11 });
   assert.equal(after.restarts, 2, 'not counted as a restart');
   assert.equal(after.nextRetryAt, undefined);
@@ -82,4 +82,16 @@ test('reducer: a create starts a new run (AGE, entrypoint state, last exit reset
   const after = fold(before, app, { type: 'created', id, main: true, at: 900 });
   assert.deepEqual(after, { restarts: 1, since: 900, awaitingEntrypoint: id });
   assert.deepEqual(fold(after, app, { type: 'processStarted', hash: app.configHash, id }), { restarts: 1, since: 900, entrypointRunning: app.configHash });
+});
+
+test('reducer: a run begins when its Start is sent: an exit before the call returns counts, a failed Start began none', () => {
+  const web = desired('web');
+  const id = mainId(web);
+  const start = node<ComputeSystemNode>({ op: 'start', resource: { kind: 'computeSystem', name: 'web', hcsId: id }, why: { reason: 'created' } }) as ActionNode;
+  const starting = fold(NO_RUNTIME, web, { type: 'nodeStarted', node: start, at: 10 });
+  assert.equal(fold(starting, web, { type: 'exited', id, exit: { exitType: 'UnexpectedExit' }, at: 11 }).restarts, 1);
+  const failed = fold(starting, web, { type: 'failed', node: start, failure: 'transient', message: 'timeout', at: 11 });
+  assert.equal(failed.live, undefined, 'no run to lose');
+  const gone = fold(starting, web, { type: 'failed', node: start, failure: 'gone', message: 'stopped', at: 11 });
+  assert.deepEqual(gone.live, { [id]: 10 }, 'its exit is still to be counted (event or missed-exit detection)');
 });
