@@ -26,7 +26,7 @@ function prunes(store: DesiredStore, running: ObservedSystem[]): string[] {
   const desired = store.list();
   const observed = withoutHeld(groupObserved(running, OWNER), store.heldNames(), new Set(desired.map((d) => d.name)));
   const p = plan({ desired, observed, allowPrune: !store.holdsAllPruning(), now: 0 });
-  return p.actions.filter((a) => a.kind === 'stop').map((a) => a.name).sort();
+  return p.nodes.filter((n) => n.op === 'stop').map((n) => n.resource.name).sort();
 }
 
 test('a never-valid UTF-16 file holds only the names found in it; other deletions proceed', () => {
