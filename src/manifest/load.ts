@@ -5,7 +5,7 @@
  * (fluxcd/kustomize-controller#187, kubernetes#116880).
  */
 import { constants, type Stats } from 'node:fs';
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import type { ManifestError, ManifestSnapshot } from '../../reconciler/ports.ts';
 import { DEFAULT_MAX_FILE_BYTES, sizeProblem } from './decode.ts';
@@ -23,7 +23,7 @@ export interface LoadOptions extends ManifestOptions {
 
 /** Read a folder (or a single file) into a snapshot. Never rejects. */
 export async function loadManifests(path: string, opts: LoadOptions = {}): Promise<ManifestSnapshot> {
-  let info;
+  let info: Stats;
   try {
     info = await stat(path);
   } catch (err) {
@@ -138,7 +138,7 @@ function emptyResult(file: string): FileResult {
 async function readManifestFile(file: string, opts: ManifestOptions, real?: string): Promise<FileResult | undefined> {
   const max = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const empty = emptyResult(file);
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     // A named file is opened as given; a folder's file by its real path, without following a
     // link swapped in since the walk. Only regular files: a FIFO would block the read forever.

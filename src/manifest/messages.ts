@@ -119,7 +119,7 @@ function unknownField(path: string[], field: string, parentSchema: unknown): Pro
  * file, a pasted secret) is cut to a few characters: enough to find it, too little to leak it.
  */
 function keyExcerpt(key: string): string {
-  if (/^[A-Za-z0-9_.\/-]{1,30}$/.test(key)) return quote(key);
+  if (/^[A-Za-z0-9_./-]{1,30}$/.test(key)) return quote(key);
   const cut = [...key].slice(0, 8).join('');
   return `${quote(cut).slice(0, -1)}..." (${[...key].length} characters, not a field name)`;
 }

@@ -43,16 +43,16 @@ export function hostPathsOf(manifest: Manifest): HostPath[] {
   const out: HostPath[] = [];
   const c = manifest.spec.container;
   if (c) {
-    c.layers.forEach((l, i) => out.push({ at: ['spec', 'container', 'layers', i, 'path'], value: l.path, what: 'layer', exposed: true }));
+    for (const [i, l] of c.layers.entries()) out.push({ at: ['spec', 'container', 'layers', i, 'path'], value: l.path, what: 'layer', exposed: true });
     out.push({ at: ['spec', 'container', 'scratch'], value: c.scratch, what: 'scratch', exposed: false });
-    c.mappedDirectories?.forEach((m, i) => out.push({ at: ['spec', 'container', 'mappedDirectories', i, 'hostPath'], value: m.hostPath, what: 'host path', exposed: true }));
+    for (const [i, m] of (c.mappedDirectories ?? []).entries()) out.push({ at: ['spec', 'container', 'mappedDirectories', i, 'hostPath'], value: m.hostPath, what: 'host path', exposed: true });
     if (c.utilityVm?.imagePath) out.push({ at: ['spec', 'container', 'utilityVm', 'imagePath'], value: c.utilityVm.imagePath, what: 'utility VM image', exposed: false });
     if (c.utilityVm?.scratchPath) out.push({ at: ['spec', 'container', 'utilityVm', 'scratchPath'], value: c.utilityVm.scratchPath, what: 'utility VM scratch', exposed: false });
   }
   const vm = manifest.spec.virtualMachine;
   if (vm) {
     out.push({ at: ['spec', 'virtualMachine', 'bootDisk', 'path'], value: vm.bootDisk.path, what: 'boot disk', exposed: false });
-    vm.disks?.forEach((d, i) => out.push({ at: ['spec', 'virtualMachine', 'disks', i, 'path'], value: d.path, what: 'disk', exposed: false }));
+    for (const [i, d] of (vm.disks ?? []).entries()) out.push({ at: ['spec', 'virtualMachine', 'disks', i, 'path'], value: d.path, what: 'disk', exposed: false });
   }
   return out;
 }

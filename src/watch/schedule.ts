@@ -85,7 +85,7 @@ export function onStarted(s: ScheduleState): ScheduleState {
 }
 
 /** dispose(): nothing is scheduled any more. */
-export function onDisposed(s: ScheduleState): ScheduleState {
+export function onDisposed(_s: ScheduleState): ScheduleState {
   return { phase: 'disposed', timerArmed: false };
 }
 

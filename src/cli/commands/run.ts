@@ -65,7 +65,10 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
   const shutdown = async (): Promise<void> => {
     const deadline = Date.now() + SHUTDOWN_MS;
     for (const d of stack.reverse()) {
-      const done = Promise.resolve().then(() => d.dispose()).then(() => true, (err: unknown) => (logger.warn('dispose failed', { err: String(err) }), true));
+      const done = Promise.resolve().then(() => d.dispose()).then(() => true, (err: unknown) => {
+        logger.warn('dispose failed', { err: String(err) });
+        return true;
+      });
       const left = Math.max(0, deadline - Date.now());
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)));
