@@ -21,6 +21,9 @@ import type { Clock, Disposable, HcsClient, Logger, ManifestSnapshot, ProcessEve
 import type { ExitInfo } from './reasons.ts';
 import { NO_RUNTIME, reduceRuntime, type Outcome, type RuntimeInfo } from './runtime.ts';
 import { buildStatus, type ControllerStatus } from './status.ts';
+import { countRestart, type RestartWindow } from './restart-cap.ts';
+import { withoutHeld } from './prune-holds.ts';
+import { describeListError } from './list-error.ts';
 import { DEFAULT_TIMEOUTS, type OperationTimeouts } from './timeouts.ts';
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -82,6 +85,7 @@ class ControllerImpl implements Controller {
   readonly #passObservers = new Set<(pass: { plan: Plan; durationMs: number }) => void>();
   #passStartedAt = 0;
   readonly #warnings: string[] = [];
+  readonly #restartWindows = new Map<string, RestartWindow>();
   readonly #actor: Actor<typeof controllerMachine>;
   readonly #systems: SystemActors;
   #snapshot: ManifestSnapshot | undefined;
@@ -109,6 +113,8 @@ class ControllerImpl implements Controller {
       enumerate: () => opts.hcs.enumerate({ owners: [opts.owner] }, { timeoutMs: this.#timeouts.enumerate }),
       desired: (name) => this.#desired.get(name),
       runtime: (name) => this.#info(name),
+      owner: opts.owner,
+      lookupOwner: async (id) => (await opts.hcs.enumerate({ ids: [id] }, { timeoutMs: this.#timeouts.enumerate })).find((x) => x.id === id)?.owner,
     });
     this.#systems = new SystemActors({
       runNodes: (name, nodes, signal) => this.#runNodes(name, nodes, signal),
@@ -218,7 +224,9 @@ class ControllerImpl implements Controller {
    */
   #record(name: string, outcome: Outcome): void {
     const before = this.#info(name);
-    const after = reduceRuntime(before, outcome, { desired: this.#desired.get(name) });
+    let after = reduceRuntime(before, outcome, { desired: this.#desired.get(name) });
+    // A counted restart also goes through the hard cap (restart-cap.ts), whatever the backoff.
+    if (outcome.type === 'exited' && after.restarts > before.restarts && after.lastExit) after = this.#capRestart(name, after.lastExit.hash, outcome.at, after);
     if (after !== before) this.#runtime.set(name, after);
     const line = historyLine(outcome, before, after, this.opts.clock.now());
     if (line) this.history.record(name, line.kind, line.message, { ...(line.id ? { id: line.id } : {}), ...(line.hresult ? { hresult: line.hresult } : {}) });
@@ -306,12 +314,13 @@ class ControllerImpl implements Controller {
   }
 
   #plan(observed: ObservedState): Plan {
+    const desired = this.#desired.list();
     return plan({
-      desired: this.#desired.list(),
-      observed,
+      desired,
+      observed: withoutHeld(observed, this.#desired.heldNames(), new Set(desired.map((d) => d.name))),
       runtime: this.#runtime,
       now: this.opts.clock.now(),
-      allowPrune: this.#desired.pruneHold() === undefined,
+      allowPrune: !this.#desired.holdsAllPruning(),
       suspended: this.opts.suspended,
       defaultStopTimeoutMs: this.opts.defaultStopTimeoutMs,
     });
@@ -387,6 +396,16 @@ class ControllerImpl implements Controller {
     this.#record(name, { type: 'exited', id, exit, at: this.opts.clock.now(), ...(pid !== undefined ? { pid } : {}) });
   }
 
+  /** The hard restart cap (restart-cap.ts): over it, the system is parked as failed for this hash. */
+  #capRestart(name: string, hash: string, now: number, info: RuntimeInfo): RuntimeInfo {
+    const decision = countRestart(this.#restartWindows.get(name), hash, now);
+    this.#restartWindows.set(name, decision.window);
+    if (!decision.parked) return info;
+    this.history.record(name, 'error', decision.parked);
+    this.opts.logger.warn('system parked: restart cap', { system: name, reason: decision.parked });
+    return { ...info, failed: { hash, message: decision.parked } };
+  }
+
   /** The entrypoint exited: the container is shut down (like Docker) and the restart policy decides. */
   #onProcessExit(systemId: string, event: ProcessEvent): void {
     void this.#handles.releaseProcess(systemId).catch(() => undefined);
@@ -405,7 +424,7 @@ class ControllerImpl implements Controller {
   }
 
   #onListError(err: unknown): void {
-    this.#listError = err instanceof Error ? err.message : String(err);
+    this.#listError = describeListError(err, this.#timeouts.enumerate);
     this.opts.logger.error('enumerate failed', { op: 'enumerate', err: this.#listError });
   }
 }

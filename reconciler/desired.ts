@@ -9,6 +9,7 @@
  * allowEmpty).
  */
 import type { DesiredSystem, ManifestError, ManifestSnapshot } from './ports.ts';
+import { describeHolds, NO_HOLDS, pruneHoldsOf, type PruneHolds } from './prune-holds.ts';
 
 /** Result of applying one snapshot. */
 export interface DesiredUpdate {
@@ -26,6 +27,8 @@ export class DesiredStore {
   #lastKnownGood = new Set<string>();
   #errors: ManifestError[] = [];
   #pruneHold: string | undefined;
+  /** What invalid files hold back (prune-holds.ts); folder-level holds live in #pruneHold alone. */
+  #holds: PruneHolds = NO_HOLDS;
   /** Files that held a valid manifest at some point since start. */
   #seenValidFiles = new Set<string>();
 
@@ -43,9 +46,19 @@ export class DesiredStore {
     return this.#errors;
   }
 
-  /** Why pruning is currently held back, or undefined when pruning is allowed. */
+  /** What pruning is currently held back and why (all or some names), or undefined. */
   pruneHold(): string | undefined {
     return this.#pruneHold;
+  }
+
+  /** Whether all pruning is held (a folder problem, or an invalid file that names nothing). */
+  holdsAllPruning(): boolean {
+    return this.#pruneHold !== undefined && (this.#holds.all !== undefined || this.#holds.names.size === 0);
+  }
+
+  /** Names whose pruning is held by an invalid file (the planner must not see them as prunable). */
+  heldNames(): PruneHolds {
+    return this.#holds;
   }
 
   /** Whether `name` runs on a last-known-good spec because its file is invalid now. */
@@ -56,6 +69,7 @@ export class DesiredStore {
   /** Fold a new snapshot into the desired state. */
   apply(snapshot: ManifestSnapshot, opts: { allowEmpty?: boolean } = {}): DesiredUpdate {
     this.#errors = [...snapshot.errors];
+    this.#holds = NO_HOLDS;
     if (!snapshot.folderOk) {
       this.#pruneHold = `manifests folder unavailable: ${snapshot.folderError ?? 'unknown error'}`;
       return { changed: false, keptLastKnownGood: [], removed: [] };
@@ -69,28 +83,11 @@ export class DesiredStore {
       return { changed: false, keptLastKnownGood: [], removed: [] };
     }
     const update = this.#replace(snapshot);
-    this.#pruneHold = this.#unknownDeclarations(snapshot);
-    return update;
-  }
-
-  /**
-   * An invalid file whose last valid spec this store never saw (the controller restarted while it
-   * was broken) may declare systems that run now; their names are unknown (a file that failed as
-   * a whole) or their spec is (a named error). Pruning waits until such files are fixed or removed.
-   */
-  #unknownDeclarations(snapshot: ManifestSnapshot): string | undefined {
     for (const f of snapshot.files) if (snapshot.manifests.some((m) => m.source.file === f)) this.#seenValidFiles.add(f);
     for (const m of this.#systems.values()) this.#seenValidFiles.add(m.source.file);
-    const unknown = snapshot.errors.filter((e) =>
-      e.name !== undefined ? !this.#systems.has(e.name) : !this.#seenValidFiles.has(e.file) && snapshot.files.includes(e.file)).map((e) => e.file);
-    // An existing file that declares nothing (empty, being written) and was never valid since start.
-    for (const f of snapshot.files) {
-      if (this.#seenValidFiles.has(f) || snapshot.errors.some((e) => e.file === f) || snapshot.ignored.some((i) => i.source.file === f)) continue;
-      if (!snapshot.manifests.some((m) => m.source.file === f)) unknown.push(f);
-    }
-    if (unknown.length === 0) return undefined;
-    const files = [...new Set(unknown)].sort();
-    return `${files.join(', ')} ${files.length === 1 ? 'is' : 'are'} invalid or empty and no valid version was seen since start; not pruning until fixed or removed`;
+    this.#holds = pruneHoldsOf(snapshot, new Set(this.#systems.keys()), this.#seenValidFiles);
+    this.#pruneHold = describeHolds(this.#holds);
+    return update;
   }
 
   #replace(snapshot: ManifestSnapshot): DesiredUpdate {

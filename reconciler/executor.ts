@@ -5,6 +5,7 @@
  * returns the outcomes; it never writes runtime state (runtime.ts reducers do, in the controller).
  */
 import { isRemoval, type ActionNode, type ComputeSystemNode, type ProcessNode } from './graph.ts';
+import { explainCollision, type OwnerLookup } from './collision.ts';
 import type { HandleRegistry } from './handles.ts';
 import type { Limiter } from './limiter.ts';
 import type { Clock, DesiredSystem, HcsFailure, ObservedProcess, ObservedSystem, ResourcePort, ResourcePorts } from './ports.ts';
@@ -20,6 +21,9 @@ export interface DriverDeps {
   enumerate(): Promise<ObservedSystem[]>;
   desired(name: string): DesiredSystem | undefined;
   runtime(name: string): RuntimeInfo;
+  /** Our Owner, and how to find the owner of an id (to explain a create collision). */
+  owner?: string;
+  lookupOwner?: OwnerLookup;
 }
 
 /** Classify a failed call from the fields the adapter sets (never from HRESULT codes or text). */
@@ -37,7 +41,9 @@ export class ComputeSystemDriver implements ResourcePort<ComputeSystemNode, Obse
   constructor(private readonly deps: DriverDeps) {}
 
   observe(): Promise<ObservedSystem[]> {
-    return this.deps.limiter.run(() => this.deps.enumerate());
+    // Not through the limiter: a list must not queue behind hung creates (its timeout would
+    // only start once a slot frees up, and reconciling would freeze meanwhile; issue 12).
+    return this.deps.enumerate();
   }
 
   async ensure(n: ComputeSystemNode, signal?: AbortSignal): Promise<Outcome[]> {
@@ -45,7 +51,12 @@ export class ComputeSystemDriver implements ResourcePort<ComputeSystemNode, Obse
     const id = n.resource.hcsId;
     switch (n.op) {
       case 'create':
-        await limiter.run(() => handles.create(id, n.part.document, { signal, timeoutMs: timeouts.create }));
+        try {
+          await limiter.run(() => handles.create(id, n.part.document, { signal, timeoutMs: timeouts.create }));
+        } catch (err) {
+          const { owner, lookupOwner } = this.deps;
+          throw owner !== undefined && lookupOwner ? await explainCollision(err, id, owner, lookupOwner) : err;
+        }
         return [{ type: 'created', id, main: n.part.role === 'main', at: clock.now() }];
       case 'start': {
         const system = await handles.get(id);

@@ -16,7 +16,8 @@ export interface OperationTimeouts {
 
 /** Default timeouts; shutdown uses each manifest's `stopTimeout` instead. */
 export const DEFAULT_TIMEOUTS: OperationTimeouts = {
-  enumerate: 30_000,
+  // Short: a hung enumerate freezes every pass; status then says HCS is not answering.
+  enumerate: 10_000,
   create: 240_000,
   start: 240_000,
   terminate: 60_000,

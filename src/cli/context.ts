@@ -4,12 +4,14 @@
  * emulator service when the command needs one).
  */
 import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { ensureEmulator, findEmulator, defaultSocketPath } from '../emulator/launcher.ts';
 import { ensureEmulatorLibrary } from '../emulator/native/build.mjs';
 import { openHcs } from '../hcs/index.ts';
 import { formatError, loadPolicyFile, type ManifestOptions } from '../manifest/index.ts';
 import type { HcsClient, Logger } from '../../reconciler/ports.ts';
 import { UsageError } from './output.ts';
+import { acquireLock, lockFileFor } from './lock.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -19,8 +21,15 @@ export interface GlobalOptions {
   hostName?: string;
   hostLabels?: string;
   policy?: string;
+  maxFileBytes?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   logFormat?: 'json' | 'text';
+}
+
+function parseMaxFileBytes(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-file-bytes: expected a positive number of bytes like 1048576 (got "${text}")`, 64);
+  return n;
 }
 
 /** Parse `k=v,k2=v2`. */
@@ -34,11 +43,25 @@ export function parseLabels(text: string | undefined): Record<string, string> {
   return labels;
 }
 
-/** Manifest options from the global flags (host identity for placement, policy file). */
-export async function manifestOptions(g: GlobalOptions): Promise<ManifestOptions> {
+/**
+ * The controller's own files and folders, which no manifest may map into a container: the
+ * manifests folder, the policy file, the lock file and the utility VM scratch folder.
+ */
+export function protectedPathsFor(g: GlobalOptions, manifests: string | undefined, lockDir?: string): string[] {
+  const own = [lockFileForCli(g, lockDir)];
+  if (manifests) own.push(resolve(manifests));
+  if (g.policy) own.push(resolve(g.policy));
+  if (process.platform === 'win32') own.push(join(process.env.ProgramData ?? 'C:\\ProgramData', 'hcs-reconciler', 'uvm'));
+  return own;
+}
+
+/** Manifest options from the global flags (host identity for placement, policy file, own folders). */
+export async function manifestOptions(g: GlobalOptions, manifests?: string, lockDir?: string): Promise<ManifestOptions> {
   const opts: ManifestOptions = {
     owner: g.owner,
     host: { name: g.hostName ?? hostname(), labels: parseLabels(g.hostLabels) },
+    protectedPaths: protectedPathsFor(g, manifests, lockDir),
+    ...(g.maxFileBytes !== undefined ? { maxFileBytes: parseMaxFileBytes(g.maxFileBytes) } : {}),
   };
   if (!g.policy) return opts;
   const { policy, errors } = await loadPolicyFile(g.policy);
@@ -80,4 +103,23 @@ export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { st
     await control.close();
   }
   return { hcs: openHcs({ libraryPath }), description: `HCS emulator at ${socketPath}` };
+}
+
+/** The socket of the emulator a command talks to (undefined on Windows: the real HCS). */
+export function emulatorSocketFor(g: GlobalOptions): string | undefined {
+  if (process.platform === 'win32' && !g.library && !process.env.HCS_LIBRARY) return undefined;
+  return g.emulatorSocket ?? defaultSocketPath();
+}
+
+/** The single-instance lock file of this owner on the HCS the command drives (see lock.ts). */
+export function lockFileForCli(g: GlobalOptions, lockDir?: string): string {
+  return lockFileFor({ owner: g.owner, ...(lockDir ? { lockDir } : {}), ...(emulatorSocketFor(g) ? { socketPath: emulatorSocketFor(g)! } : {}) });
+}
+
+/**
+ * Takes the owner's lock before a command changes HCS state (run, apply): a second command
+ * working from another folder would prune this one's systems, and this one would re-create them.
+ */
+export function lockForCommand(g: GlobalOptions, command: 'run' | 'apply', manifests: string, lockDir?: string): ReturnType<typeof acquireLock> {
+  return acquireLock(lockFileForCli(g, lockDir), { owner: g.owner, manifests, command });
 }

@@ -21,8 +21,8 @@
  * Resolves `undefined` when the check could not be made (folder missing, icacls unavailable).
  */
 import { execFile } from 'node:child_process';
-import { realpath, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 /** Result of {@link checkFolderSecurity}. */
 export interface FolderSecurity {
@@ -38,6 +38,15 @@ export interface FolderCheckOptions {
   icacls?: (path: string) => Promise<string>;
   /** Effective uid of the controller (POSIX). */
   uid?: number;
+  /**
+   * Also check what is read inside the folder, down to this many sub-folder levels (every
+   * manifest file and sub-folder; POSIX). Default: the folder and its parents only.
+   */
+  depth?: number;
+  /** Manifest file names worth checking (the reader's rule); default: every .yaml/.yml. */
+  isManifest?: (name: string) => boolean;
+  /** A policy file the controller reads: it and its parents are checked too. */
+  policyFile?: string;
 }
 
 /** Check whether the manifests folder can be written by someone other than an administrator. */
@@ -48,7 +57,46 @@ export async function checkFolderSecurity(path: string, opts: FolderCheckOptions
     return output === undefined ? undefined : icaclsVerdict(output);
   }
   const uid = opts.uid ?? (typeof process.getuid === 'function' ? process.getuid() : 0);
-  return posixVerdict(path, uid);
+  const folder = await posixVerdict(path, uid);
+  if (!folder) return undefined;
+  const problems = folder.writableByNonAdmins ? [folder.detail] : [];
+  if (opts.depth !== undefined) problems.push(...(await treeProblems(await realpath(path), opts.depth, uid, opts.isManifest ?? ((n) => /\.ya?ml$/.test(n)))));
+  if (opts.policyFile) {
+    const policy = await posixVerdict(opts.policyFile, uid, 'policy file');
+    if (policy?.writableByNonAdmins) problems.push(policy.detail);
+  }
+  return problems.length > 0 ? { writableByNonAdmins: true, detail: problems.join('; ') } : folder;
+}
+
+/** Mode/owner problems of one entry (file or folder) the controller reads. */
+function entryProblems(what: string, st: { mode: number; uid: number; gid: number }, uid: number, sticky = false): string[] {
+  const mode = st.mode & 0o7777;
+  const desc = `${what} (mode ${mode.toString(8).padStart(4, '0')}, uid ${st.uid}, gid ${st.gid})`;
+  const problems: string[] = [];
+  if (sticky && mode & 0o1000) {
+    // A sticky directory (like /tmp): others may create entries but not rename or delete ours.
+  } else if (mode & 0o002) problems.push(`${desc} is writable by every user`);
+  else if (mode & 0o020 && st.gid !== 0) problems.push(`${desc} is writable by group ${st.gid}`);
+  if (st.uid !== 0 && st.uid !== uid) problems.push(`${desc} is owned by uid ${st.uid}, who can change its permissions`);
+  return problems;
+}
+
+/** Every manifest file and sub-folder under `dir` (dot entries skipped, as the readers do). */
+async function treeProblems(dir: string, depth: number, uid: number, isManifest: (name: string) => boolean): Promise<string[]> {
+  const problems: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const full = join(dir, entry.name);
+    const st = await stat(full).catch(() => undefined);
+    if (!st) continue;
+    if (st.isFile() && isManifest(entry.name)) problems.push(...entryProblems(`file ${full}`, st, uid));
+    else if (st.isDirectory() && depth > 0) {
+      problems.push(...entryProblems(`sub-folder ${full}`, st, uid));
+      problems.push(...(await treeProblems(full, depth - 1, uid, isManifest)));
+    }
+  }
+  return problems;
 }
 
 function runIcacls(path: string): Promise<string> {
@@ -57,24 +105,14 @@ function runIcacls(path: string): Promise<string> {
   });
 }
 
-async function posixVerdict(path: string, uid: number): Promise<FolderSecurity | undefined> {
+async function posixVerdict(path: string, uid: number, kind = 'folder'): Promise<FolderSecurity | undefined> {
   const real = await realpath(path).catch(() => undefined);
   if (!real) return undefined;
   const problems: string[] = [];
   for (let dir = real, first = true; ; first = false) {
     const st = await stat(dir).catch(() => undefined);
     if (!st) return undefined;
-    const mode = st.mode & 0o7777;
-    const sticky = (mode & 0o1000) !== 0;
-    const what = `${first ? 'folder' : 'parent'} ${dir} (mode ${mode.toString(8).padStart(4, '0')}, uid ${st.uid}, gid ${st.gid})`;
-    if (!first && sticky) {
-      // A sticky directory (like /tmp): others may create entries but not rename or delete ours.
-    } else if (mode & 0o002) {
-      problems.push(`${what} is writable by every user`);
-    } else if (mode & 0o020 && st.gid !== 0) {
-      problems.push(`${what} is writable by group ${st.gid}`);
-    }
-    if (st.uid !== 0 && st.uid !== uid) problems.push(`${what} is owned by uid ${st.uid}, who can change its permissions`);
+    problems.push(...entryProblems(`${first ? kind : 'parent'} ${dir}`, st, uid, !first));
     const parent = dirname(dir);
     if (parent === dir) break;
     dir = parent;

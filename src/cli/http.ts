@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { isIP } from 'node:net';
-import type { Controller } from '../../reconciler/index.ts';
+import type { Controller, ControllerStatus } from '../../reconciler/index.ts';
 import type { Registry } from 'prom-client';
 import { UsageError } from './output.ts';
 
@@ -23,20 +23,78 @@ export function parseListen(spec: string, allowAny: boolean): { host: string; po
   return { host, port };
 }
 
+/** Longest string in a /status document; longer ones are cut (a 62 MB /status was seen). */
+export const MAX_STATUS_STRING = 1024;
+/** Most manifest errors (and ignored manifests) a /status document lists; the rest are counted. */
+export const MAX_STATUS_ERRORS = 1000;
+/** Most pending causes listed per system. */
+const MAX_PENDING = 20;
+
+function cut(text: string): string {
+  return text.length > MAX_STATUS_STRING ? `${text.slice(0, MAX_STATUS_STRING - 1)}…` : text;
+}
+
+/** Every string of a JSON value cut to MAX_STATUS_STRING. */
+function cutStrings(value: unknown): unknown {
+  if (typeof value === 'string') return cut(value);
+  if (Array.isArray(value)) return value.map(cutStrings);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cutStrings(v)]));
+  return value;
+}
+
+/**
+ * The status document with its size bounded: long messages cut, at most MAX_STATUS_ERRORS
+ * manifest errors and ignored manifests (with how many were left out), at most MAX_PENDING
+ * pending causes per system. One row per system stays: that is the point of /status.
+ */
+export function boundStatus(status: ControllerStatus): ControllerStatus & { manifestErrorsOmitted?: number; ignoredOmitted?: number } {
+  const errorsOmitted = Math.max(0, status.manifestErrors.length - MAX_STATUS_ERRORS);
+  const ignoredOmitted = Math.max(0, status.ignored.length - MAX_STATUS_ERRORS);
+  const bounded = {
+    ...status,
+    systems: status.systems.map((s) => ({ ...s, pending: s.pending.length > MAX_PENDING ? [...s.pending.slice(0, MAX_PENDING), `and ${s.pending.length - MAX_PENDING} more`] : s.pending })),
+    manifestErrors: status.manifestErrors.slice(0, MAX_STATUS_ERRORS),
+    ignored: status.ignored.slice(0, MAX_STATUS_ERRORS),
+    ...(errorsOmitted > 0 ? { manifestErrorsOmitted: errorsOmitted } : {}),
+    ...(ignoredOmitted > 0 ? { ignoredOmitted } : {}),
+  };
+  return cutStrings(bounded) as ReturnType<typeof boundStatus>;
+}
+
+/**
+ * Host values this endpoint answers: loopback names and the configured listen address. Anything
+ * else is a browser sent here by DNS rebinding (attacker.example resolving to 127.0.0.1), which
+ * must not read /status: 421 Misdirected Request.
+ */
+export function hostAllowed(hostHeader: string | undefined, listen: { host: string; port: number }): boolean {
+  if (!hostHeader) return false;
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(hostHeader.trim());
+  if (!m) return false;
+  const host = m[1]!.replace(/^\[|\]$/g, '').toLowerCase();
+  if (m[2] !== undefined && Number(m[2]) !== listen.port) return false;
+  const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+  return loopback || host === listen.host.toLowerCase();
+}
+
 /** Start the endpoint; resolves once listening. */
 export async function startHttp(controller: Controller, listen: { host: string; port: number }, metrics?: Registry): Promise<Server & { dispose(): Promise<void> }> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://local');
-    const send = (code: number, body: unknown) => {
-      res.writeHead(code, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify(body)}\n`);
+    const send = (code: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(code, { 'content-type': 'application/json', ...headers });
+      res.end(req.method === 'HEAD' ? undefined : `${JSON.stringify(body)}\n`);
     };
+    const port = (server.address() as { port?: number } | null)?.port ?? listen.port;
+    if (!hostAllowed(req.headers.host, { host: listen.host, port })) {
+      return send(421, { error: `Host ${JSON.stringify((req.headers.host ?? '').slice(0, 64))} is not this endpoint; use http://127.0.0.1:${port}` });
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: `method ${req.method} not allowed (GET or HEAD only)` }, { allow: 'GET, HEAD' });
     if (url.pathname === '/healthz') return send(200, { ok: true });
     if (url.pathname === '/readyz') {
       const ready = controller.status().ready;
       return send(ready ? 200 : 503, { ready });
     }
-    if (url.pathname === '/status') return send(200, controller.status());
+    if (url.pathname === '/status') return send(200, boundStatus(controller.status()));
     if (url.pathname === '/metrics' && metrics) {
       void metrics.metrics().then((text) => {
         res.writeHead(200, { 'content-type': metrics.contentType });

@@ -31,9 +31,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--host-name <name>', 'this host for spec.placement (default: the machine name)')
     .option('--host-labels <k=v,...>', 'labels of this host for spec.placement.hostLabels')
     .option('--policy <file>', 'policy file limiting what manifests may request')
+    .option('--max-file-bytes <n>', 'largest manifest file read, in bytes (default 1048576 = 1 MiB)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--log-format <format>', 'log format (default: text on a TTY, json otherwise)').choices(['json', 'text']))
-    .showHelpAfterError()
+    // A usage error is one line saying what to do, not the whole help text.
+    .configureOutput({ outputError: (str, write) => write(`hcs-reconciler: ${str.trim().replace(/^error: /, '')} (see --help)\n`) })
     .exitOverride();
   const g = (): GlobalOptions => program.opts<GlobalOptions>();
   const logger = () => createLogger({ level: g().logLevel, ...(g().logFormat ? { json: g().logFormat === 'json' } : {}) });
@@ -54,8 +56,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(act(async (o: { manifests: string; output?: string; allowEmpty?: boolean }) => (await reconcileCmds()).planCommand(o, g(), logger())));
   program.command('apply').requiredOption('--manifests <dir>', 'manifests folder').option('--timeout <duration>', 'give up after', '5m')
     .option('--allow-empty', 'prune everything when the folder is empty').addOption(output())
-    .description('converge once and wait; exit 0 converged, 1 failed or timed out')
-    .action(act(async (o: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean }) => (await reconcileCmds()).applyCommand(o, g(), logger())));
+    .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: next to the HCS it drives)')
+    .description('converge once and wait; exit 0 converged, 1 failed, timed out or a controller of this owner runs')
+    .action(act(async (o: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean; lockDir?: string }) => (await reconcileCmds()).applyCommand(o, g(), logger())));
   program.command('run').requiredOption('--manifests <dir>', 'manifests folder (or a git-sync symlink)')
     .option('--resync <duration>', 'periodic relist of the folder and HCS', '30s')
     .option('--settle <duration>', 'quiet period that coalesces bursts of file events', '150ms')
@@ -67,15 +70,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--listen <host:port|off>', 'status/health endpoint (loopback only unless --listen-any)', '127.0.0.1:9180')
     .option('--listen-any', 'allow a non-loopback --listen address')
     .option('--strict-folder', 'refuse to start when the manifests folder is writable by non-administrators')
-    .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler or $XDG_RUNTIME_DIR/hcs-reconciler)')
+    .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler on Windows, next to the emulator socket elsewhere)')
     .description('run the controller: watch the folder and keep HCS converged (SIGHUP rescans; SIGINT/SIGTERM stop, workloads keep running)')
     .action(act(async (o: RunOptions) => (await runCmds()).runCommand(o, g(), logger())));
   program.command('status').addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']))
-    .option('--listen <host:port>', 'controller endpoint', '127.0.0.1:9180').option('--manifests <dir>', 'folder for the fallback view', 'manifests')
+    .option('--listen <host:port>', 'controller endpoint (default: the running controller\'s, from its lock record, else 127.0.0.1:9180)').option('--manifests <dir>', 'folder for the fallback view', 'manifests')
     .description('show desired vs actual state from the running controller (falls back to a plan view)')
     .action(act(async (o: { output?: string; listen?: string; manifests?: string }) => (await statusCmds()).statusCommand(o, g(), logger())));
   program.command('events').argument('[name]', 'only this system').option('-f, --follow', 'stream new events').addOption(output())
-    .option('--listen <host:port>', 'controller endpoint', '127.0.0.1:9180')
+    .option('--listen <host:port>', 'controller endpoint (default: the running controller\'s, from its lock record, else 127.0.0.1:9180)')
     .description('show the event history of the running controller')
     .action(act(async (name: string | undefined, o: { follow?: boolean; output?: string; listen?: string }) => (await statusCmds()).eventsCommand(name, o, g())));
   addEmulatorCommands(program, g, act);
@@ -95,13 +98,15 @@ function addEmulatorCommands(
   emu.command('status').addOption(output()).description('service status and all systems (exit 3 when not running)')
     .action(act(async (o: { output?: string }) => (await emulatorCmds()).emulatorStatus(o, g())));
   emu.command('crash').argument('<id>').description('make a system exit unexpectedly').action(act(async (id: string) => (await emulatorCmds()).emulatorCrash(id, g())));
-  emu.command('fault').argument('<op>', 'operation: Create, Start, ShutDown, Terminate, Enumerate, ...').argument('<hresult>', 'e.g. HCS_E_INVALID_STATE or 0x80370105')
+  emu.command('fault').argument('[op]', 'operation: Create, Start, ShutDown, Terminate, Enumerate, ...').argument('[hresult]', 'e.g. HCS_E_INVALID_STATE or 0x80370105')
     .option('--count <n>', 'number of calls that fail', '1').option('--latency <ms>', 'also add this latency to every call of op').option('--id <id>', 'only calls on this system')
-    .description('fail the next calls of an operation').action(act(async (op: string, hr: string, o: { count?: string; latency?: string; id?: string }) => (await emulatorCmds()).emulatorFault(op, hr, o, g())));
+    .option('--clear', 'remove every fault (failing, hung and slowed calls)')
+    .description('fail the next calls of an operation; --clear removes every fault').action(act(async (op: string | undefined, hr: string | undefined, o: { count?: string; latency?: string; id?: string; clear?: boolean }) => (await emulatorCmds()).emulatorFault(op, hr, o, g())));
   // `--owner` here is the global option (commander binds it to the program wherever it appears),
   // so "create-foreign <id> --owner docker" works; it must be given explicitly.
   emu.command('create-foreign').argument('<id>').option('--type <type>', 'Container or VirtualMachine', 'Container')
     .option('--state <state>', 'Created, Running, Paused', 'Running').description('create a system owned by another management stack (--owner docker)')
+    .addHelpText('after', '\nRequired:\n  --owner <name>   the foreign owner (a global option), e.g. create-foreign web-1 --owner docker')
     .action(act(async (id: string, o: { type?: string; state?: string }) => {
       if (program.getOptionValueSource('owner') !== 'cli') throw new UsageError('emulator create-foreign: --owner is required (the foreign owner, e.g. --owner docker)', 64);
       return (await emulatorCmds()).emulatorCreateForeign(id, { ...o, owner: g().owner }, g());

@@ -15,6 +15,7 @@ import { checkPolicy } from './policy.ts';
 import { renderManifest } from './render.ts';
 import type { Manifest, ManifestPolicy } from './types.ts';
 import { validateDocument } from './validate.ts';
+import { scanNames } from './name-scan.ts';
 
 /** Options shared by parsing, combining and loading. */
 export interface ManifestOptions {
@@ -26,6 +27,11 @@ export interface ManifestOptions {
   policy?: ManifestPolicy;
   /** Per-file size limit in bytes. Default 1 MiB. */
   maxFileBytes?: number;
+  /**
+   * The controller's own files and folders (manifests folder, lock file, utility VM scratch):
+   * never mapped into a container, policy or not. Windows paths; others never match.
+   */
+  protectedPaths?: string[];
 }
 
 /** Default HCS Owner. */
@@ -56,6 +62,8 @@ export function parseManifestFile(file: string, content: Uint8Array, opts: Manif
   const decoded = decodeManifestText(content, opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
   if ('problem' in decoded) {
     result.errors.push({ file, ...decoded.problem, path: '' });
+    // An over-size file is not scanned either: it was not read for a reason.
+    if (content.length <= (opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES)) holdScannedNames(result, content);
     return result;
   }
   let parsed: ReturnType<typeof parseYaml>;
@@ -66,13 +74,53 @@ export function parseManifestFile(file: string, content: Uint8Array, opts: Manif
     result.errors.push({ file, line: 1, col: 1, path: '', message: `YAML could not be parsed (${err instanceof Error ? err.message : String(err)})` });
     return result;
   }
-  for (const doc of parsed.documents) parseDocument(new DocContext(file, doc, parsed.lineCounter, decoded.text), opts, result);
+  const budget = { left: MAX_ERRORS_PER_FILE, omitted: 0 };
+  for (const doc of parsed.documents) parseDocument(new DocContext(file, doc, parsed.lineCounter, decoded.text, budget), opts, result);
+  if (result.errors.length > 0 && result.declared.length === 0 && result.manifests.length === 0) holdScannedNames(result, content);
+  if (budget.omitted > 0) {
+    const last = result.errors.at(-1);
+    // Without a name on purpose: an error for the file as a whole keeps every name the file
+    // declared before on its last valid spec, including those whose own errors were left out.
+    result.errors.push({ file, line: last?.line ?? 1, col: last?.col ?? 1, path: '', message: `and ${budget.omitted} more error(s) in this file (only the first ${MAX_ERRORS_PER_FILE} are shown)` });
+  }
   return result;
 }
 
+/**
+ * A file that failed as a whole, with no readable name: one error per name a text scan finds
+ * (name-scan.ts), so that the core holds the pruning of those names only. Without any, the
+ * file's nameless errors make the core hold all pruning, as before.
+ */
+function holdScannedNames(result: FileResult, content: Uint8Array): void {
+  if (result.errors.some((e) => e.name !== undefined)) return;
+  for (const name of scanNames(content)) {
+    result.errors.push({ file: result.file, line: 1, col: 1, path: '', name, message: `holding "${name}": this file may declare it (found by a text scan); it is not pruned until the file is fixed or removed` });
+  }
+}
+
+/**
+ * Errors reported per file; the rest are counted in one "and N more" error. A 1 MB file of
+ * unknown keys gave 100k errors, each located in the YAML tree, logged and served by /status.
+ */
+export const MAX_ERRORS_PER_FILE = 20;
+
 /** One YAML document plus what is needed to turn paths and offsets into locations. */
 class DocContext {
-  constructor(readonly file: string, readonly doc: Document, readonly lc: LineCounter, readonly text: string) {}
+  constructor(
+    readonly file: string,
+    readonly doc: Document,
+    readonly lc: LineCounter,
+    readonly text: string,
+    readonly budget: { left: number; omitted: number } = { left: MAX_ERRORS_PER_FILE, omitted: 0 },
+  ) {}
+
+  /** The problems that fit in the file's error budget (locating each one is the costly part). */
+  take<T>(problems: readonly T[]): T[] {
+    const shown = problems.slice(0, Math.max(0, this.budget.left));
+    this.budget.left -= shown.length;
+    this.budget.omitted += problems.length - shown.length;
+    return shown;
+  }
 
   at(node: Node | undefined): SourceLocation {
     return { file: this.file, ...nodePosition(node, this.lc) };
@@ -101,7 +149,7 @@ function parseDocument(ctx: DocContext, opts: ManifestOptions, out: FileResult):
   const declared = ctx.readName();
   const name = declared?.name;
   const fail = (errors: ManifestError[]) => {
-    out.errors.push(...errors.sort(byPosition));
+    out.errors.push(...ctx.take(errors).sort(byPosition));
     if (declared) out.declared.push({ name: declared.name, at: ctx.at(declared.node), dependsOnAt: {} });
   };
   if (syntax.length > 0) return fail(syntax.map((p) => ({ ...ctx.atOffset(p.offset), path: '', message: p.message, ...(name ? { name } : {}) })));
@@ -115,7 +163,13 @@ function parseDocument(ctx: DocContext, opts: ManifestOptions, out: FileResult):
   const data = toData(ctx.doc);
   if ('problem' in data) return fail([{ ...ctx.atOffset(data.problem.offset), path: '', message: data.problem.message, ...(name ? { name } : {}) }]);
   const validated = validateDocument(data.data);
-  if ('problems' in validated) return fail(validated.problems.map((p) => ctx.error(p, name)));
+  if ('problems' in validated) {
+    // Locate only what will be shown; the rest only counts (fail() takes them all from the budget).
+    const room = Math.max(0, ctx.budget.left);
+    const located = validated.problems.slice(0, room).map((p) => ctx.error(p, name));
+    ctx.budget.omitted += validated.problems.length - located.length;
+    return fail(located);
+  }
   acceptManifest(ctx, validated.manifest, opts, out, fail);
 }
 
@@ -127,7 +181,7 @@ function acceptManifest(ctx: DocContext, manifest: Manifest, opts: ManifestOptio
     out.ignored.push({ name, source, reason: mismatch });
     return;
   }
-  const problems = [...selfDependency(manifest), ...(opts.policy ? checkPolicy(manifest, opts.policy) : [])];
+  const problems = [...selfDependency(manifest), ...checkPolicy(manifest, opts.policy, opts.protectedPaths)];
   if (problems.length > 0) return fail(problems.map((p) => ctx.error(p, name)));
   out.manifests.push(toDesired(manifest, source, opts.owner ?? DEFAULT_OWNER));
   out.declared.push({ name, at: ctx.at(findNode(ctx.doc, ['metadata', 'name'])), dependsOnAt: dependsOnLocations(ctx, manifest) });

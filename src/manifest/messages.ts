@@ -90,8 +90,9 @@ function composite(e: ErrorObject, path: string[]): Problem {
   const annotated = e.parentSchema as Record<string, unknown> | undefined;
   const message = annotated?.['x-message'];
   const at = annotated?.['x-at'];
-  if (typeof message !== 'string') return { path, key: false, message: 'must match one of the allowed shapes' };
-  return { path: typeof at === 'string' ? [...path, at] : path, key: false, message: message + tooMany(e) };
+  // A rule about a whole object points at the object's key (`spec:`), not at its first child.
+  if (typeof message !== 'string') return { path, key: path.length > 0, message: 'must match one of the allowed shapes' };
+  return { path: typeof at === 'string' ? [...path, at] : path, key: typeof at !== 'string' && path.length > 0, message: message + tooMany(e) };
 }
 
 /** For a oneOf of `required` branches that matched more than once: which ones, e.g. " (got container and document)". */
@@ -104,11 +105,23 @@ function tooMany(e: ErrorObject): string {
 }
 
 function unknownField(path: string[], field: string, parentSchema: unknown): Problem {
+  // yaml 1.2 (our schema) has no merge keys: `<<: *base` is a key named "<<".
+  if (field === '<<') return { path: [...path, field], key: true, message: 'YAML merge keys (<<) are not supported; write the keys out in full (anchors and aliases of whole values work)' };
   const props = (parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
   const allowed = Object.keys(props);
   const guess = closest(field, allowed);
   const hint = guess ? `did you mean "${guess}"? ` : '';
-  return { path: [...path, field], key: true, message: `unknown field ${quote(field)} (${hint}allowed: ${allowed.join(', ')})` };
+  return { path: [...path, field], key: true, message: `unknown field ${keyExcerpt(field)} (${hint}allowed: ${allowed.join(', ')})` };
+}
+
+/**
+ * A key as shown in a message. A key that does not look like a field name (a line of some other
+ * file, a pasted secret) is cut to a few characters: enough to find it, too little to leak it.
+ */
+function keyExcerpt(key: string): string {
+  if (/^[A-Za-z0-9_./-]{1,30}$/.test(key)) return quote(key);
+  const cut = [...key].slice(0, 8).join('');
+  return `${quote(cut).slice(0, -1)}..." (${[...key].length} characters, not a field name)`;
 }
 
 const TYPE_NAMES: Record<string, string> = {

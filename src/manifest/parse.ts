@@ -3,6 +3,7 @@
  * the key `y` stays "y"), duplicate keys rejected, warnings (unknown tags) treated as errors,
  * nesting depth and alias expansion bounded.
  */
+import { quote } from './formats.ts';
 import { isCollection, isScalar, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
 
 /** Deepest nesting accepted; manifests need about 8, so anything near this is garbage or an attack. */
@@ -19,14 +20,36 @@ export interface YamlProblem {
 /** Parse every document in `text`. Never throws; problems are per document. */
 export function parseYaml(text: string): { lineCounter: LineCounter; documents: Document[] } {
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, version: '1.2' });
+  // uniqueKeys is checked by duplicateKeys() below: yaml's own check compares every key with
+  // every other one, and a 1 MB mapping of 40k keys took minutes.
+  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true, version: '1.2' });
   // An empty stream gives an EmptyStream (an array with no documents).
   return { lineCounter, documents: Array.isArray(documents) ? [...documents] : [documents] };
 }
 
 /** Syntax errors and warnings of one document, first line of each message only. */
 export function yamlProblems(doc: Document, text = ''): YamlProblem[] {
-  return [...doc.errors, ...doc.warnings].map((e) => ({ offset: e.pos[0], message: yamlMessage(e.code, e.message, text.slice(e.pos[0])) }));
+  const problems = [...doc.errors, ...doc.warnings].map((e) => ({ offset: e.pos[0], message: yamlMessage(e.code, e.message, text.slice(e.pos[0], e.pos[0] + 256)) }));
+  return [...problems, ...duplicateKeys(doc, text)].sort((a, b) => a.offset - b.offset);
+}
+
+/** A key that appears twice in one mapping (same scalar value), in linear time per mapping. */
+function duplicateKeys(doc: Document, text: string): YamlProblem[] {
+  const out: YamlProblem[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        if (seen.has(pair.key.value)) {
+          const offset = pair.key.range?.[0] ?? 0;
+          out.push({ offset, message: yamlMessage('DUPLICATE_KEY', '', text.slice(offset, offset + 256)) });
+        }
+        seen.add(pair.key.value);
+      }
+    },
+  });
+  return out;
 }
 
 function yamlMessage(code: string, message: string, rest: string): string {
@@ -34,7 +57,7 @@ function yamlMessage(code: string, message: string, rest: string): string {
   switch (code) {
     case 'DUPLICATE_KEY': {
       const key = /^[^:\s{}[\],]+/.exec(rest)?.[0];
-      return `duplicate key${key ? ` "${key}"` : ''} (a key may appear only once in a mapping)`;
+      return `duplicate key${key ? ` ${quote(key)}` : ''} (a key may appear only once in a mapping)`;
     }
     case 'TAB_AS_INDENT':
       return 'tab used for indentation (YAML indents with spaces)';

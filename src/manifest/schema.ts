@@ -198,8 +198,8 @@ const backoff = {
   description: 'Restart backoff. Absent: the reconciler default (10s doubling to 5m, reset after 10m up).',
   additionalProperties: false,
   properties: {
-    initial: duration('First restart delay.', '10s'),
-    max: duration('Longest restart delay.', '5m'),
+    initial: { ...duration('First restart delay (at least 1s).', '10s'), format: 'backoff-duration' },
+    max: { ...duration('Longest restart delay (at least 1s).', '5m'), format: 'backoff-duration' },
     resetAfter: duration('Running this long resets the backoff.', '10m'),
   },
 };

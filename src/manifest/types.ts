@@ -112,7 +112,7 @@ export interface Manifest {
 
 /** Limits a host administrator puts on the manifests this host accepts (see policy.ts). */
 export interface ManifestPolicy {
-  /** Host folders that mapped directories may use (prefixes, case-insensitive, whole segments). */
+  /** Host folders every host path of a manifest must be under (prefixes, case-insensitive, whole segments). */
   allowedHostPaths?: string[];
   /** Isolation modes allowed for containers. */
   allowedIsolation?: Isolation[];
@@ -122,6 +122,6 @@ export interface ManifestPolicy {
   maxMemoryMB?: number;
   /** Largest cpuCount. */
   maxCpuCount?: number;
-  /** Whether `document:` passthrough is allowed (default true). */
+  /** Whether `document:` passthrough is allowed (under a policy: only when true). */
   allowDocument?: boolean;
 }

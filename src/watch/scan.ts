@@ -15,8 +15,8 @@
  *   reused without parsing.
  */
 import { createHash } from 'node:crypto';
-import { stat as statCb, type Dirent, type Stats } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { constants, stat as statCb, type Dirent, type Stats } from 'node:fs';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { ManifestError } from '../../reconciler/ports.ts';
 import type { FileResult, ManifestParser } from './types.ts';
@@ -33,6 +33,8 @@ interface SeenEntry {
   sig: string;
   at: number;
   unstableSince?: number;
+  /** When a file that never settles was last taken as it was (every maxSettleMs). */
+  takenAt?: number;
 }
 
 /** Long-lived state and settings shared by the scans of one source. */
@@ -42,15 +44,19 @@ export interface ScanContext {
   settleMs: number;
   maxSettleMs: number;
   maxReadBytes: number;
+  /** An unsettled file holds publication back for this long at most; after it, it is noisy. */
+  noisyAfterMs: number;
   now: () => number;
   cache: Map<string, CacheEntry>;
   seen: Map<string, SeenEntry>;
+  /** Real paths of the files that are noisy now (shared with source.ts, which also marks them from events). */
+  noisy: Set<string>;
   counters: { filesParsed: number; filesSkippedUnchanged: number };
 }
 
 /** Creates an empty scan context. */
-export function newScanContext(opts: Omit<ScanContext, 'cache' | 'seen' | 'counters'>): ScanContext {
-  return { ...opts, cache: new Map(), seen: new Map(), counters: { filesParsed: 0, filesSkippedUnchanged: 0 } };
+export function newScanContext(opts: Omit<ScanContext, 'cache' | 'seen' | 'noisy' | 'counters'>): ScanContext {
+  return { ...opts, cache: new Map(), seen: new Map(), noisy: new Set(), counters: { filesParsed: 0, filesSkippedUnchanged: 0 } };
 }
 
 /** Result of scanning a folder that could be read. */
@@ -64,6 +70,8 @@ export interface FolderScanOk {
   rootId: string;
   /** Set when some file has not settled: scan again after this many ms. */
   retryInMs?: number;
+  /** Some unsettled file is young (see schedule.ts): publishing now could split a set of files. */
+  holdPublish: boolean;
 }
 
 /** The folder itself is missing, unreadable or not a directory. */
@@ -77,9 +85,13 @@ interface Found {
   real: string;
   display: string;
   st: Stats;
+  /** Reached through a symlink (a linked file, or a file in a linked folder). */
+  viaLink: boolean;
 }
 
 interface Walk {
+  /** Real path of the manifests root: nothing outside it is read. */
+  root: string;
   files: Found[];
   dirErrors: ManifestError[];
   /** Display prefixes of sub-folders that could not be read: their cached files are kept. */
@@ -98,16 +110,18 @@ const sigOf = (st: Stats): string => `${st.size}:${st.mtimeMs}:${st.ino}`;
  */
 export async function scanFolder(realRoot: string, displayRoot: string, ctx: ScanContext): Promise<FolderScanOk | FolderScanFailed> {
   let rootSt: Stats;
-  const walk: Walk = { files: [], dirErrors: [], keptPrefixes: [] };
+  const walk: Walk = { root: realRoot, files: [], dirErrors: [], keptPrefixes: [] };
   try {
     rootSt = await stat(realRoot);
     if (!rootSt.isDirectory()) return { ok: false, code: 'ENOTDIR', message: `${displayRoot} is not a directory` };
-    await walkDir(realRoot, displayRoot, 0, ctx, walk);
+    walk.root = await realpath(realRoot);
+    await walkDir(walk.root, displayRoot, 0, ctx, walk, false);
+    walk.files = dedupe(walk);
   } catch (err) {
     const code = codeOf(err);
     return { ok: false, code, message: `cannot read manifests folder ${displayRoot}: ${code}` };
   }
-  const out: FolderScanOk = { ok: true, results: [], dirErrors: walk.dirErrors, fingerprint: [], rootId: `${rootSt.dev}:${rootSt.ino}` };
+  const out: FolderScanOk = { ok: true, results: [], dirErrors: walk.dirErrors, fingerprint: [], rootId: `${rootSt.dev}:${rootSt.ino}`, holdPublish: false };
   const present = new Set<string>();
   for (const found of walk.files) {
     present.add(found.display);
@@ -119,22 +133,85 @@ export async function scanFolder(realRoot: string, displayRoot: string, ctx: Sca
   return out;
 }
 
-async function walkDir(realDir: string, displayDir: string, level: number, ctx: ScanContext, walk: Walk): Promise<void> {
+/** A skipped entry: reported as an error at 1:1 of its own path, never read, not in `files`. */
+function skip(walk: Walk, display: string, reason: string): void {
+  walk.dirErrors.push({ file: display, line: 1, col: 1, path: '', message: `skipped: ${reason}` });
+}
+
+/** Whether `real` is `root` or inside it (both real paths). */
+export function isInsideRoot(real: string, root: string): boolean {
+  return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+async function walkDir(realDir: string, displayDir: string, level: number, ctx: ScanContext, walk: Walk, viaLink: boolean): Promise<void> {
   const entries = await readdir(realDir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const wanted = entries.filter((entry) => !entry.name.startsWith('.') && worthStat(entry, level, ctx));
-  // stat() follows symlinks inside the folder (depth bounds any loop). undefined: deleted since
-  // readdir, or a dangling link: simply not there.
+  // stat() follows symlinks inside the folder. undefined: deleted since readdir, or a dangling
+  // link: simply not there.
   const stats = await statAll(wanted.map((entry) => join(realDir, entry.name)));
   for (let i = 0; i < wanted.length; i++) {
-    const st = stats[i];
-    if (!st) continue;
     const entry = wanted[i]!;
-    const real = join(realDir, entry.name);
     const display = join(displayDir, entry.name);
-    if (st.isFile() && ctx.parser.isManifestFileName(entry.name)) walk.files.push({ real, display, st });
-    else if (st.isDirectory() && level < ctx.depth) await walkSubDir(real, display, level + 1, ctx, walk);
+    const isManifestName = ctx.parser.isManifestFileName(entry.name);
+    let real = join(realDir, entry.name);
+    const st = stats[i];
+    if (entry.isSymbolicLink()) {
+      const target = await linkTarget(real, walk, display, isManifestName, st);
+      if (target === undefined) continue;
+      real = target;
+    }
+    if (!st) continue;
+    const linked = viaLink || entry.isSymbolicLink();
+    if (st.isFile() && isManifestName) walk.files.push({ real, display, st, viaLink: linked });
+    else if (st.isDirectory() && level < ctx.depth) {
+      // A link to the folder itself or to a folder above this one would read everything again.
+      if (entry.isSymbolicLink() && isInsideRoot(realDir, real)) skip(walk, display, `symlink to ${real}, a folder that is already being read (a loop); not followed`);
+      else await walkSubDir(real, display, level + 1, ctx, walk, linked);
+    } else if (!st.isFile() && !st.isDirectory() && isManifestName) skip(walk, display, 'not a regular file (FIFO, socket or device); not read');
   }
+}
+
+/**
+ * The real path of a symlink inside the folder, or undefined (reported) when it must not be
+ * followed: it leads outside the real manifests folder (a synced repository can carry a link to
+ * /etc/shadow; the controller reads as root), it loops, or it dangles.
+ */
+async function linkTarget(path: string, walk: Walk, display: string, isManifestName: boolean, st: Stats | undefined): Promise<string | undefined> {
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch (err) {
+    const code = codeOf(err);
+    if (code === 'ELOOP') skip(walk, display, 'symlink loop (ELOOP); not read');
+    else if (code !== 'ENOENT' || isManifestName) skip(walk, display, `symlink cannot be resolved (${code}); not read`);
+    return undefined;
+  }
+  if (!isInsideRoot(real, walk.root)) {
+    if (isManifestName || st?.isDirectory()) skip(walk, display, `symlink to ${real}, outside the manifests folder ${walk.root}; not read`);
+    return undefined;
+  }
+  return real;
+}
+
+/**
+ * Each real file is read once: links (and hard links) to the same file would otherwise declare
+ * every name twice and freeze them all as duplicates. The entry not reached through a link wins.
+ */
+function dedupe(walk: Walk): Found[] {
+  const winner = new Map<string, Found>();
+  for (const f of walk.files) {
+    const key = `${f.st.dev}:${f.st.ino}`;
+    const prev = winner.get(key);
+    if (!prev || (prev.viaLink && !f.viaLink)) winner.set(key, f);
+  }
+  const kept: Found[] = [];
+  for (const f of walk.files) {
+    const w = winner.get(`${f.st.dev}:${f.st.ino}`)!;
+    if (w === f) kept.push(f);
+    else skip(walk, f.display, `the same file as ${w.display} (read once)`);
+  }
+  return kept;
 }
 
 /** stat() calls in flight at once during a walk (the libuv pool runs them in parallel). */
@@ -171,9 +248,9 @@ function worthStat(entry: Dirent, level: number, ctx: ScanContext): boolean {
   return entry.isFile() && ctx.parser.isManifestFileName(entry.name);
 }
 
-async function walkSubDir(real: string, display: string, level: number, ctx: ScanContext, walk: Walk): Promise<void> {
+async function walkSubDir(real: string, display: string, level: number, ctx: ScanContext, walk: Walk, viaLink: boolean): Promise<void> {
   try {
-    await walkDir(real, display, level, ctx, walk);
+    await walkDir(real, display, level, ctx, walk, viaLink);
   } catch (err) {
     const code = codeOf(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return; // removed while we walked
@@ -196,40 +273,57 @@ function keepUnreadable(prefixes: string[], present: Set<string>, ctx: ScanConte
 function forgetMissing(present: Set<string>, ctx: ScanContext): void {
   for (const file of ctx.cache.keys()) if (!present.has(file)) ctx.cache.delete(file);
   for (const file of ctx.seen.keys()) if (!present.has(file)) ctx.seen.delete(file);
+
 }
 
-/** Milliseconds until the file counts as settled, or 0 when it already does. */
-function unsettledFor(found: Found, ctx: ScanContext): number {
+/**
+ * Milliseconds until the file counts as settled (0 when it does), and whether it is still young
+ * (unstable for less than noisyAfterMs: it holds publication back; after that it is noisy).
+ */
+function unsettledFor(found: Found, ctx: ScanContext): { waitMs: number; young: boolean } {
   const now = ctx.now();
   const sig = sigOf(found.st);
   let seen = ctx.seen.get(found.display);
   if (!seen || seen.sig !== sig) {
-    seen = { sig, at: now, unstableSince: seen?.unstableSince };
+    seen = { sig, at: now, unstableSince: seen?.unstableSince, takenAt: seen?.takenAt };
     ctx.seen.set(found.display, seen);
   }
   const age = now - found.st.mtimeMs; // negative with clock skew (network shares): then rely on `seen`
   const settledAge = Math.max(age, now - seen.at);
-  if (settledAge >= ctx.settleMs) return finishUnstable(seen, 0);
+  if (settledAge >= ctx.settleMs) {
+    seen.unstableSince = seen.takenAt = undefined;
+    ctx.noisy.delete(found.real);
+    return { waitMs: 0, young: false };
+  }
   seen.unstableSince ??= now;
-  // A file rewritten without pause for longer than maxSettleMs is taken as it is.
-  if (now - seen.unstableSince >= ctx.maxSettleMs) return finishUnstable(seen, 0);
-  return Math.max(1, Math.ceil(ctx.settleMs - settledAge));
-}
-
-function finishUnstable(seen: SeenEntry, ms: number): number {
-  seen.unstableSince = undefined;
-  return ms;
+  if (now - seen.unstableSince >= ctx.noisyAfterMs) ctx.noisy.add(found.real);
+  const young = !ctx.noisy.has(found.real) && now - seen.unstableSince < ctx.noisyAfterMs;
+  // A file rewritten without pause is taken as it is every maxSettleMs (it stays noisy).
+  if (now - (seen.takenAt ?? seen.unstableSince) >= ctx.maxSettleMs) {
+    seen.takenAt = now;
+    return { waitMs: 0, young: false };
+  }
+  return { waitMs: Math.max(1, Math.ceil(ctx.settleMs - settledAge)), young };
 }
 
 function retryLater(out: FolderScanOk, ms: number): void {
   out.retryInMs = out.retryInMs === undefined ? ms : Math.min(out.retryInMs, ms);
 }
 
-/** Keeps the previous result of a file that is still changing (a new one is left out for now). */
-function keepPrevious(found: Found, ctx: ScanContext, out: FolderScanOk, retryMs: number): void {
+/**
+ * Keeps the last-known-good result of a file that is still changing. A new file has none: it is
+ * an error without names for now ("still being written"), so that what it may declare is not
+ * pruned meanwhile (the core holds pruning for a file it never saw valid).
+ */
+function keepPrevious(found: Found, ctx: ScanContext, out: FolderScanOk, retryMs: number, young: boolean): void {
   retryLater(out, retryMs);
+  if (young) out.holdPublish = true;
   const prev = ctx.cache.get(found.display);
-  if (!prev) return;
+  if (!prev) {
+    out.results.push(errorResult(found.display, 'still being written (changed less than the settle time ago); not read yet', undefined, ctx));
+    out.fingerprint.push(`${found.display}\0unsettled`);
+    return;
+  }
   out.results.push(prev.result);
   out.fingerprint.push(`${found.display}\0${prev.hash}`);
 }
@@ -243,13 +337,13 @@ async function addFile(found: Found, ctx: ScanContext, out: FolderScanOk): Promi
     return;
   }
   if (found.st.size > ctx.maxReadBytes) {
-    const msg = `file is ${found.st.size} bytes, over the ${ctx.maxReadBytes}-byte limit; not read`;
+    const msg = `file is ${found.st.size} bytes, over the ${ctx.maxReadBytes}-byte limit (--max-file-bytes); not read`;
     return pushError(found.display, msg, 'toolarge', prev, ctx, out);
   }
-  const wait = unsettledFor(found, ctx);
-  if (wait > 0) return keepPrevious(found, ctx, out, wait);
+  const settle = unsettledFor(found, ctx);
+  if (settle.waitMs > 0) return keepPrevious(found, ctx, out, settle.waitMs, settle.young);
   const read = await readStable(found);
-  if (read.kind === 'unstable') return keepPrevious(found, ctx, out, ctx.settleMs);
+  if (read.kind === 'unstable') return keepPrevious(found, ctx, out, ctx.settleMs, true);
   if (read.kind === 'error') return pushError(found.display, `cannot read file: ${read.code}`, read.code, prev, ctx, out);
   out.results.push(parseOrReuse(found.display, read, prev, ctx));
   out.fingerprint.push(`${found.display}\0${ctx.cache.get(found.display)?.hash ?? ''}`);
@@ -260,7 +354,8 @@ type ReadOutcome = { kind: 'ok'; buf: Buffer; sig: string } | { kind: 'unstable'
 /** Reads a file and checks it did not change while being read (same size/mtime before and after). */
 async function readStable(found: Found): Promise<ReadOutcome> {
   try {
-    const fh = await open(found.real, 'r');
+    // found.real has no link in its last component; a link swapped in since the walk is refused.
+    const fh = await open(found.real, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
     try {
       const before = await fh.stat();
       const buf = await fh.readFile();

@@ -13,16 +13,18 @@ import type { FSWatcher } from 'chokidar';
 import type { Disposable, Logger, ManifestSnapshot } from '../../reconciler/ports.ts';
 import { anchorKey, resolveChain, type PathChain } from './resolve.ts';
 import { newScanContext, scanFolder, type FolderScanFailed, type FolderScanOk, type ScanContext } from './scan.ts';
+import * as schedule from './schedule.ts';
 import type { FileResult, ManifestParser, ManifestSource, ManifestSourceOptions, SourceStats, Timers } from './types.ts';
 import { watchAnchors, watchContent, type PollSettings, type StartedWatcher } from './watchers.ts';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-const globalTimers: Timers = {
+const globalTimers: Required<Timers> = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
   setInterval: (fn, ms) => setInterval(fn, ms),
   clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+  now: () => Date.now(),
 };
 
 /** Watcher errors after which the content watcher is re-created (it may have died). */
@@ -57,49 +59,70 @@ function settings(opts: ManifestSourceOptions) {
     maxSettleMs: opts.maxSettleMs ?? Math.max(5000, 20 * settleMs),
     resyncMs: opts.resyncMs ?? 30_000,
     maxReadBytes: opts.maxReadBytes ?? 16 * 1024 * 1024,
+    noisyAfterMs: opts.noisyAfterMs ?? Math.max(500, 3 * settleMs),
     poll: { poll: opts.poll ?? false, intervalMs: opts.pollIntervalMs ?? 1000 } satisfies PollSettings,
   };
+}
+
+/** What was last published (and the last good desired state, kept while the folder is gone). */
+interface Published {
+  snapshot: ManifestSnapshot;
+  lastGood: ManifestSnapshot;
+  fingerprint: string;
+}
+
+/** The watchers and their restart bookkeeping. */
+interface WatcherState {
+  content?: Content;
+  anchor?: Anchor;
+  /** A watcher error asked for the content watcher to be re-created. */
+  suspect: boolean;
+  lastRestart: number;
+}
+
+/** Handles of armed timers and scans in flight (the decisions are in `sched`). */
+interface Pending {
+  settleTimer?: unknown;
+  resyncTimer?: unknown;
+  scanChain: Promise<unknown>;
+  queued?: Promise<ManifestSnapshot>;
+  closing: Set<Promise<void>>;
 }
 
 class FolderSource implements ManifestSource {
   private readonly display: string;
   private readonly parser: ManifestParser;
   private readonly log: Logger;
-  private readonly timers: Timers;
+  /** The one clock: timers and now. */
+  private readonly clock: Required<Timers>;
   private readonly cfg: ReturnType<typeof settings>;
   private readonly ctx: ScanContext;
   private readonly listeners = new Set<(s: ManifestSnapshot) => void>();
   private readonly counters = { scans: 0, snapshotsEmitted: 0, watcherErrors: 0, watcherStarts: 0, lastScanMs: 0, resolvedPath: '' };
-  private snapshot: ManifestSnapshot;
-  private lastGood: ManifestSnapshot;
-  private lastFingerprint = '';
-  private content?: Content;
-  private anchor?: Anchor;
-  private suspect = false;
-  private lastRestart = -Infinity;
-  private settleTimer: unknown;
-  private pendingSince?: number;
-  private resyncTimer: unknown;
-  private scanChain: Promise<unknown> = Promise.resolve();
-  private queued?: Promise<ManifestSnapshot>;
-  private readonly closing = new Set<Promise<void>>();
-  private disposed = false;
-  /** Set once start() is done; before that, initialScan() does the follow-ups itself. */
-  private started = false;
-  /** From the last scan: some file had not settled, look again after this many ms. */
-  private retryInMs?: number;
-  /** Since when publication has been held back for unsettled files. */
-  private deferredSince?: number;
+  /** Scheduling state, changed only through schedule.ts. */
+  private sched = schedule.initialSchedule();
+  private published: Published;
+  private readonly watchers: WatcherState = { suspect: false, lastRestart: -Infinity };
+  private readonly pending: Pending = { scanChain: Promise.resolve(), closing: new Set() };
+  /** Per path: first and last event of its current run of events (noisy-file detection). */
+  private readonly hintSpans = new Map<string, { since: number; last: number }>();
 
   constructor(opts: ManifestSourceOptions) {
     this.display = resolve(opts.path);
     this.parser = opts.parser;
     this.log = opts.logger ?? silent;
-    this.timers = opts.timers ?? globalTimers;
+    this.clock = { ...globalTimers, ...opts.timers, now: opts.timers?.now?.bind(opts.timers) ?? globalTimers.now };
     this.cfg = settings(opts);
-    this.ctx = newScanContext({ parser: this.parser, depth: this.cfg.depth, settleMs: this.cfg.settleMs, maxSettleMs: this.cfg.maxSettleMs, maxReadBytes: this.cfg.maxReadBytes, now: Date.now });
-    this.lastGood = { ...this.parser.combineSnapshot([]), folderOk: true };
-    this.snapshot = this.lastGood;
+    this.ctx = newScanContext({
+      parser: this.parser, depth: this.cfg.depth, settleMs: this.cfg.settleMs, maxSettleMs: this.cfg.maxSettleMs,
+      maxReadBytes: this.cfg.maxReadBytes, noisyAfterMs: this.cfg.noisyAfterMs, now: this.clock.now,
+    });
+    const empty = { ...this.parser.combineSnapshot([]), folderOk: true };
+    this.published = { snapshot: empty, lastGood: empty, fingerprint: '' };
+  }
+
+  private get disposed(): boolean {
+    return this.sched.phase === 'disposed';
   }
 
   /** Starts the watchers, waits for their initial walk, then scans (no event can fall in between). */
@@ -108,9 +131,9 @@ class FolderSource implements ManifestSource {
     this.syncWatchers(chain, chain.real !== undefined, undefined, false);
     await this.waitReady();
     await this.initialScan();
-    this.started = true;
+    this.sched = schedule.onStarted(this.sched);
     if (this.cfg.resyncMs > 0 && !this.disposed) {
-      this.resyncTimer = this.timers.setInterval(() => void this.requestScan(), this.cfg.resyncMs);
+      this.pending.resyncTimer = this.clock.setInterval(() => void this.requestScan(), this.cfg.resyncMs);
     }
   }
 
@@ -121,18 +144,18 @@ class FolderSource implements ManifestSource {
    */
   private async initialScan(): Promise<void> {
     await this.requestScan();
-    while (this.deferredSince !== undefined && !this.disposed) {
-      await this.delay(this.retryInMs ?? this.cfg.settleMs);
+    while (schedule.initialScanPending(this.sched)) {
+      await this.delay(this.sched.retryInMs ?? this.cfg.settleMs);
       await this.requestScan();
     }
   }
 
   private delay(ms: number): Promise<void> {
-    return new Promise((done) => this.timers.setTimeout(done, ms));
+    return new Promise((done) => this.clock.setTimeout(done, ms));
   }
 
   current(): ManifestSnapshot {
-    return this.snapshot;
+    return this.published.snapshot;
   }
 
   onSnapshot(listener: (s: ManifestSnapshot) => void): Disposable {
@@ -150,45 +173,72 @@ class FolderSource implements ManifestSource {
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
-    this.disposed = true;
+    this.sched = schedule.onDisposed(this.sched);
     this.listeners.clear();
     this.clearSettleTimer();
-    if (this.resyncTimer !== undefined) this.timers.clearInterval(this.resyncTimer);
-    this.resyncTimer = undefined;
-    this.closeWatcher(this.content?.watcher);
-    this.closeWatcher(this.anchor?.watcher);
-    this.content = this.anchor = undefined;
-    await this.scanChain;
-    await Promise.all([...this.closing]);
+    if (this.pending.resyncTimer !== undefined) this.clock.clearInterval(this.pending.resyncTimer);
+    this.pending.resyncTimer = undefined;
+    this.closeWatcher(this.watchers.content?.watcher);
+    this.closeWatcher(this.watchers.anchor?.watcher);
+    this.watchers.content = this.watchers.anchor = undefined;
+    await this.pending.scanChain;
+    await Promise.all([...this.pending.closing]);
   }
 
   // ---- scheduling --------------------------------------------------------------------------
 
-  /** A watcher event: (re)start the settle window, but never postpone a scan past maxSettleMs. */
-  private hint(): void {
-    if (this.disposed) return;
-    const now = Date.now();
-    this.pendingSince ??= now;
+  /** A watcher event: a scan settleMs after the first event of a burst (schedule.ts). */
+  private hint(path?: string): void {
+    const noisy = path !== undefined && this.noteHint(resolve(path));
+    const { state, delayMs } = schedule.onHint(this.sched, this.clock.now(), this.cfg, noisy);
+    if (delayMs === undefined) return void (this.sched = state);
     this.clearSettleTimer();
-    const delay = Math.min(this.cfg.settleMs, Math.max(0, this.pendingSince + this.cfg.maxSettleMs - now));
-    this.settleTimer = this.timers.setTimeout(() => this.fire(), delay);
+    this.sched = state;
+    this.pending.settleTimer = this.clock.setTimeout(() => this.fire(), delayMs);
+  }
+
+  /**
+   * Records an event about `path`; true when that path is noisy: its events have kept coming,
+   * each less than settleMs after the previous one, for noisyAfterMs or more (or a scan found
+   * it unsettled that long). The scan then treats it as noisy too (it no longer holds others).
+   */
+  private noteHint(path: string): boolean {
+    const now = this.clock.now();
+    const h = this.hintSpans.get(path);
+    if (!h || now - h.last > this.cfg.settleMs) {
+      this.hintSpans.set(path, { since: now, last: now });
+      this.ctx.noisy.delete(path);
+      return false;
+    }
+    h.last = now;
+    if (now - h.since >= this.cfg.noisyAfterMs) this.ctx.noisy.add(path);
+    return this.ctx.noisy.has(path);
+  }
+
+  /** Forgets event spans of paths that have gone quiet (bounds the map). */
+  private forgetQuietHints(): void {
+    const now = this.clock.now();
+    for (const [path, h] of this.hintSpans) if (now - h.last > this.cfg.settleMs) this.hintSpans.delete(path);
   }
 
   /** A scan found unsettled files: look again later, unless a scan is already scheduled. */
   private followUp(ms: number): void {
-    if (this.disposed || this.settleTimer !== undefined) return;
-    this.settleTimer = this.timers.setTimeout(() => this.fire(), ms);
+    const { state, delayMs } = schedule.onFollowUp(this.sched, ms);
+    this.sched = state;
+    if (delayMs !== undefined) this.pending.settleTimer = this.clock.setTimeout(() => this.fire(), delayMs);
   }
 
   private fire(): void {
-    this.settleTimer = undefined;
-    this.pendingSince = undefined;
+    this.forgetQuietHints();
+    this.pending.settleTimer = undefined;
+    this.sched = schedule.onTimerFired(this.sched);
     void this.requestScan();
   }
 
   private clearSettleTimer(): void {
-    if (this.settleTimer !== undefined) this.timers.clearTimeout(this.settleTimer);
-    this.settleTimer = undefined;
+    if (this.pending.settleTimer !== undefined) this.clock.clearTimeout(this.pending.settleTimer);
+    this.pending.settleTimer = undefined;
+    this.sched = { ...this.sched, timerArmed: false };
   }
 
   /**
@@ -196,51 +246,38 @@ class FolderSource implements ManifestSource {
    * it (so it sees the caller's changes); requests made before that one starts share it.
    */
   private requestScan(): Promise<ManifestSnapshot> {
-    if (this.queued) return this.queued;
-    const next = this.scanChain.then(() => {
-      this.queued = undefined;
+    if (this.pending.queued) return this.pending.queued;
+    const next = this.pending.scanChain.then(() => {
+      this.pending.queued = undefined;
       return this.scanNow().catch((err: unknown) => {
         this.log.error('manifest scan failed', { error: String(err), path: this.display });
-        return this.snapshot;
+        return this.published.snapshot;
       });
     });
-    this.queued = next;
-    this.scanChain = next;
+    this.pending.queued = next;
+    this.pending.scanChain = next;
     return next;
   }
 
   // ---- scanning ----------------------------------------------------------------------------
 
   private async scanNow(): Promise<ManifestSnapshot> {
-    if (this.disposed) return this.snapshot;
+    if (this.disposed) return this.published.snapshot;
     const t0 = performance.now();
     const { chain, scan } = await this.scanResolved();
     this.counters.scans++;
     this.counters.lastScanMs = performance.now() - t0;
     this.counters.resolvedPath = chain.real ?? '';
-    if (this.disposed) return this.snapshot;
+    if (this.disposed) return this.published.snapshot;
     this.syncWatchers(chain, scan.ok, scan.ok ? scan.rootId : undefined, true);
-    this.retryInMs = scan.ok ? scan.retryInMs : undefined;
-    if (this.retryInMs !== undefined && this.started) this.followUp(this.retryInMs);
-    if (!this.deferPublish()) this.publish(scan);
-    return this.snapshot;
-  }
-
-  /**
-   * A snapshot is published only once every file in it has settled, so that a set of files
-   * published together (a git-sync swap, a `cp -r`) is never seen half-old, half-new. A file
-   * that keeps changing may delay publication by at most maxSettleMs.
-   */
-  private deferPublish(): boolean {
-    if (this.retryInMs === undefined) {
-      this.deferredSince = undefined;
-      return false;
-    }
-    const now = Date.now();
-    this.deferredSince ??= now;
-    if (now - this.deferredSince < this.cfg.maxSettleMs) return true;
-    this.deferredSince = undefined;
-    return false;
+    // Publication waits for young unsettled files (a set written together is published
+    // together) but not for noisy ones, and never longer than maxSettleMs: see schedule.ts.
+    const settling = scan.ok ? { retryInMs: scan.retryInMs, holdPublish: scan.holdPublish } : { holdPublish: false };
+    const { state, publish } = schedule.onScanned(this.sched, settling, this.clock.now(), this.cfg);
+    this.sched = state;
+    if (settling.retryInMs !== undefined) this.followUp(settling.retryInMs);
+    if (publish) this.publish(scan);
+    return this.published.snapshot;
   }
 
   /** Resolves the path, scans, and scans again if the path was re-pointed meanwhile. */
@@ -258,7 +295,7 @@ class FolderSource implements ManifestSource {
   }
 
   private publish(scan: FolderScan): void {
-    const initial = !this.started;
+    const initial = this.sched.phase === 'starting';
     let snap: ManifestSnapshot;
     let fp: string;
     if (scan.ok) {
@@ -269,18 +306,18 @@ class FolderSource implements ManifestSource {
     const digest = createHash('sha256').update(fp).digest('hex');
     // Equal fingerprints mean an equal snapshot (and, for an ok scan, lastGood is that snapshot
     // already): skip combineSnapshot, the largest cost of a relist that finds nothing new.
-    if (digest === this.lastFingerprint) return;
+    if (digest === this.published.fingerprint) return;
+    let lastGood = this.published.lastGood;
     if (scan.ok) {
       const combined = this.parser.combineSnapshot(scan.results);
       snap = scan.dirErrors.length === 0 ? combined : { ...combined, errors: [...combined.errors, ...scan.dirErrors] };
-      this.lastGood = snap;
+      lastGood = snap;
     } else {
       // Keep the last good desired state: a vanished folder must never look like "delete all".
-      snap = { ...this.lastGood, folderOk: false, folderError: scan.message };
+      snap = { ...lastGood, folderOk: false, folderError: scan.message };
     }
     this.logFolderState(scan);
-    this.lastFingerprint = digest;
-    this.snapshot = snap;
+    this.published = { snapshot: snap, lastGood, fingerprint: digest };
     if (initial) return;
     this.counters.snapshotsEmitted++;
     for (const listener of [...this.listeners]) {
@@ -294,7 +331,7 @@ class FolderSource implements ManifestSource {
 
   private logFolderState(scan: FolderScan): void {
     if (!scan.ok) this.log.warn('manifests folder unavailable; keeping last desired state', { path: this.display, code: scan.code, error: scan.message });
-    else if (!this.snapshot.folderOk && this.counters.scans > 1) this.log.info('manifests folder available again', { path: this.display });
+    else if (!this.published.snapshot.folderOk && this.counters.scans > 1) this.log.info('manifests folder available again', { path: this.display });
   }
 
   // ---- watchers ----------------------------------------------------------------------------
@@ -305,42 +342,43 @@ class FolderSource implements ManifestSource {
    * was re-created (new inode: the old watch is dead), vanished, or errored.
    */
   private syncWatchers(chain: PathChain, folderOk: boolean, rootId: string | undefined, hintOnReady: boolean): void {
+    const w = this.watchers;
     const key = anchorKey(chain.anchors);
-    if (this.anchor?.key !== key) {
-      this.closeWatcher(this.anchor?.watcher);
-      this.anchor = { key, ...watchAnchors(chain.anchors, this.cfg.poll, this.hooks) };
+    if (w.anchor?.key !== key) {
+      this.closeWatcher(w.anchor?.watcher);
+      w.anchor = { key, ...watchAnchors(chain.anchors, this.cfg.poll, this.hooks) };
     }
     const want = folderOk ? chain.real : undefined;
-    const c = this.content;
+    const c = w.content;
     if (c && c.real === want && (c.rootId === undefined || c.rootId === rootId) && !this.restartDue()) {
       c.rootId ??= rootId;
       return;
     }
     if (!c && want === undefined) return;
     this.closeWatcher(c?.watcher);
-    this.content = undefined;
+    w.content = undefined;
     if (want === undefined) return;
-    this.suspect = false;
-    this.lastRestart = Date.now();
+    w.suspect = false;
+    w.lastRestart = this.clock.now();
     this.counters.watcherStarts++;
     this.log.debug('watching manifests folder', { path: this.display, real: want });
     const started = watchContent(want, this.cfg.depth, this.cfg.poll, (name) => this.parser.isManifestFileName(name), this.hooks);
-    this.content = { real: want, rootId, ...started };
+    w.content = { real: want, rootId, ...started };
     // Events between our readdir and the end of chokidar's walk would be lost: look once more.
     if (hintOnReady) void started.ready.then(() => this.hint());
   }
 
   /** True when a watcher error asked for a restart and the rate limit allows it now. */
   private restartDue(): boolean {
-    if (!this.suspect) return false;
-    const wait = this.lastRestart + RESTART_GAP_MS - Date.now();
+    if (!this.watchers.suspect) return false;
+    const wait = this.watchers.lastRestart + RESTART_GAP_MS - this.clock.now();
     if (wait <= 0) return true;
     this.followUp(wait);
     return false;
   }
 
   private readonly hooks = {
-    hint: () => this.hint(),
+    hint: (path?: string) => this.hint(path),
     error: (err: unknown, which: 'content' | 'anchor') => this.onWatcherError(err, which),
   };
 
@@ -349,23 +387,23 @@ class FolderSource implements ManifestSource {
     this.counters.watcherErrors++;
     const e = err as NodeJS.ErrnoException;
     this.log.warn('manifest watcher error; rescanning', { code: e?.code, error: e?.message, path: e?.path ?? this.display, watcher: which });
-    if (which === 'content' && e?.code !== undefined && FATAL_WATCH_CODES.has(e.code)) this.suspect = true;
+    if (which === 'content' && e?.code !== undefined && FATAL_WATCH_CODES.has(e.code)) this.watchers.suspect = true;
     this.hint();
   }
 
   private closeWatcher(w: FSWatcher | undefined): void {
     if (!w) return;
     const p: Promise<void> = w.close().catch((err: unknown) => this.log.debug('closing watcher failed', { error: String(err) }));
-    this.closing.add(p);
-    void p.finally(() => this.closing.delete(p));
+    this.pending.closing.add(p);
+    void p.finally(() => this.pending.closing.delete(p));
   }
 
   private async waitReady(): Promise<void> {
     let timer: unknown;
-    const timeout = new Promise<void>((done) => (timer = this.timers.setTimeout(done, READY_TIMEOUT_MS)));
-    const ready = Promise.all([this.content?.ready, this.anchor?.ready]).then(() => undefined);
+    const timeout = new Promise<void>((done) => (timer = this.clock.setTimeout(done, READY_TIMEOUT_MS)));
+    const ready = Promise.all([this.watchers.content?.ready, this.watchers.anchor?.ready]).then(() => undefined);
     await Promise.race([ready, timeout]);
-    this.timers.clearTimeout(timer);
+    this.clock.clearTimeout(timer);
   }
 }
 

@@ -32,12 +32,17 @@ export interface ManifestParser<R extends FileResult = FileResult> {
   isManifestFileName(fileName: string): boolean;
 }
 
-/** Timer functions, injectable so tests and embedders can observe or replace them. */
+/**
+ * The source's one clock: its timers and its notion of now, injectable so tests and embedders
+ * can observe or replace them. `now` defaults to Date.now when a custom clock leaves it out.
+ */
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
   setInterval(fn: () => void, ms: number): unknown;
   clearInterval(handle: unknown): void;
+  /** Clock time in ms (file ages are compared with file mtimes, so it should be wall time). */
+  now?(): number;
 }
 
 /** Options of {@link watchManifests}. */
@@ -65,10 +70,15 @@ export interface ManifestSourceOptions<R extends FileResult = FileResult> {
    * 1 = also `folder/<group>/*.yaml`. Default 1, maximum 8.
    */
   depth?: number;
-  /** Files larger than this are reported as errors without being read. Default 16 MiB. */
+  /** Files larger than this are reported as errors without being read. Default 16 MiB (the CLI passes the manifest limit, 1 MiB). */
   maxReadBytes?: number;
   logger?: Logger;
-  /** Default: the global timer functions. */
+  /**
+   * A file unsettled for longer than this is *noisy*: it keeps its last-known-good result and no
+   * longer holds the other files' publication back. Default max(500, 3 × settleMs).
+   */
+  noisyAfterMs?: number;
+  /** The one clock (timers and now). Default: the global timer functions and Date.now. */
   timers?: Timers;
 }
 

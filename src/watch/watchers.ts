@@ -10,8 +10,8 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 
 /** Callbacks shared by both watchers. */
 export interface WatchHooks {
-  /** Something may have changed: schedule a rescan. */
-  hint(): void;
+  /** Something may have changed (at `path`, when known): schedule a rescan. */
+  hint(path?: string): void;
   /** chokidar reported an error (EPERM/EBUSY on Windows when a watched folder goes away). */
   error(err: unknown, which: 'content' | 'anchor'): void;
 }
@@ -68,10 +68,12 @@ export function watchContent(real: string, depth: number, poll: PollSettings, is
   // Attach 'error' before anything else: an unhandled EPERM from fs.watch on Windows would
   // crash the process (chokidar#643, #566).
   watcher.on('error', (err) => hooks.error(err, 'content'));
-  watcher.on('all', () => hooks.hint());
-  watcher.on('raw', (_event, evPath) => {
+  watcher.on('all', (_event, p) => hooks.hint(p));
+  watcher.on('raw', (_event, evPath, details) => {
     // Vim swap files and other dotfiles change constantly while editing; they never matter.
-    if (typeof evPath !== 'string' || !basename(evPath).startsWith('.')) hooks.hint();
+    if (typeof evPath === 'string' && basename(evPath).startsWith('.')) return;
+    const dir = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+    hooks.hint(typeof evPath === 'string' && typeof dir === 'string' ? join(dir, basename(evPath)) : undefined);
   });
   return { watcher, ready: readyOf(watcher) };
 }

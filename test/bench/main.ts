@@ -12,6 +12,7 @@ import { runFfi } from './scenarios/ffi.ts';
 import { runLatency } from './scenarios/latency.ts';
 import { runMemory } from './scenarios/memory.ts';
 import { runSteady } from './scenarios/steady.ts';
+import { runNoisy } from './scenarios/noisy.ts';
 
 /** Every scenario by name, in run order. */
 export const SCENARIOS: Record<string, (rig: Rig, mode: BenchMode) => Promise<BenchResult[]>> = {
@@ -21,6 +22,7 @@ export const SCENARIOS: Record<string, (rig: Rig, mode: BenchMode) => Promise<Be
   steady: runSteady,
   memory: runMemory,
   ffi: runFfi,
+  noisy: runNoisy,
 };
 
 async function main(): Promise<number> {

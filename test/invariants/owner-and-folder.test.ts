@@ -35,8 +35,11 @@ test('invariant 1: foreign systems are never touched, even with colliding ids; o
     controller.applySnapshot(snapshot);
     await until(async () => (await rig.systems()).filter((s) => /^(web|api)-[0-9a-f]{12}:Running$/.test(s)).length === 2, 'web and api running', controller);
     await until(() => /ALREADY_EXISTS/.test(controller.status().systems.find((s) => s.name === 'db')?.lastError ?? ''), 'db collision surfaced', controller);
+    const passesBefore = controller.status().passes;
     await c.restartService({ keepSystems: true });
-    await until(() => controller.openHandles() === 2 && controller.status().converged === false || controller.openHandles() === 2, 'reconnected', controller);
+    // Reconnected = a pass after the restart has re-opened both handles (the handle count alone
+    // is 2 before the disconnect is even noticed; with db parked, no other pass would follow).
+    await until(() => controller.status().passes > passesBefore && controller.openHandles() === 2, 'reconnected', controller);
     const web = (await rig.systems()).find((s) => s.startsWith('web-'))!.split(':')[0]!;
     await c.crash(web);
     await until(async () => (await c.callLog()).filter((x) => x.op === 'Create' && x.id === web).length === 2, 'web re-created after crash', controller);
@@ -108,9 +111,10 @@ test('invariant 2: invalid, half-written, empty, garbage, unreadable files and a
     // has never seen those manifests valid: it must hold pruning, not kill what runs.
     const restarts: Array<[string, () => void, RegExp]> = [
       ['empty folder', () => repoint(join(rig.dir, 'empty')), /folder is empty/],
-      ['half-written file', () => { repoint(real); writeFileSync(web, good.web.slice(0, 100)); }, /web\.yaml is invalid or empty/],
+      // A half-written file still shows its name: only that name is held (issue 12, finding 12).
+      ['half-written file', () => { repoint(real); writeFileSync(web, good.web.slice(0, 100)); }, /not pruning web \(declared by invalid .*web\.yaml\)/],
       ['empty file', () => writeFileSync(web, ''), /web\.yaml is invalid or empty/],
-      ['invalid field', () => writeFileSync(web, good.web.replace('memoryMB: 512', 'memoryMB: 0')), /web\.yaml is invalid or empty/],
+      ['invalid field', () => writeFileSync(web, good.web.replace('memoryMB: 512', 'memoryMB: 0')), /not pruning web \(declared by invalid .*web\.yaml\)/],
     ];
     for (const [what, step, hold] of restarts) {
       await w.dispose();

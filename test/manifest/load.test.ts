@@ -26,7 +26,10 @@ test('reads yaml files only, skipping editor leftovers; over-size files are erro
   assert.equal(s.folderOk, true);
   assert.deepEqual(s.files, [join(dir, 'big.yml'), join(dir, 'web.yaml')]);
   assert.deepEqual(s.manifests.map((m) => m.name), ['web']);
-  assert.deepEqual(s.errors.map(formatError), [`${join(dir, 'big.yml')}:1:1 file is 2003 bytes, over the 1500 bytes limit (maxFileBytes)`]);
+  assert.deepEqual(s.errors.map(formatError), [
+    `${join(dir, 'big.yml')}:1:1 file is 2003 bytes, over the 1500 bytes limit (maxFileBytes)`,
+    `${join(dir, 'sub')}:1:1 skipped: folder deeper than the depth read (0); its manifest files are not read`,
+  ]);
   const deep = await loadManifests(dir, { recursive: true });
   assert.deepEqual(deep.manifests.map((m) => m.name), ['app-db', 'web']);
 });
@@ -53,7 +56,7 @@ test('policy file: valid, and errors with locations', async () => {
   const r = await loadPolicyFile(bad);
   assert.equal(r.policy, undefined);
   assert.deepEqual(r.errors.map(formatError), [
-    `${bad}:3:20 allowedHostPaths[0]: must be an absolute drive path like C:\\data; UNC paths (\\\\server\\share) are not allowed (got "\\\\server\\share")`,
+    `${bad}:3:20 allowedHostPaths[0]: must be an absolute drive path or a volume GUID path \\\\?\\Volume{GUID}\\ (got "\\\\server\\share")`,
     `${bad}:4:1 maxMemoryMb: unknown field "maxMemoryMb" (did you mean "maxMemoryMB"? allowed: apiVersion, kind, allowedHostPaths, allowedIsolation, allowVirtualMachine, maxMemoryMB, maxCpuCount, allowDocument)`,
   ]);
   const missing = await loadPolicyFile(join(root, 'none.yaml'));

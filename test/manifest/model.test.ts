@@ -161,12 +161,16 @@ test('policy violations are errors at the field', () => {
   const r = parse(web, { policy });
   assert.deepEqual(r.errors.map(formatError), [
     'm/web.yaml:13:16 spec.container.isolation: isolation process is not allowed by the host policy (allowed: hyperv)',
+    "m/web.yaml:16:15 spec.container.layers[0].path: layer C:\\ProgramData\\hcs-reconciler\\layers\\web-app is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)",
+    "m/web.yaml:18:15 spec.container.layers[1].path: layer C:\\ProgramData\\hcs-reconciler\\layers\\servercore-ltsc2022 is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)",
+    "m/web.yaml:19:14 spec.container.scratch: scratch \\\\?\\Volume{4a1c7e2b-93d5-4f08-b6e1-2c8d5f9a7b31}\\ is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)",
     'm/web.yaml:21:15 spec.container.memoryMB: must be <= 1024 by the host policy (got 2048)',
     'm/web.yaml:22:15 spec.container.cpuCount: must be <= 1 by the host policy (got 2)',
     'm/web.yaml:24:19 spec.container.mappedDirectories[0].hostPath: host path C:\\ProgramData\\hcs-reconciler\\data\\web is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)',
   ]);
-  assert.equal(parse(web, { policy: { allowedHostPaths: ['c:\\programdata\\HCS-reconciler\\'] } }).errors.length, 0, 'prefix, case-insensitive');
-  assert.equal(parse(web, { policy: { allowedHostPaths: ['C:\\ProgramData\\hcs-reconciler\\data\\we'] } }).errors.length, 1, 'whole segments only');
+  const volume = '\\\\?\\Volume{4a1c7e2b-93d5-4f08-b6e1-2c8d5f9a7b31}\\';
+  assert.equal(parse(web, { policy: { allowedHostPaths: ['c:\\programdata\\HCS-reconciler\\', volume] } }).errors.length, 0, 'prefix, case-insensitive');
+  assert.equal(parse(web, { policy: { allowedHostPaths: ['C:\\ProgramData\\hcs-reconciler\\data\\we', 'C:\\ProgramData\\hcs-reconciler\\layers', volume] } }).errors.length, 1, 'whole segments only');
   const raw = parse(readFileSync('manifests/raw-document.yaml', 'utf8'), { policy: { allowDocument: false } });
   assert.deepEqual(raw.errors.map((e) => [e.path, e.message]), [['spec.document', 'document passthrough is not allowed by the host policy (allowDocument: false)']]);
 });

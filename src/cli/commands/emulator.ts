@@ -2,6 +2,7 @@
 import { defaultSocketPath, EmulatorControl, ensureEmulator, findEmulator, parseHResult } from '../../emulator/index.ts';
 import { ensureEmulatorLibrary } from '../../emulator/native/build.mjs';
 import { age, outputFormat, printJson, table, UsageError } from '../output.ts';
+import { HRESULTS } from '../../hcs/errors.ts';
 import type { GlobalOptions } from '../context.ts';
 
 function socketOf(g: GlobalOptions): string {
@@ -74,18 +75,37 @@ export function emulatorCrash(id: string, g: GlobalOptions): Promise<number> {
   });
 }
 
-/** `emulator fault <op> <hresult> [--count N] [--latency MS] [--id ID]`. */
-export function emulatorFault(op: string, hresult: string, opts: { count?: string; latency?: string; id?: string }, g: GlobalOptions): Promise<number> {
+/**
+ * An HRESULT as the user typed it: a hex or decimal value, the emulator's names, or any name
+ * this tool prints itself (src/hcs/errors.ts), sent to the service as hex.
+ */
+export function resolveHResult(text: string): string {
   try {
-    parseHResult(hresult);
+    parseHResult(text);
+    return text;
   } catch {
-    throw new UsageError(`unknown HRESULT "${hresult}" (use a name like HCS_E_INVALID_STATE or a hex value like 0x80370105)`, 64);
+    const found = Object.entries(HRESULTS).find(([name]) => name.toUpperCase() === text.trim().toUpperCase());
+    if (found) return `0x${(found[1] >>> 0).toString(16).toUpperCase().padStart(8, '0')}`;
+    throw new UsageError(`unknown HRESULT "${text}": use a hex value like 0x80370105 or one of ${Object.keys(HRESULTS).join(', ')}`, 64);
   }
+}
+
+/** `emulator fault <op> <hresult> [--count N] [--latency MS] [--id ID]`, or `emulator fault --clear`. */
+export function emulatorFault(op: string | undefined, hresult: string | undefined, opts: { count?: string; latency?: string; id?: string; clear?: boolean }, g: GlobalOptions): Promise<number> {
+  if (opts.clear) {
+    return connected(g, async (c) => {
+      await c.clearFaults();
+      process.stdout.write('faults cleared: no failing, hung or slowed calls remain\n');
+      return 0;
+    });
+  }
+  if (!op || !hresult) throw new UsageError('emulator fault: give <op> <hresult> (e.g. Create HCS_E_INVALID_STATE), or --clear to remove every fault', 64);
+  const value = resolveHResult(hresult);
   return connected(g, async (c) => {
     if (opts.latency !== undefined) await c.latency({ op, ms: Number(opts.latency) });
     const count = opts.count === undefined ? 1 : Number(opts.count);
-    if (count > 0) await c.fault({ op, hresult, count, ...(opts.id ? { id: opts.id } : {}) });
-    process.stdout.write(`fault set: next ${count} ${op} call(s) fail with ${hresult}${opts.latency ? `, latency ${opts.latency} ms` : ''}\n`);
+    if (count > 0) await c.fault({ op, hresult: value, count, ...(opts.id ? { id: opts.id } : {}) });
+    process.stdout.write(`fault set: next ${count} ${op} call(s) fail with ${hresult}${opts.latency ? `, latency ${opts.latency} ms` : ''} (clear with "emulator fault --clear")\n`);
     return 0;
   });
 }

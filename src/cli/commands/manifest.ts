@@ -4,9 +4,12 @@ import type { ManifestError, ManifestSnapshot } from '../../../reconciler/ports.
 import { manifestOptions, type GlobalOptions } from '../context.ts';
 import { outputFormat, printJson } from '../output.ts';
 
-/** Load a file or folder with the global manifest options; a missing folder becomes an error entry. */
-export async function loadForCli(path: string, g: GlobalOptions): Promise<ManifestSnapshot> {
-  const snapshot = await loadManifests(path, await manifestOptions(g));
+/**
+ * Load a file or folder with the global manifest options; a missing folder becomes an error
+ * entry. Sub-folders are read to the same depth as `run` reads them by default (1).
+ */
+export async function loadForCli(path: string, g: GlobalOptions, depth = 1): Promise<ManifestSnapshot> {
+  const snapshot = await loadManifests(path, { ...(await manifestOptions(g, path)), recursive: depth > 0, maxDepth: depth });
   if (snapshot.folderOk) return snapshot;
   const error: ManifestError = { file: path, line: 1, col: 1, path: '', message: snapshot.folderError ?? 'cannot read' };
   return { ...snapshot, errors: [error, ...snapshot.errors] };

@@ -1,7 +1,8 @@
 /** `plan`, `apply` and `ps`: one-shot commands against HCS. */
 import { createController, dependencyOrder, DesiredStore, groupObserved, nodeJson, plan, type NodeOp, type Plan } from '../../../reconciler/index.ts';
+import { withoutHeld } from '../../../reconciler/prune-holds.ts';
 import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
-import { openHcsForCli, type GlobalOptions } from '../context.ts';
+import { lockForCommand, openHcsForCli, type GlobalOptions } from '../context.ts';
 import { outputFormat, printJson, table, UsageError } from '../output.ts';
 import { realClock } from '../clock.ts';
 import { formatErrorsByFile, loadForCli } from './manifest.ts';
@@ -45,7 +46,8 @@ export async function planCommand(opts: { manifests: string; output?: string; al
   store.apply(snapshot, { allowEmpty: opts.allowEmpty === true });
   const result = await withHcs(g, logger, false, async (hcs) => {
     const observed = groupObserved(await hcs.enumerate({ owners: [g.owner] }), g.owner);
-    return plan({ desired: store.list(), observed, allowPrune: store.pruneHold() === undefined, now: Date.now() });
+    const names = new Set(store.list().map((d) => d.name));
+    return plan({ desired: store.list(), observed: withoutHeld(observed, store.heldNames(), names), allowPrune: !store.holdsAllPruning(), now: Date.now() });
   });
   const exit = snapshot.errors.length > 0 ? 1 : result.converged ? 0 : 2;
   if (snapshot.errors.length > 0) process.stderr.write(`${formatErrorsByFile(snapshot.errors)}\n`);
@@ -62,7 +64,7 @@ export async function planCommand(opts: { manifests: string; output?: string; al
 }
 
 /** `hcs-reconciler apply --manifests DIR [--timeout 5m]`: converge once; exit 0 converged, 1 failed or timed out. */
-export async function applyCommand(opts: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean }, g: GlobalOptions, logger: Logger): Promise<number> {
+export async function applyCommand(opts: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean; lockDir?: string }, g: GlobalOptions, logger: Logger): Promise<number> {
   const timeoutMs = parseDuration(opts.timeout ?? '5m');
   if (timeoutMs === undefined) throw new UsageError(`--timeout: expected a duration like 90s or 5m (got "${opts.timeout}")`, 64);
   const snapshot = await loadForCli(opts.manifests, g);
@@ -70,6 +72,22 @@ export async function applyCommand(opts: { manifests: string; timeout?: string; 
     process.stderr.write(`${formatErrorsByFile(snapshot.errors)}\n`);
     return 1;
   }
+  // Taken before HCS is opened: while a controller of this owner runs, apply changes nothing.
+  const lock = lockForCommand(g, 'apply', opts.manifests, opts.lockDir);
+  try {
+    return await applyLocked(opts, snapshot, timeoutMs, g, logger);
+  } finally {
+    lock.dispose();
+  }
+}
+
+async function applyLocked(
+  opts: { manifests: string; timeout?: string; output?: string; allowEmpty?: boolean },
+  snapshot: Awaited<ReturnType<typeof loadForCli>>,
+  timeoutMs: number,
+  g: GlobalOptions,
+  logger: Logger,
+): Promise<number> {
   return withHcs(g, logger, true, async (hcs) => {
     const controller = createController({ hcs, owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
     try {

@@ -4,15 +4,14 @@
  * disposes them in reverse order. SIGINT/SIGTERM stop the controller and leave workloads running;
  * SIGHUP forces a rescan of the folder and a reconcile pass.
  */
-import { manifestParser, parseDuration } from '../../manifest/index.ts';
+import { DEFAULT_MAX_FILE_BYTES, isManifestFileName, manifestParser, parseDuration } from '../../manifest/index.ts';
 import { watchManifests } from '../../watch/index.ts';
 import { createController } from '../../../reconciler/index.ts';
 import type { Disposable, Logger } from '../../../reconciler/ports.ts';
-import { manifestOptions, openHcsForCli, type GlobalOptions } from '../context.ts';
+import { lockForCommand, manifestOptions, openHcsForCli, type GlobalOptions } from '../context.ts';
 import { realClock } from '../clock.ts';
 import { parseListen, startHttp } from '../http.ts';
 import { UsageError } from '../output.ts';
-import { acquireLock } from '../lock.ts';
 import { checkFolderSecurity } from '../folder-check.ts';
 import type { ControllerMetrics } from '../metrics.ts';
 import { instrumentHcs } from '../instrumented-hcs.ts';
@@ -34,6 +33,11 @@ export interface RunOptions {
   strictFolder?: boolean;
 }
 
+/** Longest shutdown (SIGTERM to exit), whatever HCS does. */
+const SHUTDOWN_MS = 3000;
+/** After shutdown, how long pending native work may keep the process alive. */
+const EXIT_GRACE_MS = 500;
+
 function duration(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const ms = parseDuration(value);
@@ -54,16 +58,33 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
   const settleMs = duration('--settle', opts.settle, 150);
   const concurrency = integer('--concurrency', opts.concurrency, 16);
   const listen = opts.listen === 'off' ? undefined : parseListen(opts.listen ?? '127.0.0.1:9180', opts.listenAny === true);
-  const mopts = await manifestOptions(g);
+  const mopts = await manifestOptions(g, opts.manifests, opts.lockDir);
   const stack: Disposable[] = [];
+  // Shutdown completes within SHUTDOWN_MS whatever HCS does: a step still waiting on a hung
+  // call is abandoned (in-flight operations are abandoned, workloads keep running).
   const shutdown = async (): Promise<void> => {
-    for (const d of stack.reverse()) await Promise.resolve(d.dispose()).catch((err) => logger.warn('dispose failed', { err: String(err) }));
+    const deadline = Date.now() + SHUTDOWN_MS;
+    for (const d of stack.reverse()) {
+      const done = Promise.resolve().then(() => d.dispose()).then(() => true, (err: unknown) => {
+        logger.warn('dispose failed', { err: String(err) });
+        return true;
+      });
+      const left = Math.max(0, deadline - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)));
+      if (!(await Promise.race([done, late]))) logger.warn('shutdown: abandoning a step still waiting on HCS', { afterMs: SHUTDOWN_MS });
+      clearTimeout(timer);
+    }
+    // Whatever is still pending (a native call HCS never answers) must not keep the process up.
+    setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
   };
   try {
-    const folderWarning = await checkFolder(opts.manifests, opts.strictFolder === true, logger);
-    stack.push(acquireLock(g.owner, opts.manifests, opts.lockDir));
+    const folderWarning = await checkFolder(opts.manifests, opts.strictFolder === true, logger, integer('--depth', opts.depth, 1), g.policy);
+    const lock = lockForCommand(g, 'run', opts.manifests, opts.lockDir);
+    stack.push(lock);
     const { hcs: raw, description } = await openHcsForCli(g, logger, { start: true });
-    stack.push({ dispose: () => raw.close() });
+    // Drain in-flight operations briefly only: the shutdown deadline bounds the whole sequence.
+    stack.push({ dispose: () => (raw as { close(o?: { drainTimeoutMs?: number }): Promise<void> }).close({ drainTimeoutMs: 1000 }) });
     // Metrics are only readable through the HTTP endpoint: with --listen off, neither prom-client
     // (~8 MB of RSS) nor its default collectors (an event-loop-delay timer) are loaded.
     const metrics: ControllerMetrics | undefined = listen ? (await import('../metrics.ts')).createMetrics() : undefined;
@@ -81,16 +102,28 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     stack.push(controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind, ...(e.hresult ? { hresult: e.hresult } : {}) })));
     const source = await watchManifests({
       path: opts.manifests, parser: manifestParser(mopts), settleMs, resyncMs, poll: opts.poll === true,
-      depth: integer('--depth', opts.depth, 1), logger,
+      depth: integer('--depth', opts.depth, 1), logger, maxReadBytes: mopts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     });
     stack.push(source);
+    // An error is logged when it appears, not again on every snapshot that still has it.
+    let logged = new Set<string>();
     const report = (s: ReturnType<typeof source.current>) => {
-      for (const e of s.errors) logger.warn('manifest error', { file: e.file, line: e.line, col: e.col, field: e.path, error: e.message, text: formatError(e) });
+      const now = new Set<string>();
+      for (const e of s.errors) {
+        const text = formatError(e);
+        now.add(text);
+        if (!logged.has(text)) logger.warn('manifest error', { file: e.file, line: e.line, col: e.col, field: e.path, error: e.message, text });
+      }
+      logged = now;
       controller.applySnapshot(s);
     };
     stack.push(source.onSnapshot(report));
     report(source.current());
-    if (listen && metrics) stack.push(await startHttp(controller, listen, metrics.registry));
+    if (listen && metrics) {
+      stack.push(await startHttp(controller, listen, metrics.registry));
+      // `status` and `events` find this controller through the lock record.
+      lock.update({ endpoint: `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}` });
+    }
     logger.info('controller running', { manifests: opts.manifests, hcs: description, owner: g.owner, ...(listen ? { listen: `${listen.host}:${listen.port}` } : {}) });
     await waitForSignal(async () => {
       logger.info('SIGHUP: rescanning manifests');
@@ -108,8 +141,10 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
  * Whoever can write the manifests folder decides what this host runs: warn (log and status) when
  * non-administrators can write it; with --strict-folder, refuse to start. Returns the warning.
  */
-async function checkFolder(path: string, strict: boolean, logger: Logger): Promise<string | undefined> {
-  const verdict = await checkFolderSecurity(path);
+async function checkFolder(path: string, strict: boolean, logger: Logger, depth: number, policyFile: string | undefined): Promise<string | undefined> {
+  // Every file and sub-folder the source reads, and the policy file: any of them writable by
+  // others decides what this host runs as much as the folder itself.
+  const verdict = await checkFolderSecurity(path, { depth, isManifest: isManifestFileName, ...(policyFile ? { policyFile } : {}) });
   if (!verdict) {
     logger.warn('could not check who can write the manifests folder', { folder: path });
     return undefined;

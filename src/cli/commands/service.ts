@@ -52,13 +52,22 @@ export function winswXml(o: ServiceOptions): string {
 `;
 }
 
+/**
+ * The manifests folder for the service definition: a Windows path (`C:\\gitops`, `\\\\server\\share`)
+ * is kept exactly as given (the service runs on Windows; resolving it on Linux mangled it into
+ * `/cwd/C:\\gitops`); anything else is made absolute.
+ */
+export function absoluteForService(path: string): string {
+  return /^[A-Za-z]:[\\/]|^\\\\/.test(path) ? path : resolve(path);
+}
+
 /** Resolve defaults: this node, this package's bin, an absolute manifests folder. */
 export function serviceOptions(o: { name?: string; manifests?: string; threadpool?: string; args?: string[] }): ServiceOptions {
   const threadpool = Number(o.threadpool ?? '64');
   if (!Number.isInteger(threadpool) || threadpool < 4 || threadpool > 1024) throw new UsageError('--threadpool: expected an integer from 4 to 1024', 64);
   return {
     name: o.name ?? 'hcs-reconciler',
-    manifests: resolve(o.manifests ?? (process.platform === 'win32' ? 'C:\\ProgramData\\hcs-reconciler\\manifests' : 'manifests')),
+    manifests: absoluteForService(o.manifests ?? (process.platform === 'win32' ? 'C:\\ProgramData\\hcs-reconciler\\manifests' : 'manifests')),
     nodePath: process.execPath,
     binPath: fileURLToPath(new URL('../bin.mjs', import.meta.url)),
     threadpool,

@@ -5,7 +5,8 @@
 import { request } from 'node:http';
 import type { ControllerStatus, HistoryEvent } from '../../../reconciler/index.ts';
 import type { Logger } from '../../../reconciler/ports.ts';
-import type { GlobalOptions } from '../context.ts';
+import { lockFileForCli, type GlobalOptions } from '../context.ts';
+import { liveHolder } from '../lock.ts';
 import { age, outputFormat, printJson, table, UsageError } from '../output.ts';
 import { parseListen } from '../http.ts';
 import { planCommand } from './reconcile.ts';
@@ -42,10 +43,20 @@ export function formatStatus(s: ControllerStatus, now = Date.now()): string {
   return lines.join('\n');
 }
 
+/**
+ * The endpoint to ask: `--listen` when given, else the one the running controller of this owner
+ * wrote into its lock record, else the default 127.0.0.1:9180.
+ */
+function endpointOf(listen: string | undefined, g: GlobalOptions): { host: string; port: number } {
+  if (listen) return parseListen(listen, true);
+  const holder = liveHolder(lockFileForCli(g));
+  return parseListen(holder?.endpoint ?? '127.0.0.1:9180', true);
+}
+
 /** `hcs-reconciler status [-o json|yaml]`. */
 export async function statusCommand(opts: { output?: string; listen?: string; manifests?: string }, g: GlobalOptions, logger: Logger): Promise<number> {
   const format = outputFormat(opts.output, ['json', 'yaml']);
-  const endpoint = parseListen(opts.listen ?? '127.0.0.1:9180', true);
+  const endpoint = endpointOf(opts.listen, g);
   const body = await get(endpoint, '/status').catch(() => undefined);
   if (body === undefined) {
     process.stderr.write(`no controller answering at ${endpoint.host}:${endpoint.port}; showing what a controller would do\n`);
@@ -58,14 +69,21 @@ export async function statusCommand(opts: { output?: string; listen?: string; ma
   return 0;
 }
 
+/** `events NAME` for a name the controller does not know: exit 1 rather than print nothing. */
+async function assertKnown(endpoint: { host: string; port: number }, name: string): Promise<void> {
+  const status = JSON.parse(await get(endpoint, '/status')) as ControllerStatus;
+  const known = status.systems.some((s) => s.name === name) || status.manifestErrors.some((e) => e.name === name) || status.ignored.some((i) => i.name === name);
+  if (!known) throw new UsageError(`no system or manifest named ${name}`, 1);
+}
+
 function formatEvent(e: HistoryEvent): string {
   return `${new Date(e.at).toISOString()}  ${e.system.padEnd(16)} ${e.kind.padEnd(15)} ${e.message}${e.hresult ? ` (${e.hresult})` : ''}`;
 }
 
 /** `hcs-reconciler events [name] [--follow]`. */
-export async function eventsCommand(name: string | undefined, opts: { follow?: boolean; output?: string; listen?: string }, _g: GlobalOptions): Promise<number> {
+export async function eventsCommand(name: string | undefined, opts: { follow?: boolean; output?: string; listen?: string }, g: GlobalOptions): Promise<number> {
   const format = outputFormat(opts.output, ['json']);
-  const endpoint = parseListen(opts.listen ?? '127.0.0.1:9180', true);
+  const endpoint = endpointOf(opts.listen, g);
   const query = `?${name ? `system=${encodeURIComponent(name)}&` : ''}${opts.follow ? 'follow=1' : ''}`;
   const print = (e: HistoryEvent) => process.stdout.write(format === 'json' ? `${JSON.stringify(e)}\n` : `${formatEvent(e)}\n`);
   let pending = '';
@@ -80,6 +98,7 @@ export async function eventsCommand(name: string | undefined, opts: { follow?: b
   });
   if (!opts.follow) {
     const events = JSON.parse(body) as HistoryEvent[];
+    if (name && events.length === 0) await assertKnown(endpoint, name);
     if (format === 'json') printJson(events);
     else for (const e of events) print(e);
   }
