@@ -12,8 +12,10 @@ import { EmulatorControl } from './control.ts';
 
 /** Repository root: the service is spawned from here so `--import tsx` resolves. */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** Running from the compiled package (dist/, plain node) rather than the sources (tsx). */
+const compiled = import.meta.url.endsWith('.js');
 /** The service entry point. */
-export const serviceMainPath = fileURLToPath(new URL('./service/main.ts', import.meta.url));
+export const serviceMainPath = fileURLToPath(new URL(compiled ? './service/main.js' : './service/main.ts', import.meta.url));
 const READY_MARKER = 'HCSEMU_READY';
 const START_TIMEOUT_MS = 20_000;
 const POLL_MS = 20;
@@ -110,7 +112,7 @@ async function waitListening(child: ChildProcess, socketPath: string, logPath: s
 }
 
 function spawnService(socketPath: string, opts: StartOptions): { child: ChildProcess; logPath: string } {
-  const args = ['--import', 'tsx', serviceMainPath, '--socket', socketPath];
+  const args = [...(compiled ? [] : ['--import', 'tsx']), serviceMainPath, '--socket', socketPath];
   if (opts.stateDir) args.push('--state-dir', opts.stateDir);
   const env = { ...process.env, ...opts.env };
   const logPath = join(dirname(socketPath), 'service.log');

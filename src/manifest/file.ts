@@ -15,6 +15,7 @@ import { checkPolicy } from './policy.ts';
 import { renderManifest } from './render.ts';
 import type { Manifest, ManifestPolicy } from './types.ts';
 import { validateDocument } from './validate.ts';
+import { DEFAULT_OWNER } from './owner.ts';
 
 /** Options shared by parsing, combining and loading. */
 export interface ManifestOptions {
@@ -29,7 +30,7 @@ export interface ManifestOptions {
 }
 
 /** Default HCS Owner. */
-export const DEFAULT_OWNER = 'hcs-reconciler';
+export { DEFAULT_OWNER };
 
 /** A manifest name as declared in a file, with where (used by cross-file checks). */
 export interface DeclaredName {
