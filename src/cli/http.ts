@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { Controller } from '../../reconciler/index.ts';
 import type { Registry } from 'prom-client';
 import { UsageError } from './output.ts';
+import { serveStatusPage } from './status-page.ts';
 
 /** Parse `host:port`; refuse a non-loopback host unless `allowAny`. */
 export function parseListen(spec: string, allowAny: boolean): { host: string; port: number } {
@@ -31,6 +32,7 @@ export async function startHttp(controller: Controller, listen: { host: string; 
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(`${JSON.stringify(body)}\n`);
     };
+    if (url.pathname === '/') return serveStatusPage(controller, url, res);
     if (url.pathname === '/healthz') return send(200, { ok: true });
     if (url.pathname === '/readyz') {
       const ready = controller.status().ready;
