@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -43,8 +43,7 @@ test('npm pack + npm install into an empty folder: the installed package runs on
   assert.deepEqual(files.filter((f) => /\.(so|o)$/.test(f)), [], 'no compiled emulator library');
 
   const app = join(dir, 'app');
-  rmSync(app, { recursive: true, force: true });
-  spawnSync('mkdir', [app]);
+  mkdirSync(app);
   writeFileSync(join(app, 'package.json'), '{ "name": "app", "private": true, "type": "module" }\n');
   const install = run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, info!.filename)], { cwd: app });
   assert.equal(install.status, 0, install.stderr);
@@ -73,6 +72,16 @@ test('npm pack + npm install into an empty folder: the installed package runs on
 
   if (process.platform === 'win32' || !hasCompiler) return t.diagnostic('emulator part skipped: no C compiler (or Windows)');
   const env = { HCS_EMULATOR_SOCKET: socket };
+  // No compiler on PATH (only node): a clear message, not a stack trace. The library may have
+  // been built by postinstall, so it is removed first (this test's own install).
+  const libDir = join(app, 'node_modules/hcs-reconciler/dist/src/emulator/native/build');
+  rmSync(libDir, { recursive: true, force: true });
+  const nodeOnly = join(dir, 'node-only');
+  mkdirSync(nodeOnly);
+  symlinkSync(process.execPath, join(nodeOnly, 'node'));
+  const noCc = run(process.execPath, [join(app, 'node_modules/hcs-reconciler/dist/src/cli/bin.mjs'), 'ps'], { cwd: app, env: { ...env, PATH: nodeOnly, CC: '' } });
+  assert.equal(noCc.status, 1);
+  assert.match(noCc.stderr, /^hcs-reconciler: no C compiler found \(tried \$CC, cc, gcc, clang\) to build the HCS emulator library; install one, e\.g\. `apt-get install gcc`/);
   const start = run(bin, ['emulator', 'start'], { cwd: app, env });
   assert.equal(start.status, 0, start.stderr);
   assert.ok(existsSync(join(app, 'node_modules/hcs-reconciler/dist/src/emulator/native/build/libcomputecore.so')), 'library built inside the installed package');
