@@ -5,13 +5,14 @@
  * `hcs-reconciler/reconciler`.
  *
  * ```ts
- * import { createController, loadManifests, openHcs } from 'hcs-reconciler';
+ * import { createController, loadManifests, openHcs, realClock } from 'hcs-reconciler';
  * const hcs = openHcs();                                   // Windows: computecore.dll
- * const controller = createController({ hcs, owner: 'hcs-reconciler', clock: Date, logger: console, resyncMs: 30_000 });
+ * const controller = createController({ hcs, owner: 'hcs-reconciler', clock: realClock, logger: console, resyncMs: 30_000 });
  * controller.applySnapshot(await loadManifests('C:\\manifests', { owner: 'hcs-reconciler' }));
  * ```
  */
 export { main } from './cli/main.ts';
+export { realClock } from './cli/clock.ts';
 export {
   DEFAULT_OWNER, combineSnapshot, formatError, loadManifests, manifestSchema, parseManifestFile, renderManifest,
   type FileResult, type Manifest, type ManifestOptions, type ManifestPolicy,
