@@ -23,10 +23,14 @@ export const GENERATED_FILE = './validators.generated.cjs';
 /** The schemas generated at build time, by name. */
 export const STANDALONE_SCHEMAS = { manifest: manifestSchema, policy: policySchema } as const;
 
-/** The format definitions exactly as registered with ajv (the generated code calls them). */
-function formatDefinitions(): Record<string, unknown> {
+/** Formats taken from ajv-formats (the others are ours, in formats.ts). */
+const AJV_FORMATS = ['hostname'];
+
+/** Every format definition exactly as registered with ajv (the generated code calls these). */
+export function formatDefinitions(): Record<string, unknown> {
   const { fullFormats } = require('ajv-formats/dist/formats.js') as { fullFormats: Record<string, unknown> };
-  const defs: Record<string, unknown> = { hostname: fullFormats.hostname };
+  const defs: Record<string, unknown> = {};
+  for (const name of AJV_FORMATS) defs[name] = fullFormats[name];
   for (const [name, rule] of Object.entries(FORMATS)) defs[name] = { type: 'string', validate: rule.validate };
   return defs;
 }
@@ -34,13 +38,12 @@ function formatDefinitions(): Record<string, unknown> {
 /** The configured ajv (also used by standalone.ts with `code` options to generate the validators). */
 export function createAjv(code?: CodeOptions): Ajv2020 {
   const { Ajv2020: AjvClass } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
-  const addFormats = require('ajv-formats') as typeof import('ajv-formats').default;
   // verbose: errors carry `data` and `parentSchema`, needed for "(got ...)" and `x-message`.
   // strictRequired is off: it rejects `oneOf: [{required: [container]}, ...]` branches whose
   // keys are declared in the parent's `properties`, which is exactly how "one of" is spelled.
   const ajv = new AjvClass({ allErrors: true, strict: true, strictRequired: false, useDefaults: true, verbose: true, ...(code ? { code } : {}) });
-  addFormats(ajv, ['hostname']);
-  for (const [name, def] of Object.entries(formatDefinitions())) if (name !== 'hostname') ajv.addFormat(name, def as { type: 'string'; validate: (v: string) => boolean });
+  // The same definitions the generated code receives: one list, so the two cannot drift apart.
+  for (const [name, def] of Object.entries(formatDefinitions())) ajv.addFormat(name, def as RegExp);
   // Annotations read by messages.ts; declared so strict mode accepts them.
   ajv.addVocabulary(['x-message', 'x-at']);
   return ajv;
