@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -32,7 +32,14 @@ test('npm pack + npm install into an empty folder: the installed package runs on
     run(join(dir, 'app/node_modules/.bin/hcs-reconciler'), ['emulator', 'stop'], { cwd: join(dir, 'app'), env: { HCS_EMULATOR_SOCKET: socket } });
     rmSync(dir, { recursive: true, force: true });
   });
-  const pack = run(npm, ['pack', '--json', '--pack-destination', dir], { cwd: root });
+  // Packed from a copy of the sources (node_modules linked), so the build that `npm pack` runs
+  // (prepare) never replaces the checkout's dist/ under a concurrently running test.
+  const src = join(dir, 'src-copy');
+  for (const entry of ['package.json', 'package-lock.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'src', 'reconciler']) {
+    cpSync(join(root, entry), join(src, entry), { recursive: true, filter: (p) => !/[\\/]build$|validators\.generated\.cjs$/.test(p) || p.endsWith('build.mjs') });
+  }
+  symlinkSync(join(root, 'node_modules'), join(src, 'node_modules'), 'junction');
+  const pack = run(npm, ['pack', '--json', '--pack-destination', dir], { cwd: src });
   assert.equal(pack.status, 0, pack.stderr);
   const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = info!.files.map((f) => f.path);
