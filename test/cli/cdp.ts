@@ -28,7 +28,7 @@ export interface Browser {
 export function launchChromium(executable: string): Browser {
   const profile = mkdtempSync(join(tmpdir(), 'hcs-chromium-'));
   const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-extensions', '--no-default-browser-check', `--user-data-dir=${profile}`,
+    '--disable-component-update', '--disable-sync', '--disable-extensions', '--disable-dev-shm-usage', '--no-default-browser-check', `--user-data-dir=${profile}`,
     '--remote-debugging-pipe', 'about:blank'];
   const child: ChildProcess = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
   const toBrowser = child.stdio[3] as Writable;

@@ -97,16 +97,16 @@ test('status page in headless Chromium: loads, follows the event stream, a crash
         (await send<{ result: { value?: unknown } }>('Runtime.evaluate', { expression, returnByValue: true })).result.value;
       const row = (name: string) => evaluate(`(() => { const r = document.querySelector('tr[data-system="${name}"]'); return r ? { actual: r.dataset.actual, restarts: r.dataset.restarts } : null; })()`) as Promise<{ actual: string; restarts: string } | null>;
 
-      await until(async () => (await evaluate("document.getElementById('live')?.dataset.state")) === 'live', 'the page script to follow /events (it runs only if the CSP allows it)');
+      await until(async () => (await evaluate("document.getElementById('live')?.dataset.state")) === 'live', 'the page script to follow /events (it runs only if the CSP allows it)', undefined, 30_000);
       assert.deepEqual(await row('db'), { actual: 'Running', restarts: '0' });
 
       await crash('db');
-      await until(async () => (await row('db'))?.actual !== 'Running', 'the db row to change after the crash, without a reload');
+      await until(async () => (await row('db'))?.actual !== 'Running', 'the db row to change after the crash, without a reload', controller, 30_000);
       const actual = controller.status().systems.find((s) => s.name === 'db')!.actual;
-      await until(async () => (await row('db'))?.actual === actual, `the db row to show ${actual}`);
+      await until(async () => (await row('db'))?.actual === actual, `the db row to show ${actual}`, controller, 30_000);
 
       await crash('web');
-      await until(async () => (await row('web'))?.restarts === '1' && (await row('web'))?.actual === 'Running', 'web restarted once (Always) on the page', controller);
+      await until(async () => (await row('web'))?.restarts === '1' && (await row('web'))?.actual === 'Running', 'web restarted once (Always) on the page', controller, 30_000);
 
       const shot = await send<{ data: string }>('Page.captureScreenshot', { format: 'png', captureBeyondViewport: false });
       const png = Buffer.from(shot.data, 'base64');
