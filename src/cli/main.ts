@@ -4,7 +4,7 @@
  * User mistakes print one clear line on stderr, never a stack trace.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { DEFAULT_OWNER } from '../manifest/owner.ts';
 import type { GlobalOptions } from './context.ts';
 import { createLogger } from './log.ts';
@@ -23,9 +23,17 @@ const statusCmds = () => import('./commands/status.ts');
 const serviceCmds = () => import('./commands/service.ts');
 const emulatorCmds = () => import('./commands/emulator.ts');
 
-/** This package's version (package.json through the package's self-reference: src/ and dist/ alike). */
+/** This package's version, from its package.json: two levels up from src/cli, three from dist/src/cli. */
 function packageVersion(): string {
-  return (createRequire(import.meta.url)('hcs-reconciler/package.json') as { version: string }).version;
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'hcs-reconciler' && pkg.version) return pkg.version;
+    } catch {
+      // not there: try the next level
+    }
+  }
+  return 'unknown';
 }
 
 function buildProgram(setExit: (code: number) => void): Command {
