@@ -41,7 +41,7 @@ export function launchChromium(executable: string): Browser {
   let buffer = '';
   fromBrowser.on('data', (chunk: Buffer) => {
     buffer += chunk.toString('utf8');
-    let end;
+    let end: number;
     while ((end = buffer.indexOf('\0')) >= 0) {
       const msg = JSON.parse(buffer.slice(0, end)) as { id?: number; method?: string; params?: Record<string, unknown>; result?: unknown; error?: { message: string }; sessionId?: string };
       buffer = buffer.slice(end + 1);
