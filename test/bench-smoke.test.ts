@@ -22,7 +22,7 @@ test('bench harness --smoke: every scenario, numeric values, JSON shape', () => 
     assert.equal(typeof doc.startedAt, 'string');
     assert.equal(doc.quick, false);
     assert.ok(doc.machine.cpus > 0 && doc.machine.node.startsWith('v'));
-    for (const prefix of ['latency', 'converge', 'burst', 'steady', 'memory', 'ffi']) {
+    for (const prefix of ['latency', 'converge', 'burst', 'steady', 'memory', 'ffi', 'startup']) {
       assert.ok(doc.results.some((x) => x.scenario.startsWith(prefix)), `no ${prefix} results`);
     }
     for (const x of doc.results) assert.ok(typeof x.value === 'number' && Number.isFinite(x.value), `${x.scenario} / ${x.metric}: ${String(x.value)}`);

@@ -5,9 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensureEmulator, findEmulator, defaultSocketPath } from '../emulator/launcher.ts';
-import { ensureEmulatorLibrary } from '../emulator/native/build.mjs';
-import { openHcs } from '../hcs/index.ts';
+import { defaultSocketPath } from '../emulator/socket-path.ts';
 import { formatError, loadPolicyFile, type ManifestOptions } from '../manifest/index.ts';
 import type { HcsClient, Logger } from '../../reconciler/ports.ts';
 import { UsageError } from './output.ts';
@@ -83,11 +81,16 @@ export interface OpenedHcs {
  * is started (detached, so systems outlive this process) when none is running.
  */
 export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { start: boolean }): Promise<OpenedHcs> {
+  // Loaded here, not at the top: the manifest-only commands (validate, render) never pay for
+  // koffi's native module or the emulator launcher.
+  const { openHcs } = await import('../hcs/index.ts');
   const explicit = g.library ?? process.env.HCS_LIBRARY;
   if (explicit || process.platform === 'win32') {
     const libraryPath = explicit ?? 'computecore.dll';
     return { hcs: openHcs({ libraryPath }), description: libraryPath };
   }
+  const { ensureEmulator, findEmulator } = await import('../emulator/launcher.ts');
+  const { ensureEmulatorLibrary } = await import('../emulator/native/build.mjs');
   const socketPath = g.emulatorSocket ?? defaultSocketPath();
   process.env.HCS_EMULATOR_SOCKET = socketPath;
   const libraryPath = ensureEmulatorLibrary();

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { Controller, ControllerStatus } from '../../reconciler/index.ts';
 import type { Registry } from 'prom-client';
 import { UsageError } from './output.ts';
+import { serveStatusPage } from './status-page.ts';
 
 /** Parse `host:port`; refuse a non-loopback host unless `allowAny`. */
 export function parseListen(spec: string, allowAny: boolean): { host: string; port: number } {
@@ -89,6 +90,7 @@ export async function startHttp(controller: Controller, listen: { host: string; 
       return send(421, { error: `Host ${JSON.stringify((req.headers.host ?? '').slice(0, 64))} is not this endpoint; use http://127.0.0.1:${port}` });
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: `method ${req.method} not allowed (GET or HEAD only)` }, { allow: 'GET, HEAD' });
+    if (url.pathname === '/') return serveStatusPage(controller, url, res);
     if (url.pathname === '/healthz') return send(200, { ok: true });
     if (url.pathname === '/readyz') {
       const ready = controller.status().ready;

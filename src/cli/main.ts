@@ -4,7 +4,8 @@
  * User mistakes print one clear line on stderr, never a stack trace.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_OWNER } from '../manifest/index.ts';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_OWNER } from '../manifest/owner.ts';
 import type { GlobalOptions } from './context.ts';
 import { createLogger } from './log.ts';
 import { UsageError } from './output.ts';
@@ -22,9 +23,23 @@ const statusCmds = () => import('./commands/status.ts');
 const serviceCmds = () => import('./commands/service.ts');
 const emulatorCmds = () => import('./commands/emulator.ts');
 
+/** This package's version, from its package.json: two levels up from src/cli, three from dist/src/cli. */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'hcs-reconciler' && pkg.version) return pkg.version;
+    } catch {
+      // not there: try the next level
+    }
+  }
+  return 'unknown';
+}
+
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('hcs-reconciler')
     .description('Declarative controller for Windows containers and VMs through the Host Compute Service')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('--owner <name>', 'HCS Owner of the systems this controller manages', DEFAULT_OWNER)
     .option('--library <path>', 'HCS library (default: computecore.dll on Windows, the emulator library elsewhere; env HCS_LIBRARY)')
     .option('--emulator-socket <path>', 'HCS emulator service socket (env HCS_EMULATOR_SOCKET)')

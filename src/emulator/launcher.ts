@@ -4,16 +4,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { EmulatorControl } from './control.ts';
+import { defaultSocketPath } from './socket-path.ts';
 
 /** Repository root: the service is spawned from here so `--import tsx` resolves. */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** Running from the compiled package (dist/, plain node) rather than the sources (tsx). */
+const compiled = import.meta.url.endsWith('.js');
 /** The service entry point. */
-export const serviceMainPath = fileURLToPath(new URL('./service/main.ts', import.meta.url));
+export const serviceMainPath = fileURLToPath(new URL(compiled ? './service/main.js' : './service/main.ts', import.meta.url));
 const READY_MARKER = 'HCSEMU_READY';
 const START_TIMEOUT_MS = 20_000;
 const POLL_MS = 20;
@@ -22,14 +24,7 @@ const POLL_MS = 20;
  * The socket path: `HCS_EMULATOR_SOCKET` if set, else `$XDG_RUNTIME_DIR/hcs-emulator/service.sock`,
  * else `$TMPDIR/hcs-emulator-<uid>/service.sock` (PROTOCOL.md).
  */
-export function defaultSocketPath(): string {
-  const env = process.env.HCS_EMULATOR_SOCKET;
-  if (env) return env;
-  const xdg = process.env.XDG_RUNTIME_DIR;
-  if (xdg) return join(xdg, 'hcs-emulator', 'service.sock');
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  return join(process.env.TMPDIR || tmpdir() || '/tmp', `hcs-emulator-${uid}`, 'service.sock');
-}
+export { defaultSocketPath };
 
 /** True if something accepts connections on the socket path. */
 export function probeSocket(socketPath: string, timeoutMs = 1000): Promise<boolean> {
@@ -110,7 +105,7 @@ async function waitListening(child: ChildProcess, socketPath: string, logPath: s
 }
 
 function spawnService(socketPath: string, opts: StartOptions): { child: ChildProcess; logPath: string } {
-  const args = ['--import', 'tsx', serviceMainPath, '--socket', socketPath];
+  const args = [...(compiled ? [] : ['--import', 'tsx']), serviceMainPath, '--socket', socketPath];
   if (opts.stateDir) args.push('--state-dir', opts.stateDir);
   const env = { ...process.env, ...opts.env };
   const logPath = join(dirname(socketPath), 'service.log');

@@ -16,6 +16,7 @@ import { renderManifest } from './render.ts';
 import type { Manifest, ManifestPolicy } from './types.ts';
 import { validateDocument } from './validate.ts';
 import { scanNames } from './name-scan.ts';
+import { DEFAULT_OWNER } from './owner.ts';
 
 /** Options shared by parsing, combining and loading. */
 export interface ManifestOptions {
@@ -35,7 +36,7 @@ export interface ManifestOptions {
 }
 
 /** Default HCS Owner. */
-export const DEFAULT_OWNER = 'hcs-reconciler';
+export { DEFAULT_OWNER };
 
 /** A manifest name as declared in a file, with where (used by cross-file checks). */
 export interface DeclaredName {

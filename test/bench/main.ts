@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- [--quick] [--smoke] [--out results.json] [--only name,...]`: the controller's
  * benchmarks on the emulator through the real koffi binding (see PERFORMANCE.md). Prints a table
- * and writes the results as JSON. Scenarios: latency, converge, burst, steady, memory, ffi.
+ * and writes the results as JSON. Scenarios: latency, converge, burst, steady, memory, ffi, startup.
  */
 import { parseArgs } from 'node:util';
 import { startRig, type Rig } from './rig.ts';
@@ -13,6 +13,7 @@ import { runLatency } from './scenarios/latency.ts';
 import { runMemory } from './scenarios/memory.ts';
 import { runSteady } from './scenarios/steady.ts';
 import { runNoisy } from './scenarios/noisy.ts';
+import { runStartup } from './scenarios/startup.ts';
 
 /** Every scenario by name, in run order. */
 export const SCENARIOS: Record<string, (rig: Rig, mode: BenchMode) => Promise<BenchResult[]>> = {
@@ -23,7 +24,11 @@ export const SCENARIOS: Record<string, (rig: Rig, mode: BenchMode) => Promise<Be
   memory: runMemory,
   ffi: runFfi,
   noisy: runNoisy,
+  startup: (_rig, mode) => runStartup(mode),
 };
+
+/** Scenarios that need no emulator: when only these run, no rig is started. */
+const WITHOUT_RIG = new Set(['startup']);
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -44,15 +49,15 @@ async function main(): Promise<number> {
   const mode: BenchMode = { quick: values.quick === true, smoke: values.smoke === true };
   const startedAt = new Date().toISOString();
   const results: BenchResult[] = [];
-  const rig = await startRig();
+  const rig = names.every((n) => WITHOUT_RIG.has(n)) ? undefined : await startRig();
   try {
     for (const name of names) {
       const t0 = performance.now();
-      results.push(...(await SCENARIOS[name]!(rig, mode)));
+      results.push(...(await SCENARIOS[name]!(rig as Rig, mode)));
       console.error(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
   } finally {
-    await rig.stop();
+    await rig?.stop();
   }
   printTable(results);
   if (values.markdown) console.log(`\n${markdownTable(results)}`);

@@ -10,7 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../output.ts';
 
@@ -39,7 +39,7 @@ export function winswXml(o: ServiceOptions): string {
   <description>hcs-reconciler: keeps Windows containers and VMs (HCS) converged to the manifests in ${xmlEscape(o.manifests)}</description>
   <executable>${xmlEscape(o.nodePath)}</executable>
   <arguments>${xmlEscape(args)}</arguments>
-  <workingdirectory>${xmlEscape(dirname(dirname(dirname(o.binPath))))}</workingdirectory>
+  <workingdirectory>${xmlEscape(packageRoot(o.binPath))}</workingdirectory>
   <env name="UV_THREADPOOL_SIZE" value="${o.threadpool}"/>
   <serviceaccount><username>LocalSystem</username></serviceaccount>
   <startmode>Automatic</startmode>
@@ -61,6 +61,21 @@ export function absoluteForService(path: string): string {
   return /^[A-Za-z]:[\\/]|^\\\\/.test(path) ? path : resolve(path);
 }
 
+/** The package folder of a bin path (`<root>\\dist\\src\\cli\\bin.mjs` or, from a clone, `<root>\\src\\cli\\bin.mjs`). */
+function packageRoot(binPath: string): string {
+  return binPath.replace(/[\\/](dist[\\/])?src[\\/]cli[\\/]bin\.mjs$/, '');
+}
+
+/**
+ * The bin the service runs: the compiled one (plain node, no tsx in a LocalSystem service), also
+ * when this command itself runs from a clone's sources and the clone has been built.
+ */
+function serviceBin(): string {
+  const own = fileURLToPath(new URL('../bin.mjs', import.meta.url));
+  const compiled = fileURLToPath(new URL('../../../dist/src/cli/bin.mjs', import.meta.url));
+  return import.meta.url.endsWith('.ts') && existsSync(compiled) ? compiled : own;
+}
+
 /** Resolve defaults: this node, this package's bin, an absolute manifests folder. */
 export function serviceOptions(o: { name?: string; manifests?: string; threadpool?: string; args?: string[] }): ServiceOptions {
   const threadpool = Number(o.threadpool ?? '64');
@@ -69,7 +84,7 @@ export function serviceOptions(o: { name?: string; manifests?: string; threadpoo
     name: o.name ?? 'hcs-reconciler',
     manifests: absoluteForService(o.manifests ?? (process.platform === 'win32' ? 'C:\\ProgramData\\hcs-reconciler\\manifests' : 'manifests')),
     nodePath: process.execPath,
-    binPath: fileURLToPath(new URL('../bin.mjs', import.meta.url)),
+    binPath: serviceBin(),
     threadpool,
     extraArgs: o.args ?? [],
   };

@@ -31,7 +31,7 @@ export async function runSteady(rig: Rig, mode: BenchMode): Promise<BenchResult[
       result(scenario, 'CPU per resync (median)', median(cpu), 'ms', { max: 50 }),
       result(scenario, 'wall per resync (median)', median(wall), 'ms'),
       result(scenario, 'files re-parsed by resyncs', reparsed, 'files', { max: 0 }),
-      result(scenario, `idle CPU over ${idleMs / 1000} s (controller)`, idle.controller, '%', { max: 0.5 }),
+      result(scenario, `idle CPU over ${idleMs / 1000} s (controller)`, idle.controller, '%', { max: 0.3 }),
       result(scenario, `idle CPU over ${idleMs / 1000} s (emulator)`, idle.emulator, '%'),
     ];
   } finally {

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// `npm run build` (also `prepare`, so `npm ci` in a clone and `npm pack` build it): the compiled
+// package in dist/. Steps: generate the schema validators (ajv standalone code), compile with tsc
+// (tsconfig.build.json: .js + .d.ts, `.ts` import specifiers rewritten to `.js`), then copy the
+// files tsc does not emit: the generated validators, the CLI entry point and the emulator's C
+// sources with their build script (the library is compiled on first use, or at install on Linux;
+// never here, so building on Windows needs no C compiler).
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(root, 'dist');
+const require = createRequire(import.meta.url);
+
+function run(args) {
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`build: node ${args.join(' ')} failed (exit ${r.status})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+rmSync(dist, { recursive: true, force: true });
+run(['--import', 'tsx', 'src/manifest/standalone.ts']);
+// typescript's exports hide bin/tsc from require.resolve; its package folder is found through package.json.
+run([join(dirname(require.resolve('typescript/package.json')), 'bin/tsc'), '-p', 'tsconfig.build.json']);
+cpSync(join(root, 'src/manifest/validators.generated.cjs'), join(dist, 'src/manifest/validators.generated.cjs'));
+cpSync(join(root, 'src/cli/bin.mjs'), join(dist, 'src/cli/bin.mjs'));
+chmodSync(join(dist, 'src/cli/bin.mjs'), 0o755);
+cpSync(join(root, 'src/emulator/native'), join(dist, 'src/emulator/native'), {
+  recursive: true,
+  filter: (src) => !src.split(/[\\/]/).includes('build') || src.endsWith('build.mjs') || src.endsWith('build.d.mts'),
+});
+console.log(`build: ${dist}`);
