@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -30,8 +30,10 @@ run([join(dirname(require.resolve('typescript/package.json')), 'bin/tsc'), '-p',
 cpSync(join(root, 'src/manifest/validators.generated.cjs'), join(dist, 'src/manifest/validators.generated.cjs'));
 cpSync(join(root, 'src/cli/bin.mjs'), join(dist, 'src/cli/bin.mjs'));
 chmodSync(join(dist, 'src/cli/bin.mjs'), 0o755);
-cpSync(join(root, 'src/emulator/native'), join(dist, 'src/emulator/native'), {
+// Everything in native/ except the compiled output folder (native/build/, from a local build).
+const native = join(root, 'src/emulator/native');
+cpSync(native, join(dist, 'src/emulator/native'), {
   recursive: true,
-  filter: (src) => !src.split(/[\\/]/).includes('build') || src.endsWith('build.mjs') || src.endsWith('build.d.mts'),
+  filter: (src) => !relative(native, src).split(/[\\/]/).includes('build'),
 });
 console.log(`build: ${dist}`);
