@@ -60,13 +60,14 @@ export class NativeHcsClient implements HcsClient {
     let system: NativeHcsSystem | undefined;
     const start = (op: OperationHandle): number => {
       const r = this.native.createComputeSystem(id, json, op);
-      // HCS hands out the handle before the create completes: subscribe now, close on failure.
+      // HCS hands out the handle before the create completes: track it now (closed on failure),
+      // register its events once the create completed (hcsshim's order, audit D8).
       if (r.system !== null) system = new NativeHcsSystem(this.ctx, id, r.system);
       return r.hr;
     };
     try {
       await this.runner.run({ op: 'create', systemId: id, start }, opts);
-      return system as NativeHcsSystem;
+      return await subscribed(system as NativeHcsSystem, 'create', opts);
     } catch (err) {
       await system?.close();
       throw err;
@@ -83,6 +84,13 @@ export class NativeHcsClient implements HcsClient {
       },
       close: (handle) => this.native.closeComputeSystemAsync(handle),
       wrap: (handle) => new NativeHcsSystem(this.ctx, id, handle),
+    }).then(async (system) => {
+      try {
+        return await subscribed(system, 'open', opts);
+      } catch (err) {
+        await system.close();
+        throw err;
+      }
     });
   }
 
@@ -128,4 +136,11 @@ async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))));
   await Promise.race([Promise.allSettled(promises), timeout]);
   clearTimeout(timer);
+}
+
+/** Registers a system's events after its create/open completed, then runs the one race-closing query (D8). */
+async function subscribed(system: NativeHcsSystem, op: 'create' | 'open', opts?: CallOptions): Promise<NativeHcsSystem> {
+  system.subscribe(op);
+  await system.closeRace(opts);
+  return system;
 }

@@ -159,10 +159,20 @@ export interface LibraryOptions {
   libraryPath?: string;
 }
 
+/**
+ * `%SystemRoot%\System32\<dll>`: Windows DLLs are loaded by full path, never through the normal
+ * search order (application directory first), as hcsshim's `windows.NewLazySystemDLL` does
+ * (internal/computecore/zsyscall_windows.go; audit D22).
+ */
+export function system32Path(dll: string, env: NodeJS.ProcessEnv = process.env): string {
+  const root = env.SystemRoot ?? env.windir ?? 'C:\\Windows';
+  return `${root.replace(/[\\/]+$/, '')}\\System32\\${dll}`;
+}
+
 function resolveLibraryPath(opts: LibraryOptions): string {
   const path = opts.libraryPath ?? process.env.HCS_LIBRARY;
   if (path) return path;
-  if (process.platform === 'win32') return 'computecore.dll';
+  if (process.platform === 'win32') return system32Path('computecore.dll');
   throw new Error(
     'no HCS library: pass libraryPath or set HCS_LIBRARY (on Linux, the emulator library from ' +
       "src/emulator/native/build.mjs emulatorLibraryPath())",
@@ -183,8 +193,8 @@ export class HcsNative {
     const lib = koffi.load(this.libraryPath);
     this.f = declare(lib, PROTOTYPES);
     if (process.platform === 'win32') {
-      const kernel32 = koffi.load('kernel32.dll');
-      const ole32 = koffi.load('ole32.dll');
+      const kernel32 = koffi.load(system32Path('kernel32.dll'));
+      const ole32 = koffi.load(system32Path('ole32.dll'));
       this.free = {
         LocalFree: kernel32.func(FREE_PROTOTYPES.LocalFree),
         CoTaskMemFree: ole32.func(FREE_PROTOTYPES.CoTaskMemFree),

@@ -28,6 +28,7 @@ export {
   HcsError, HRESULTS, classifyHresult, failed, formatHresult, hresultName, toHcsError,
   isAccessDenied, isAlreadyExists, isAlreadyStopped, isDisconnected, isInvalidConfig, isInvalidState,
   isNotFound, isNotSupported, isTimeout,
+  isProcessGone,
   type HcsErrorInit, type HresultName,
 } from './errors.ts';
 export { HcsEventType } from './events.ts';

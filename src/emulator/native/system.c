@@ -90,12 +90,16 @@ HRESULT HcsModifyComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation
 }
 
 /* Shared by systems and processes: stores the callback locally; the service sends events for
- * every open handle and the library filters (PROTOCOL.md, EVENT). A NULL callback removes it. */
+ * every open handle and the library filters (PROTOCOL.md, EVENT). A NULL callback removes it.
+ * A second registration while one is set fails: [MSDOCS] HCSHResult.md,
+ * HCS_E_OPERATION_SYSTEM_CALLBACK_ALREADY_SET "An event callback has already been registered on
+ * this handle" (audit D23). */
 HRESULT emu_set_callback(void *handle, int kind, uint32_t options, const void *context, HCS_EVENT_CALLBACK cb) {
     emu_lock();
     emu_obj *o = obj_find(EMU_HANDLE_ID(handle), kind);
     emu_handle *h = (emu_handle *)o;
     HRESULT hr = !h || h->invalid ? E_HANDLE : S_OK;
+    if (hr == S_OK && cb && h->callback) hr = HCS_E_OPERATION_SYSTEM_CALLBACK_ALREADY_SET;
     if (hr == S_OK) {
         h->options = options;
         h->context = (void *)context;

@@ -121,11 +121,12 @@ export class LibraryConnection extends Connection implements EventSink {
     const ms = this.core.faults.latencyFor(opName(req.op) as OpName);
     if (ms > 0) await delay(ms);
     if (verdict.hang) await this.core.faults.waitReleased();
+    const effect = !verdict.fail || verdict.fail.afterEffect ? await spec.run({ store: this.core.store, req, ...handles }) : undefined;
     if (verdict.fail) {
       const { hresult, resultDocument } = verdict.fail;
       return { hresult, result: resultDocument ?? resultError(hresult, `injected fault for ${opName(req.op)}`) };
     }
-    return spec.run({ store: this.core.store, req, ...handles });
+    return effect as OpResult;
   }
 
   /** CloseSystem/CloseProcess are answered at once and bypass faults (HcsClose* return void). */

@@ -168,10 +168,16 @@ export function parseProcessParameters(text: string | null): Parsed<ProcessParam
   };
 }
 
-/** The executable name of a command line: first token (quotes honoured), without its directory. */
+/**
+ * The image name Windows reports for a command line: the first token (quotes honoured), without
+ * its directory, with `.exe` appended when it has no extension, as CreateProcess does ("If the file
+ * name does not contain an extension, .exe is appended", [MSDOCS] CreateProcessW lpCommandLine).
+ * So `cmd /c ...` runs as `cmd.exe` (audit D5).
+ */
 export function imageNameOf(commandLine: string): string {
   const trimmed = commandLine.trim();
   const first = trimmed.startsWith('"') ? trimmed.slice(1).split('"')[0] : trimmed.split(/\s+/)[0];
   const parts = (first ?? '').split(/[\\/]/);
-  return parts[parts.length - 1] ?? '';
+  const base = parts[parts.length - 1] ?? '';
+  return base === '' || base.includes('.') ? base : `${base}.exe`;
 }

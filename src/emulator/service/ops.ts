@@ -77,9 +77,11 @@ function create({ store, req, newEntry }: OpContext): OpResult {
   const doc = parseSystemDocument(req.b);
   if (!doc.ok) return fail(HR.HCS_E_INVALID_JSON, doc.message);
   const hostId = doc.value.hostingSystemId;
-  if (hostId !== undefined && store.get(hostId)?.state !== 'Running') {
-    return fail(HR.HCS_E_INVALID_JSON, `HostingSystemId ${hostId} is not an existing running system`);
-  }
+  // No source gives these codes ([SCHEMA]: "The hosting system must already have been created");
+  // not-found / invalid-state are the natural ones and are not permanent (audit D25, UNVERIFIED).
+  const host = hostId === undefined ? undefined : store.get(hostId);
+  if (hostId !== undefined && !host) return fail(HR.HCS_E_SYSTEM_NOT_FOUND, `HostingSystemId ${hostId} does not exist`);
+  if (host && host.state !== 'Running') return invalidState(host, `hosting a system in ${host.id}`);
   if (store.get(id)) return fail(HR.HCS_E_SYSTEM_ALREADY_EXISTS, `compute system ${id} already exists`);
   const sys = store.create(id, doc.value);
   if (newEntry) store.bindSystemHandle(newEntry, sys);

@@ -65,6 +65,9 @@ export class SystemStore {
     const sys = this.newRecord(spec.id, spec.owner ?? 'docker', systemType, document);
     sys.foreign = true;
     sys.terminateOnLastHandleClosed = spec.shouldTerminateOnLastHandleClosed ?? false;
+    // A live terminate-on-close system always has its creator's handle open ([SCHEMA]
+    // ShouldTerminateOnLastHandleClosed): ours opening and closing must not end it (audit D24).
+    sys.foreignHolder = sys.terminateOnLastHandleClosed;
     sys.state = spec.state ?? 'Running';
     sys.stopped = sys.state === 'Stopped';
     if (sys.stopped) sys.exitType = 'GracefulExit';
@@ -122,7 +125,7 @@ export class SystemStore {
 
   /** Stopped systems are ephemeral: gone once no handle is open (hcs-api.md §5). */
   private removeIfUnused(sys: SystemRecord): void {
-    if (sys.stopped && sys.handles.size === 0 && this.systems.get(sys.id) === sys) {
+    if (sys.stopped && sys.handles.size === 0 && sys.foreignHolder !== true && this.systems.get(sys.id) === sys) {
       this.systems.delete(sys.id);
       this.onChange();
     }
@@ -156,7 +159,7 @@ export class SystemStore {
   }
 
   private afterHandleGone(sys: SystemRecord, terminateOnLast: boolean): void {
-    if (sys.handles.size > 0) return;
+    if (sys.handles.size > 0 || sys.foreignHolder === true) return;
     if (!sys.stopped && sys.terminateOnLastHandleClosed && terminateOnLast) {
       this.stop(sys, 'ForcedExit');
       return;
