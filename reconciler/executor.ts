@@ -9,6 +9,7 @@ import type { Limiter } from './limiter.ts';
 import type { PlanAction, RuntimeInfo } from './plan.ts';
 import type { DesiredSystem, HcsFailure, Logger, ObservedProcess } from './ports.ts';
 import type { OperationTimeouts } from './timeouts.ts';
+import { identifyEntrypoint, MemoryEntrypointRecords, recordFor, type EntrypointRecords } from './entrypoint-identity.ts';
 
 /** What the executor needs from the controller. */
 export interface ExecutorDeps {
@@ -25,6 +26,8 @@ export interface ExecutorDeps {
   expectedStops: Set<string>;
   /** Ids this controller knows to be running (for exit detection on relist). */
   running: Map<string, { name: string; since: number }>;
+  /** Records of the entrypoints it started (entrypoint-identity.ts); default in memory. */
+  entrypoints?: EntrypointRecords;
 }
 
 /** Outcome of a failed step, as the system machine needs it. */
@@ -42,7 +45,11 @@ export class StepExecutor {
   /** Systems this controller created whose entrypoint has not been started yet. */
   readonly #awaitingEntrypoint = new Set<string>();
 
-  constructor(private readonly deps: ExecutorDeps) {}
+  readonly #entrypoints: EntrypointRecords;
+
+  constructor(private readonly deps: ExecutorDeps) {
+    this.#entrypoints = deps.entrypoints ?? new MemoryEntrypointRecords();
+  }
 
   /** Execute one non-stop step. */
   async run(action: StepAction, signal?: AbortSignal): Promise<void> {
@@ -143,6 +150,7 @@ export class StepExecutor {
     const proc = await this.deps.limiter.run(() => system.createProcess(d.process!.parameters, { signal, timeoutMs: this.deps.timeouts.process }));
     await this.deps.handles.trackProcess(proc);
     this.#awaitingEntrypoint.delete(id);
+    this.#entrypoints.set(id, recordFor(proc, d.process.commandLine));
     this.deps.setRuntime(name, { ...this.deps.runtime(name), entrypointRunning: d.configHash });
     this.deps.history.record(name, 'process-started', `pid ${proc.processId}: ${d.process.commandLine}`, { id });
   }
@@ -161,13 +169,16 @@ export class StepExecutor {
     }
     const system = await this.deps.handles.get(id);
     const props = await this.deps.limiter.run(() => system.properties({ propertyTypes: ['ProcessList'] }, { signal, timeoutMs: this.deps.timeouts.properties }));
-    const found = findEntrypoint(props.processList ?? [], d.process.commandLine);
+    const match = identifyEntrypoint(props.processList ?? [], d.process.commandLine, this.#entrypoints.get(id));
     const info = this.deps.runtime(name);
-    if (found) {
+    if (match.kind !== 'absent') {
+      const found = match.process;
       const proc = await this.deps.limiter.run(() => system.openProcess(found.processId, { signal, timeoutMs: this.deps.timeouts.process }));
       await this.deps.handles.trackProcess(proc);
+      this.#entrypoints.set(id, recordFor(found, d.process.commandLine));
       this.deps.setRuntime(name, { ...info, entrypointRunning: d.configHash });
-      this.deps.history.record(name, 'adopted', `found entrypoint pid ${found.processId} again`, { id });
+      const how = match.kind === 'ambiguous' ? ` (oldest of ${match.candidates} ${found.imageName ?? ''} processes)` : ` (by ${match.kind})`;
+      this.deps.history.record(name, 'adopted', `found entrypoint pid ${found.processId} again${how}`, { id });
       return;
     }
     if (this.#awaitingEntrypoint.has(id)) return this.#startProcess(name, id, signal);
@@ -188,16 +199,8 @@ export class StepExecutor {
   }
 }
 
-/** Match the entrypoint in a ProcessList by command line, else by image name. */
+/** The entrypoint in a ProcessList, from HCS's fields only (see entrypoint-identity.ts). */
 export function findEntrypoint(list: readonly ObservedProcess[], commandLine: string): ObservedProcess | undefined {
-  const exact = list.find((p) => p.commandLine === commandLine);
-  if (exact) return exact;
-  const image = imageName(commandLine).toLowerCase();
-  return list.find((p) => p.imageName?.toLowerCase() === image);
-}
-
-function imageName(commandLine: string): string {
-  const trimmed = commandLine.trim();
-  const first = trimmed.startsWith('"') ? trimmed.slice(1, trimmed.indexOf('"', 1)) : trimmed.split(/\s+/)[0] ?? '';
-  return first.split(/[\\/]/).pop() ?? first;
+  const match = identifyEntrypoint(list, commandLine);
+  return match.kind === 'absent' ? undefined : match.process;
 }

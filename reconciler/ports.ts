@@ -161,7 +161,10 @@ export interface CallOptions {
 export interface ObservedProcess {
   processId: number;
   imageName?: string;
+  /** Not reported by HCS (ProcessDetails has no CommandLine, audit D5); kept for other sources. */
   commandLine?: string;
+  /** ProcessDetails.CreateTimestamp (ISO 8601). */
+  createTimestamp?: string;
 }
 
 /** Properties returned by HcsGetComputeSystemProperties (subset the core reads; raw kept). */

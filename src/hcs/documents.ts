@@ -90,7 +90,8 @@ export function toObservedSystems(doc: string | null): ObservedSystem[] {
 
 function toObservedProcess(v: unknown): ObservedProcess {
   const o = asObject(v);
-  return { processId: num(o, 'ProcessId') ?? 0, imageName: str(o, 'ImageName'), commandLine: str(o, 'CommandLine') };
+  const ts = str(o, 'CreateTimestamp');
+  return { processId: num(o, 'ProcessId') ?? 0, imageName: str(o, 'ImageName'), ...(ts === undefined ? {} : { createTimestamp: ts }) };
 }
 
 /** The HcsGetComputeSystemProperties result (one `Properties` object). */

@@ -98,7 +98,7 @@ export class LibraryConnection extends Connection implements EventSink {
     const id = targetId(req, entry);
     const verdict = this.core.faults.onArrival(opName(req.op) as OpName, id);
     void this.execute(req, spec, { entry, newEntry }, verdict).then(
-      (result) => this.finish(req, arrived, id ?? entry?.system?.id ?? '', result, entry?.process?.pid),
+      (result) => this.finish(req, arrived, id ?? entry?.system?.id ?? '', result, entry?.process?.pid ?? (req.op === Op.OpenProcess ? req.num : undefined)),
       (err: unknown) => {
         this.core.log(`op ${opName(req.op)} threw: ${(err as Error).stack ?? String(err)}`);
         this.finish(req, arrived, id ?? '', { hresult: HR.E_UNEXPECTED, result: null });
