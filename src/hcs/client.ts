@@ -138,9 +138,14 @@ async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<
   clearTimeout(timer);
 }
 
-/** Registers a system's events after its create/open completed, then runs the one race-closing query (D8). */
+/**
+ * Registers a system's events after its create/open completed, then starts the one race-closing
+ * query (D8). The query is not awaited: the handle is usable at once (as before the fix), and an
+ * exit it finds arrives as a replayed SystemExited; a query that fails because the handle was
+ * closed meanwhile means nothing (client.close() still waits for it, like every operation).
+ */
 async function subscribed(system: NativeHcsSystem, op: 'create' | 'open', opts?: CallOptions): Promise<NativeHcsSystem> {
   system.subscribe(op);
-  await system.closeRace(opts);
+  system.closeRace({ timeoutMs: opts?.timeoutMs }).catch(() => {});
   return system;
 }

@@ -194,7 +194,7 @@ async function recoveredPid(proc: NativeHcsProcess, opts?: CallOptions): Promise
 async function subscribed(proc: NativeHcsProcess, opts?: CallOptions): Promise<NativeHcsProcess> {
   try {
     proc.subscribe();
-    await proc.closeRace(opts);
+    proc.closeRace({ timeoutMs: opts?.timeoutMs }).catch(() => {}); // not awaited, as for systems (client.ts)
     return proc;
   } catch (err) {
     await proc.close();

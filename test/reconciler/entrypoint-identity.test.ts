@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { identifyEntrypoint, imageNameOf, recordFor } from '../../reconciler/entrypoint-identity.ts';
+import type { EntrypointMatch } from '../../reconciler/entrypoint-identity.ts';
 import type { ObservedProcess } from '../../reconciler/ports.ts';
+
+const pidOf = (m: EntrypointMatch): number | undefined => (m.kind === 'absent' ? undefined : m.process.processId);
 
 const p = (processId: number, imageName: string, createTimestamp?: string): ObservedProcess => ({ processId, imageName, ...(createTimestamp ? { createTimestamp } : {}) });
 
@@ -22,7 +25,7 @@ describe('identifyEntrypoint', () => {
   it('finds `cmd /c ...` by its image with .exe normalisation (no CommandLine in HCS)', () => {
     const m = identifyEntrypoint(list, 'cmd /c ping -t localhost');
     assert.equal(m.kind, 'unique');
-    assert.equal(m.kind !== 'absent' && m.process.processId, 1200);
+    assert.equal(pidOf(m), 1200);
   });
 
   it('absent only when no listed process has the image', () => {
@@ -34,11 +37,11 @@ describe('identifyEntrypoint', () => {
     const many = [p(1300, 'cmd.exe', '2026-12-01T10:00:09Z'), p(1200, 'cmd.exe', '2026-12-01T10:00:05Z'), p(1250, 'cmd.exe', '2026-12-01T10:00:07Z')];
     const byRecord = identifyEntrypoint(many, 'cmd /c x', { processId: 1250, imageName: 'cmd.exe', createTimestamp: '2026-12-01T10:00:07Z' });
     assert.equal(byRecord.kind, 'record');
-    assert.equal(byRecord.kind !== 'absent' && byRecord.process.processId, 1250);
+    assert.equal(pidOf(byRecord), 1250);
     const guess = identifyEntrypoint(many, 'cmd /c x');
     assert.equal(guess.kind, 'ambiguous');
-    assert.equal(guess.kind !== 'absent' && guess.process.processId, 1200);
-    assert.equal(guess.kind !== 'absent' && guess.candidates, 3);
+    assert.equal(pidOf(guess), 1200);
+    assert.equal((guess as { candidates?: number }).candidates, 3);
   });
 
   it('a stale record (pid gone, or reused with another timestamp) never hides a running entrypoint', () => {
@@ -47,7 +50,7 @@ describe('identifyEntrypoint', () => {
     const reused = [p(1250, 'cmd.exe', '2026-12-01T11:00:00Z'), p(1200, 'cmd.exe', '2026-12-01T10:00:05Z')];
     const m = identifyEntrypoint(reused, 'cmd /c x', { processId: 1250, imageName: 'cmd.exe', createTimestamp: '2026-12-01T10:30:00Z' });
     assert.equal(m.kind, 'ambiguous', 'pid 1250 was reused: the record does not apply');
-    assert.equal(m.kind !== 'absent' && m.process.processId, 1200);
+    assert.equal(pidOf(m), 1200);
   });
 
   it('recordFor keeps pid, normalised image and the timestamp when known', () => {
