@@ -73,7 +73,9 @@ export class StepExecutor {
   async shutdown(action: StopAction, signal?: AbortSignal): Promise<void> {
     this.deps.expectedStops.add(action.id);
     const system = await this.deps.handles.get(action.id);
-    await this.deps.limiter.run(() => system.shutdown({ signal, timeoutMs: action.stopTimeoutMs }));
+    // VMs rendered with the shutdown integration service get its ShutdownOptions (audit D7).
+    const options = this.deps.desired(action.name)?.parts.find((p) => p.id === action.id)?.shutdownOptions;
+    await this.deps.limiter.run(() => system.shutdown({ signal, timeoutMs: action.stopTimeoutMs, ...(options ? { options } : {}) }));
     await this.#stopped(action, 'shut down');
   }
 

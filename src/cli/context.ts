@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { ensureEmulator, findEmulator, defaultSocketPath } from '../emulator/launcher.ts';
 import { ensureEmulatorLibrary } from '../emulator/native/build.mjs';
 import { openHcs } from '../hcs/index.ts';
+import { cliHostFacts } from './host-facts.ts';
 import { formatError, loadPolicyFile, type ManifestOptions } from '../manifest/index.ts';
 import type { HcsClient, Logger } from '../../reconciler/ports.ts';
 import { UsageError } from './output.ts';
@@ -39,6 +40,7 @@ export async function manifestOptions(g: GlobalOptions): Promise<ManifestOptions
   const opts: ManifestOptions = {
     owner: g.owner,
     host: { name: g.hostName ?? hostname(), labels: parseLabels(g.hostLabels) },
+    hostFacts: cliHostFacts(),
   };
   if (!g.policy) return opts;
   const { policy, errors } = await loadPolicyFile(g.policy);
@@ -62,8 +64,8 @@ export interface OpenedHcs {
 export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { start: boolean }): Promise<OpenedHcs> {
   const explicit = g.library ?? process.env.HCS_LIBRARY;
   if (explicit || process.platform === 'win32') {
-    const libraryPath = explicit ?? 'computecore.dll';
-    return { hcs: openHcs({ libraryPath }), description: libraryPath };
+    // No bare name: the default is %SystemRoot%\System32\computecore.dll (ffi.ts, audit D22).
+    return { hcs: openHcs(explicit ? { libraryPath: explicit } : {}), description: explicit ?? 'computecore.dll (System32)' };
   }
   const socketPath = g.emulatorSocket ?? defaultSocketPath();
   process.env.HCS_EMULATOR_SOCKET = socketPath;

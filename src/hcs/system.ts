@@ -2,7 +2,7 @@
  * NativeHcsSystem: an open HCS_SYSTEM handle.
  */
 import type {
-  CallOptions, Disposable, HcsProcess, HcsSystem, SystemEvent, SystemProperties,
+  CallOptions, Disposable, HcsProcess, HcsSystem, ShutdownCallOptions, SystemEvent, SystemProperties,
 } from '../../reconciler/ports.ts';
 import { propertyQueryJson, toSystemExit, toSystemProperties } from './documents.ts';
 import { failed, HcsError, HRESULTS, isAlreadyStopped, isNotFound } from './errors.ts';
@@ -51,9 +51,13 @@ export class NativeHcsSystem implements HcsSystem {
     return this.simple('start', (op) => this.ctx.native.startComputeSystem(this.handle, op, null), opts);
   }
 
-  /** Graceful stop; a system that is already stopped or gone counts as success (like hcsshim). */
-  shutdown(opts?: CallOptions): Promise<void> {
-    return this.idempotentStop('shutdown', (op) => this.ctx.native.shutDownComputeSystem(this.handle, op, null), opts);
+  /**
+   * Graceful stop, with the `ShutdownOptions` document if given (e.g. IntegrationService for VMs,
+   * audit D7); a system that is already stopped or gone counts as success (like hcsshim).
+   */
+  shutdown(opts?: ShutdownCallOptions): Promise<void> {
+    const options = opts?.options ? JSON.stringify(opts.options) : null;
+    return this.idempotentStop('shutdown', (op) => this.ctx.native.shutDownComputeSystem(this.handle, op, options), opts);
   }
 
   /** Forced stop; a system that is already stopped or gone counts as success. */

@@ -13,6 +13,8 @@ import { isEmptyDocument, MAX_DEPTH, parseYaml, tooDeep, toData, yamlProblems } 
 import { placementMismatch, type HostInfo } from './placement.ts';
 import { checkPolicy } from './policy.ts';
 import { renderManifest } from './render.ts';
+import { DEFAULT_HOST, UnknownHostBuildError, type HostProfile } from './host-profile.ts';
+import { hostProblems } from './host-problems.ts';
 import type { Manifest, ManifestPolicy } from './types.ts';
 import { validateDocument } from './validate.ts';
 
@@ -26,6 +28,8 @@ export interface ManifestOptions {
   policy?: ManifestPolicy;
   /** Per-file size limit in bytes. Default 1 MiB. */
   maxFileBytes?: number;
+  /** Host facts the documents depend on (build, processors). Default: Windows Server 2022 (host-profile.ts). */
+  hostFacts?: HostProfile;
 }
 
 /** Default HCS Owner. */
@@ -127,9 +131,17 @@ function acceptManifest(ctx: DocContext, manifest: Manifest, opts: ManifestOptio
     out.ignored.push({ name, source, reason: mismatch });
     return;
   }
-  const problems = [...selfDependency(manifest), ...(opts.policy ? checkPolicy(manifest, opts.policy) : [])];
+  const host = opts.hostFacts ?? DEFAULT_HOST;
+  let fromHost: Problem[];
+  try {
+    fromHost = hostProblems(manifest, host);
+  } catch (err) {
+    if (!(err instanceof UnknownHostBuildError)) throw err;
+    fromHost = [{ path: [], key: false, message: err.message }];
+  }
+  const problems = [...selfDependency(manifest), ...(opts.policy ? checkPolicy(manifest, opts.policy) : []), ...fromHost];
   if (problems.length > 0) return fail(problems.map((p) => ctx.error(p, name)));
-  out.manifests.push(toDesired(manifest, source, opts.owner ?? DEFAULT_OWNER));
+  out.manifests.push(toDesired(manifest, source, opts.owner ?? DEFAULT_OWNER, host));
   out.declared.push({ name, at: ctx.at(findNode(ctx.doc, ['metadata', 'name'])), dependsOnAt: dependsOnLocations(ctx, manifest) });
 }
 
@@ -143,9 +155,9 @@ function dependsOnLocations(ctx: DocContext, m: Manifest): Record<string, Source
   return Object.fromEntries(entries);
 }
 
-function toDesired(m: Manifest, source: SourceLocation, owner: string): DesiredSystem {
+function toDesired(m: Manifest, source: SourceLocation, owner: string, host: HostProfile): DesiredSystem {
   const { spec } = m;
-  const rendering = renderManifest(m, owner);
+  const rendering = renderManifest(m, owner, host);
   const b = spec.backoff;
   return {
     name: m.metadata.name,

@@ -104,10 +104,28 @@ function start({ store, entry }: OpContext): OpResult {
   return OK;
 }
 
-function shutDown({ store, entry }: OpContext): OpResult | Promise<OpResult> {
+/**
+ * Whether the guest acts on a ShutDown. A container always does. A VM only through the shutdown
+ * integration service: rendered in `VirtualMachine.Services.Shutdown` and asked for with
+ * `{"Mechanism":"IntegrationService"}` options ([SCHEMA] ShutdownOptions; multipass
+ * hyperv_hcs_wrapper.cpp). Without it "HcsShutDownComputeSystem is not able to" ([MSDOCS]
+ * Tutorial.md): the request is accepted and nothing happens (audit D7, §5 "too lenient").
+ */
+function guestShutsDown(sys: SystemRecord, options: string | null): boolean {
+  if (sys.shutdownIgnored) return false;
+  if (sys.systemType !== 'VirtualMachine') return true;
+  const vm = (sys.document.VirtualMachine ?? {}) as { Services?: { Shutdown?: unknown } };
+  const parsed = parseObject(options, 'shutdown options', {});
+  const mechanism = parsed.ok ? (parsed.value as { Mechanism?: unknown }).Mechanism : undefined;
+  return vm.Services?.Shutdown !== undefined && mechanism === 'IntegrationService';
+}
+
+function shutDown({ store, req, entry }: OpContext): OpResult | Promise<OpResult> {
   const sys = liveSystem(entry);
   if ('hresult' in sys) return sys;
-  if (!sys.shutdownIgnored) {
+  const options = parseObject(req.a, 'shutdown options', {});
+  if (!options.ok) return fail(HR.HCS_E_INVALID_JSON, options.message);
+  if (guestShutsDown(sys, req.a)) {
     store.stop(sys, 'GracefulExit');
     return OK;
   }
