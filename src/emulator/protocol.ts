@@ -23,7 +23,7 @@ export const FrameType = {
 } as const;
 
 /** HELLO roles. */
-export const Role = { Library: 1, Control: 2 } as const;
+export const Role = { Library: 1, Control: 2, Vmcompute: 3 } as const;
 
 /** REQUEST op codes, exactly the PROTOCOL.md table. */
 export const Op = {

@@ -1,6 +1,7 @@
 /**
  * NativeHcsClient: the core's HcsClient on top of computecore.dll (or the emulator library).
  */
+import { dirname, join } from 'node:path';
 import type {
   CallOptions, EnumerateQuery, HcsClient, HcsSystem, ObservedSystem,
 } from '../../reconciler/ports.ts';
@@ -11,6 +12,16 @@ import { GENERIC_ALL, type HcsNative, type OperationHandle } from './ffi.ts';
 import { openHandle, type ClientContext, type Closable } from './handles.ts';
 import { OperationRunner } from './operation.ts';
 import { NativeHcsSystem } from './system.ts';
+import { isSchema1Document, VmcomputeBinding } from './vmcompute.ts';
+
+/**
+ * Where vmcompute.dll is: System32 on Windows (undefined = the default), else HCS_VMCOMPUTE_LIBRARY
+ * or libvmcompute.so next to the emulator's libcomputecore.so.
+ */
+function vmcomputeLibraryPath(computecorePath: string): string | undefined {
+  if (process.platform === 'win32') return process.env.HCS_VMCOMPUTE_LIBRARY;
+  return process.env.HCS_VMCOMPUTE_LIBRARY ?? join(dirname(computecorePath), 'libvmcompute.so');
+}
 
 /** Options of {@link NativeHcsClient.close}. */
 export interface CloseOptions {
@@ -27,6 +38,7 @@ export class NativeHcsClient implements HcsClient {
   private readonly opens = new Set<Promise<void>>();
   private readonly ctx: ClientContext;
   private closing?: Promise<void>;
+  private v1?: VmcomputeBinding;
 
   constructor(readonly native: HcsNative) {
     this.runner = new OperationRunner(native);
@@ -53,10 +65,14 @@ export class NativeHcsClient implements HcsClient {
     return toObservedSystems(r.document);
   }
 
-  /** Creates a compute system from a schema 2.x ComputeSystem document; it is not started. */
+  /**
+   * Creates a compute system; it is not started. Schema 2.x documents go to computecore.dll; a
+   * schema 1.0 ContainerConfig (Docker's Hyper-V form) to vmcompute.dll, as hcsshim submits it.
+   */
   async create(id: string, document: Record<string, unknown>, opts?: CallOptions): Promise<HcsSystem> {
     this.assertOpen('create', id);
     const json = JSON.stringify(document);
+    if (isSchema1Document(document)) return this.vmcompute().create(id, json, opts);
     let system: NativeHcsSystem | undefined;
     const start = (op: OperationHandle): number => {
       const r = this.native.createComputeSystem(id, json, op);
@@ -122,6 +138,13 @@ export class NativeHcsClient implements HcsClient {
     await this.runner.drain(Math.max(0, deadline - Date.now()));
     this.runner.dispose();
     if (this.handles.size === 0) this.events.dispose();
+    this.v1?.dispose();
+  }
+
+  /** The vmcompute.dll binding, loaded on first use (libvmcompute.so next to the emulator library). */
+  private vmcompute(): VmcomputeBinding {
+    this.v1 ??= new VmcomputeBinding(vmcomputeLibraryPath(this.native.libraryPath), (h) => void this.handles.add(h), (h) => void this.handles.delete(h));
+    return this.v1;
   }
 
   private assertOpen(op: string, systemId?: string): void {

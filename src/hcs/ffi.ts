@@ -153,6 +153,11 @@ function onPool<R>(fn: NativeFn, ...args: unknown[]): Promise<R> {
   );
 }
 
+/** {@link onPool} for the other bindings in src/hcs (vmcompute-ffi.ts): the same gate and slots. */
+export function onPoolCall<R>(fn: NativeFn, ...args: unknown[]): Promise<R> {
+  return onPool<R>(fn, ...args);
+}
+
 /** Where the libraries come from. */
 export interface LibraryOptions {
   /** computecore.dll (Windows default) or the emulator library path; else env HCS_LIBRARY. */

@@ -76,7 +76,7 @@ test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file 
   assert.equal(apply.code, 0, apply.stderr);
   assert.equal(cli(['plan', '--manifests', manifests], env).code, 0);
   const ps = JSON.parse(cli(['ps', '-o', 'json'], env).stdout) as Array<{ id: string; owner: string }>;
-  assert.equal(ps.length, 6, 'six systems: five manifests running (one is desired Stopped) plus the Hyper-V utility VM');
+  assert.equal(ps.length, 5, 'five systems: five manifests running (one is desired Stopped); HCS manages the Hyper-V utility VM itself');
   writeFileSync(join(manifests, 'broken.yaml'), 'apiVersion: [');
   assert.equal(cli(['plan', '--manifests', manifests], env).code, 1);
   unlinkSync(join(manifests, 'broken.yaml'));

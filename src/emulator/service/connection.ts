@@ -48,9 +48,16 @@ export abstract class Connection {
   }
 }
 
-/** A computecore client (role 1): owns handles and receives events for them. */
+/**
+ * A library client: computecore (role 1) or vmcompute (role 3, libvmcompute.so): owns handles and
+ * receives events for them. Only vmcompute accepts schema 1.0 documents (ops.ts create).
+ */
 export class LibraryConnection extends Connection implements EventSink {
   readonly handles = new Map<bigint, HandleEntry>();
+
+  constructor(socket: Socket, pid: number, core: ServiceCore, readonly api: 'computecore' | 'vmcompute' = 'computecore') {
+    super(socket, pid, core);
+  }
 
   sendEvent(handle: bigint, eventType: number, eventData: string): void {
     this.write(encodeEvent({ handle, eventType, eventData }));
@@ -121,7 +128,7 @@ export class LibraryConnection extends Connection implements EventSink {
     const ms = this.core.faults.latencyFor(opName(req.op) as OpName);
     if (ms > 0) await delay(ms);
     if (verdict.hang) await this.core.faults.waitReleased();
-    const effect = !verdict.fail || verdict.fail.afterEffect ? await spec.run({ store: this.core.store, req, ...handles }) : undefined;
+    const effect = !verdict.fail || verdict.fail.afterEffect ? await spec.run({ store: this.core.store, req, api: this.api, ...handles }) : undefined;
     if (verdict.fail) {
       const { hresult, resultDocument } = verdict.fail;
       return { hresult, result: resultDocument ?? resultError(hresult, `injected fault for ${opName(req.op)}`) };

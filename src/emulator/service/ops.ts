@@ -20,6 +20,8 @@ export interface OpContext {
   entry?: HandleEntry;
   /** The handle the op creates (Create/Open/CreateProcess/OpenProcess). */
   newEntry?: HandleEntry;
+  /** Which C API the request came through (vmcompute also takes schema 1.0 documents). */
+  api?: 'computecore' | 'vmcompute';
 }
 
 type Handler = (ctx: OpContext) => OpResult | Promise<OpResult>;
@@ -70,11 +72,11 @@ function enumerate({ store, req }: OpContext): OpResult {
   return json(list);
 }
 
-function create({ store, req, newEntry }: OpContext): OpResult {
+function create({ store, req, newEntry, api }: OpContext): OpResult {
   const idProblem = checkSystemId(req.a);
   if (idProblem) return fail(HR.E_INVALIDARG, idProblem);
   const id = req.a as string;
-  const doc = parseSystemDocument(req.b);
+  const doc = parseSystemDocument(req.b, { schema1: api === 'vmcompute' });
   if (!doc.ok) return fail(HR.HCS_E_INVALID_JSON, doc.message);
   const hostId = doc.value.hostingSystemId;
   // No source gives these codes ([SCHEMA]: "The hosting system must already have been created");
@@ -152,7 +154,7 @@ function terminate({ store, entry }: OpContext): OpResult {
 
 /** Pause needs a partition: VMs and Hyper-V containers only (hcs-api.md §0.6). */
 function pausable(sys: SystemRecord): boolean {
-  return sys.systemType === 'VirtualMachine' || sys.hostingSystemId !== undefined;
+  return sys.systemType === 'VirtualMachine' || sys.hostingSystemId !== undefined || sys.document.HvPartition === true;
 }
 
 function pause({ store, entry }: OpContext): OpResult {
