@@ -46,6 +46,8 @@ export const Op = {
   GetProcessInfo: 17,
   SignalProcess: 18,
   ModifyProcess: 19,
+  GrantVmAccess: 20,
+  RevokeVmAccess: 21,
 } as const;
 
 /** An op name as in the PROTOCOL.md table. */

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type {
   CallOptions, EnumerateQuery, HcsClient, HcsSystem, ObservedSystem,
 } from '../../reconciler/ports.ts';
-import { enumerateQueryJson, toObservedSystems } from './documents.ts';
+import { enumerateQueryJson, toObservedSystems, vmDiskPaths } from './documents.ts';
 import { HcsError, HRESULTS } from './errors.ts';
 import { EventRouter } from './events.ts';
 import { GENERIC_ALL, type HcsNative, type OperationHandle } from './ffi.ts';
@@ -83,9 +83,17 @@ export class NativeHcsClient implements HcsClient {
     };
     try {
       await this.runner.run({ op: 'create', systemId: id, start }, opts);
-      return await subscribed(system as NativeHcsSystem, 'create', opts);
     } catch (err) {
       await system?.close();
+      throw err;
+    }
+    const created = system as NativeHcsSystem;
+    try {
+      await created.grantDisks(vmDiskPaths(document));
+      return await subscribed(created, 'create', opts);
+    } catch (err) {
+      await created.terminate().catch(() => {}); // never started: do not leave it behind
+      await created.close();
       throw err;
     }
   }

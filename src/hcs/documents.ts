@@ -127,6 +127,15 @@ export function toProcessStatus(doc: string | null): { exited: boolean; exitCode
   return { exited, exitCode: exited ? validExitCode(raw) : undefined, raw };
 }
 
+/** Every VirtualDisk attachment path of a VM document (`VirtualMachine.Devices.Scsi.*.Attachments.*`). */
+export function vmDiskPaths(document: Record<string, unknown>): string[] {
+  const scsi = asObject(asObject(asObject(document.VirtualMachine).Devices).Scsi);
+  return Object.values(scsi).flatMap((ctrl) => Object.values(asObject(asObject(ctrl).Attachments)))
+    .map(asObject)
+    .filter((a) => a.Type === 'VirtualDisk' && typeof a.Path === 'string')
+    .map((a) => a.Path as string);
+}
+
 /** `SystemExitStatus` {Status, ExitType} from a SystemExited event. */
 export function toSystemExit(data: string | null): { status: number; exitType: ExitType } {
   let o: Json = {};

@@ -120,6 +120,8 @@ const PROTOTYPES = {
   HcsModifyProcess: 'int32_t __stdcall HcsModifyProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *settings)',
   HcsSetProcessCallback:
     'int32_t __stdcall HcsSetProcessCallback(HCS_PROCESS process, uint32_t callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
+  HcsGrantVmAccess: 'int32_t __stdcall HcsGrantVmAccess(const char16_t *vmId, const char16_t *filePath)',
+  HcsRevokeVmAccess: 'int32_t __stdcall HcsRevokeVmAccess(const char16_t *vmId, const char16_t *filePath)',
 } as const;
 
 const FREE_PROTOTYPES = {
@@ -387,6 +389,17 @@ export class HcsNative {
   }
   setProcessCallback(process: ProcessHandle, options: number, context: bigint, cb: CallbackPointer | null): number {
     return this.f.HcsSetProcessCallback(process, options, context, cb) as number;
+  }
+
+  // ---- VM resource access (audit D3) ---------------------------------------------------------
+
+  /** Grants the VM account of `vmId` access to a file (ACL work, synchronous): run on a pool thread. */
+  async grantVmAccessAsync(vmId: string, filePath: string): Promise<number> {
+    return onPool<number>(this.f.HcsGrantVmAccess, vmId, filePath);
+  }
+  /** Revokes what {@link grantVmAccessAsync} granted. */
+  async revokeVmAccessAsync(vmId: string, filePath: string): Promise<number> {
+    return onPool<number>(this.f.HcsRevokeVmAccess, vmId, filePath);
   }
 
   // ---- emulator inspection (undefined on the real DLL) ---------------------------------------

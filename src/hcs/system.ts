@@ -26,6 +26,28 @@ export class NativeHcsSystem implements HcsSystem {
     ctx.track(this);
   }
 
+  /** Files granted to this VM's account by {@link grantDisks}, revoked once it stopped. */
+  private granted: string[] = [];
+
+  /**
+   * HcsGrantVmAccess for each disk, after create and before start, as every real caller does
+   * (hcsshim uvm/create_wcow.go, WSL, multipass hcs_virtual_machine.cpp; audit D3).
+   */
+  async grantDisks(paths: readonly string[]): Promise<void> {
+    for (const path of paths) {
+      const hr = await this.ctx.native.grantVmAccessAsync(this.id, path);
+      if (failed(hr)) throw new HcsError({ op: `grantVmAccess ${path}`, systemId: this.id, hresult: hr });
+      this.granted.push(path);
+    }
+  }
+
+  /** Revokes the grants once the VM stopped ("revoked on removal"); failures only mean nothing to undo. */
+  private async revokeDisks(): Promise<void> {
+    const paths = this.granted;
+    this.granted = [];
+    for (const path of paths) await this.ctx.native.revokeVmAccessAsync(this.id, path).catch(() => 0);
+  }
+
   /**
    * Registers the event callback, in hcsshim's order: after the create or open completed
    * (internal/hcs/v2/system.go; WSL and multipass do the same), with its HRESULT checked: a
@@ -156,6 +178,7 @@ export class NativeHcsSystem implements HcsSystem {
     } catch (err) {
       if (!isAlreadyStopped(err) && !isNotFound(err)) throw err;
     }
+    await this.revokeDisks();
   }
 
   private async simple(op: string, start: (operation: OperationHandle) => number, opts?: CallOptions): Promise<void> {

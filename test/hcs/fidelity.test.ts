@@ -105,4 +105,22 @@ describe('audit rows, on the emulator through koffi', () => {
     await proc.terminate();
     await proc.terminate(); // HCS_E_PROCESS_ALREADY_STOPPED now
   });
+
+  it('D3: VM disks are granted after create and before start, and revoked once stopped; ungranted disks fail Start', async () => {
+    const disk = 'C:\\vms\\d3\\os.vhdx';
+    const doc = {
+      Owner: 'hcs-binding-test', SchemaVersion: { Major: 2, Minor: 1 },
+      VirtualMachine: { ComputeTopology: { Memory: { SizeInMB: 512 }, Processor: { Count: 1 } }, Devices: { Scsi: { 'Primary disk': { Attachments: { '0': { Type: 'VirtualDisk', Path: disk } } } } } },
+    };
+    const vm = await hcs.create('d3', doc);
+    await vm.start();
+    await vm.terminate();
+    const ops = (await svc.emu.control.callLog()).map((c) => c.op).filter((op) => ['Create', 'GrantVmAccess', 'Start', 'Terminate', 'RevokeVmAccess'].includes(op));
+    assert.deepEqual(ops, ['Create', 'GrantVmAccess', 'Start', 'Terminate', 'RevokeVmAccess']);
+    // Without the grant (a caller that skips it), HCS cannot open the disk.
+    const n = svc.native;
+    const bare = await hcs.create('d3-bare', { ...doc, VirtualMachine: { ...doc.VirtualMachine } });
+    assert.equal(await n.revokeVmAccessAsync('d3-bare', disk), 0);
+    await assert.rejects(bare.start(), (e: HcsError) => e.hresult === 0x80070005 && e.permanent === false && /OperationFailure|E_ACCESSDENIED/.test(e.message + (e.resultDocument ?? '')));
+  });
 });

@@ -109,6 +109,20 @@ HRESULT emu_set_callback(void *handle, int kind, uint32_t options, const void *c
     return hr;
 }
 
+/* HcsGrantVmAccess / HcsRevokeVmAccess (computecore.dll, [MSDOCS] HcsGrantVmAccess.md): synchronous;
+ * the service records the grant, and a VM whose disks were not granted cannot start (audit D3). */
+HCS_API HRESULT HcsGrantVmAccess(PCWSTR vmId, PCWSTR filePath) {
+    if (!vmId || !filePath) return E_INVALIDARG;
+    emu_request req = {W_GRANT_VM_ACCESS, HcsOperationTypeNone, NULL, NULL, 0, vmId, filePath};
+    return emu_call_sync(NULL, 0, &req);
+}
+
+HCS_API HRESULT HcsRevokeVmAccess(PCWSTR vmId, PCWSTR filePath) {
+    if (!vmId || !filePath) return E_INVALIDARG;
+    emu_request req = {W_REVOKE_VM_ACCESS, HcsOperationTypeNone, NULL, NULL, 0, vmId, filePath};
+    return emu_call_sync(NULL, 0, &req);
+}
+
 HRESULT HcsSetComputeSystemCallback(HCS_SYSTEM computeSystem, HCS_EVENT_OPTIONS callbackOptions, const void *context,
                                     HCS_EVENT_CALLBACK callback) {
     return emu_set_callback(computeSystem, OBJ_SYSTEM, (uint32_t)callbackOptions, context, callback);

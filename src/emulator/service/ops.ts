@@ -98,10 +98,32 @@ function open({ store, req, newEntry }: OpContext): OpResult {
   return OK;
 }
 
+/** Every VirtualDisk attachment path of a VM document (Devices.Scsi.*.Attachments.*). */
+export function vmDiskPaths(document: Record<string, unknown>): string[] {
+  const scsi = ((document.VirtualMachine as Record<string, unknown> | undefined)?.Devices as Record<string, unknown> | undefined)?.Scsi;
+  if (typeof scsi !== 'object' || scsi === null) return [];
+  const out: string[] = [];
+  for (const ctrl of Object.values(scsi as Record<string, { Attachments?: Record<string, { Type?: string; Path?: unknown }> }>)) {
+    for (const a of Object.values(ctrl?.Attachments ?? {})) if (a?.Type === 'VirtualDisk' && typeof a.Path === 'string') out.push(a.Path);
+  }
+  return out;
+}
+
+/**
+ * "A client must configure the necessary resources" ([MSDOCS] Overview.md): a VM's disks must be
+ * granted to its VM account (HcsGrantVmAccess, derived from the system id) or the worker cannot
+ * open them. Real failures of this kind report E_ACCESSDENIED with this document (audit D3); that
+ * the emulator reports it at Start (grants come after create, as multipass does) is UNVERIFIED.
+ */
+const ACCESS_DENIED_DOC = JSON.stringify({ Error: 0x80070005 | 0, ErrorMessage: '', Attribution: [{ OperationFailure: { Detail: 'Construct' } }] });
+
 function start({ store, entry }: OpContext): OpResult {
   const sys = liveSystem(entry);
   if ('hresult' in sys) return sys;
   if (sys.state !== 'Created') return invalidState(sys, 'Start');
+  if (sys.systemType === 'VirtualMachine' && !sys.foreign && vmDiskPaths(sys.document).some((p) => !store.isGranted(sys.id, p))) {
+    return { hresult: HR.E_ACCESSDENIED, result: ACCESS_DENIED_DOC };
+  }
   store.setState(sys, 'Running');
   return OK;
 }
@@ -251,6 +273,18 @@ function modifyProcess({ req, entry }: OpContext): OpResult {
   return proc.exited ? fail(HR.HCS_E_PROCESS_ALREADY_STOPPED, `process ${proc.pid} has already exited`) : OK;
 }
 
+function grantVmAccess({ store, req }: OpContext): OpResult {
+  if (!req.a || !req.b) return fail(HR.E_INVALIDARG, 'vmId and filePath are required');
+  store.grant(req.a, req.b, true);
+  return OK;
+}
+
+function revokeVmAccess({ store, req }: OpContext): OpResult {
+  if (!req.a || !req.b) return fail(HR.E_INVALIDARG, 'vmId and filePath are required');
+  store.grant(req.a, req.b, false);
+  return OK;
+}
+
 /** Closing is handled by the connection (answered at once); these handlers only acknowledge. */
 const ack: Handler = () => OK;
 
@@ -275,4 +309,6 @@ export const OP_SPECS: ReadonlyMap<number, OpSpec> = new Map<number, OpSpec>([
   [Op.GetProcessInfo, { handle: 'process', run: getProcessInfo }],
   [Op.SignalProcess, { handle: 'process', run: signalProcess }],
   [Op.ModifyProcess, { handle: 'process', run: modifyProcess }],
+  [Op.GrantVmAccess, { handle: 'none', run: grantVmAccess }],
+  [Op.RevokeVmAccess, { handle: 'none', run: revokeVmAccess }],
 ]);

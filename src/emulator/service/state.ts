@@ -43,6 +43,23 @@ export class SystemStore {
    */
   constructor(private readonly onChange: () => void = () => {}) {}
 
+  /** HcsGrantVmAccess records: vm id → granted paths (case-insensitive, as Windows paths). */
+  private readonly grants = new Map<string, Set<string>>();
+
+  /** Grants (or revokes) a VM's access to a file. */
+  grant(vmId: string, path: string, on: boolean): void {
+    const set = this.grants.get(vmId) ?? new Set<string>();
+    if (on) set.add(path.toLowerCase());
+    else set.delete(path.toLowerCase());
+    if (set.size > 0) this.grants.set(vmId, set);
+    else this.grants.delete(vmId);
+  }
+
+  /** Whether the VM was granted access to the file. */
+  isGranted(vmId: string, path: string): boolean {
+    return this.grants.get(vmId)?.has(path.toLowerCase()) ?? false;
+  }
+
   /** Looks a system up by id. */
   get(id: string): SystemRecord | undefined {
     return this.systems.get(id);
@@ -227,6 +244,7 @@ export class SystemStore {
       for (const done of sys.pendingShutdowns.splice(0)) done(HR.HCS_E_SYSTEM_ALREADY_STOPPED);
     }
     this.systems.clear();
+    this.grants.clear();
     this.onChange();
   }
 
