@@ -158,7 +158,7 @@ export class LibraryConnection extends Connection implements EventSink {
 
 /** The system id a call is about, for fault matching: the id argument or the handle's system. */
 function targetId(req: RequestFrame, entry: HandleEntry | undefined): string | undefined {
-  if (req.op === Op.Create || req.op === Op.Open) return req.a ?? undefined;
+  if (req.op === Op.Create || req.op === Op.Open || req.op === Op.GrantVmAccess || req.op === Op.RevokeVmAccess) return req.a ?? undefined;
   return entry?.system?.id ?? entry?.process?.systemId;
 }
 
