@@ -89,6 +89,7 @@ export class ComputeSystemDriver implements ResourcePort<ComputeSystemNode, Obse
         await limiter.run(() => system.terminate({ signal, timeoutMs: timeouts.terminate }));
       }
       await handles.release(id);
+      this.deps.entrypoints?.delete(id); // a stopped system is never adopted again: its record goes
       return [{ type: 'stopped', node: n as ComputeSystemNode & { op: 'stop' }, how: first === 'done' ? 'shut down' : 'terminated' }];
     } finally {
       clock.clearTimeout(timer);
@@ -157,7 +158,8 @@ export class ProcessDriver implements ResourcePort<ProcessNode, ObservedProcess[
 
 /** The drivers of every kind, keyed by kind (a new kind without a driver does not compile). */
 export function createDrivers(deps: DriverDeps): ResourcePorts {
-  return { computeSystem: new ComputeSystemDriver(deps), process: new ProcessDriver(deps) };
+  const shared = { ...deps, entrypoints: deps.entrypoints ?? new MemoryEntrypointRecords() };
+  return { computeSystem: new ComputeSystemDriver(shared), process: new ProcessDriver(shared) };
 }
 
 /** Run one node on the port of its kind: removals go to `remove`, everything else to `ensure`. */

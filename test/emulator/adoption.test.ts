@@ -4,7 +4,7 @@
  * `powershell ...` (no `.exe` on the command line) without restarting them.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -41,7 +41,8 @@ test('kill -9 and restart: cmd /c and powershell entrypoints are adopted, not re
   writeFileSync(join(manifests, 'ps.yaml'), manifest('ps', 'powershell -NoLogo -Command Start-Sleep 86400'));
   let child: ControllerChild | undefined;
   try {
-    child = await ControllerChild.start({ owner: 'd5', manifests, socketPath });
+    const lockDir = join(dir, 'lock');
+    child = await ControllerChild.start({ owner: 'd5', manifests, socketPath, extraArgs: ['--lock-dir', lockDir] });
     await waitFor(async () => (await c.callLog()).filter((x) => x.op === 'CreateProcess').length === 2 && (await child!.status()).converged, 'two entrypoints running', 20_000);
     const before = (await c.list()).filter((s) => s.owner === 'd5');
     assert.deepEqual(before.map((s) => s.processes.length), [1, 1]);
@@ -54,7 +55,10 @@ test('kill -9 and restart: cmd /c and powershell entrypoints are adopted, not re
     const execPid = exec.processId;
     await hcs.close();
     const restartedAt = (await c.callLog()).length;
-    child = await ControllerChild.start({ owner: 'd5', manifests, socketPath });
+    // The controller's local record survived the kill (entrypoint-records.ts): pid + image per container.
+    const record = JSON.parse(readFileSync(join(lockDir, 'd5.entrypoints.json'), 'utf8')) as Record<string, { processId: number; imageName: string }>;
+    assert.deepEqual(Object.values(record).map((r) => r.imageName).sort(), ['cmd.exe', 'powershell.exe']);
+    child = await ControllerChild.start({ owner: 'd5', manifests, socketPath, extraArgs: ['--lock-dir', lockDir] });
     await waitFor(async () => (await c.callLog()).slice(restartedAt).filter((x) => x.op === 'OpenProcess').length === 2 && (await child!.status()).converged, 'entrypoints adopted', 20_000);
     const after = (await c.callLog()).slice(restartedAt);
     assert.deepEqual(after.filter((x) => ['Create', 'ShutDown', 'Terminate', 'CreateProcess', 'TerminateProcess'].includes(x.op)), [], 'nothing stopped, created or restarted');

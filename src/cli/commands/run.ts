@@ -4,6 +4,7 @@
  * disposes them in reverse order. SIGINT/SIGTERM stop the controller and leave workloads running;
  * SIGHUP forces a rescan of the folder and a reconcile pass.
  */
+import { openEntrypointRecords } from '../entrypoint-records.ts';
 import { manifestParser, parseDuration } from '../../manifest/index.ts';
 import { watchManifests } from '../../watch/index.ts';
 import { createController } from '../../../reconciler/index.ts';
@@ -71,6 +72,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     const controller = createController({
       hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
+      entrypoints: openEntrypointRecords(g.owner, opts.lockDir),
     });
     stack.push(controller);
     if (folderWarning) controller.warn(folderWarning);
