@@ -7,6 +7,7 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { controllerMachine, nodesByName } from './controller-machine.ts';
 import { DesiredStore } from './desired.ts';
+import type { EntrypointRecords } from './entrypoint-identity.ts';
 import { classifyFailure, createDrivers, runNode } from './executor.ts';
 import { historyLine } from './events.ts';
 import { runGraph, type ActionNode, type NodeResult } from './graph.ts';
@@ -46,6 +47,8 @@ export interface ControllerOptions {
   defaultStopTimeoutMs?: number;
   /** An enumerate that has not answered for this long makes status not converged. Default 10 s. */
   listStaleMs?: number;
+  /** The local record of started entrypoints (entrypoint-identity.ts); default in memory. */
+  entrypoints?: EntrypointRecords;
 }
 
 /** A running controller. */
@@ -115,6 +118,7 @@ class ControllerImpl implements Controller {
       runtime: (name) => this.#info(name),
       owner: opts.owner,
       lookupOwner: async (id) => (await opts.hcs.enumerate({ ids: [id] }, { timeoutMs: this.#timeouts.enumerate })).find((x) => x.id === id)?.owner,
+      ...(opts.entrypoints ? { entrypoints: opts.entrypoints } : {}),
     });
     this.#systems = new SystemActors({
       runNodes: (name, nodes, signal) => this.#runNodes(name, nodes, signal),

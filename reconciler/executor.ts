@@ -11,6 +11,7 @@ import type { Limiter } from './limiter.ts';
 import type { Clock, DesiredSystem, HcsFailure, ObservedProcess, ObservedSystem, ResourcePort, ResourcePorts } from './ports.ts';
 import type { FailureClass, Outcome, RuntimeInfo } from './runtime.ts';
 import type { OperationTimeouts } from './timeouts.ts';
+import { identifyEntrypoint, MemoryEntrypointRecords, recordFor, type EntrypointRecords } from './entrypoint-identity.ts';
 
 /** What the drivers need from the controller (read-only views of its state). */
 export interface DriverDeps {
@@ -24,6 +25,8 @@ export interface DriverDeps {
   /** Our Owner, and how to find the owner of an id (to explain a create collision). */
   owner?: string;
   lookupOwner?: OwnerLookup;
+  /** Records of the entrypoints this controller started (entrypoint-identity.ts); default in memory. */
+  entrypoints?: EntrypointRecords;
 }
 
 /** Classify a failed call from the fields the adapter sets (never from HRESULT codes or text). */
@@ -87,13 +90,17 @@ export class ComputeSystemDriver implements ResourcePort<ComputeSystemNode, Obse
     let timer: unknown;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = clock.setTimeout(() => resolve('timeout'), n.stopTimeoutMs)));
     try {
-      const shutdown = limiter.run(() => system.shutdown({ signal: graceful.signal, timeoutMs: n.stopTimeoutMs })).then(() => 'done' as const, () => 'failed' as const);
+      // VMs rendered with the shutdown integration service get its ShutdownOptions (audit D7).
+      const options = this.deps.desired(n.resource.name)?.parts.find((p) => p.id === id)?.shutdownOptions;
+      const shutdown = limiter.run(() => system.shutdown({ signal: graceful.signal, timeoutMs: n.stopTimeoutMs, ...(options ? { options } : {}) }))
+        .then(() => 'done' as const, () => 'failed' as const);
       const first = await Promise.race([shutdown, timedOut]);
       if (first !== 'done') {
         graceful.abort();
         await limiter.run(() => system.terminate({ signal, timeoutMs: timeouts.terminate }));
       }
       await handles.release(id);
+      this.deps.entrypoints?.delete(id); // a stopped system is never adopted again: its record goes
       return [{ type: 'stopped', node: n as ComputeSystemNode & { op: 'stop' }, how: first === 'done' ? 'shut down' : 'terminated' }];
     } finally {
       clock.clearTimeout(timer);
@@ -105,8 +112,11 @@ export class ComputeSystemDriver implements ResourcePort<ComputeSystemNode, Obse
 /** Entrypoint processes: observe = the container's ProcessList, ensure = start or find again. */
 export class ProcessDriver implements ResourcePort<ProcessNode, ObservedProcess[]> {
   readonly kind = 'process' as const;
+  readonly #entrypoints: EntrypointRecords;
 
-  constructor(private readonly deps: DriverDeps) {}
+  constructor(private readonly deps: DriverDeps) {
+    this.#entrypoints = deps.entrypoints ?? new MemoryEntrypointRecords();
+  }
 
   async observe(ref: { hcsId?: string }, signal?: AbortSignal): Promise<ObservedProcess[]> {
     const system = await this.deps.handles.get(ref.hcsId!);
@@ -130,6 +140,7 @@ export class ProcessDriver implements ResourcePort<ProcessNode, ObservedProcess[
     const system = await this.deps.handles.get(id);
     const proc = await this.deps.limiter.run(() => system.createProcess(d.process!.parameters, { signal, timeoutMs: this.deps.timeouts.process }));
     await this.deps.handles.trackProcess(proc);
+    this.#entrypoints.set(id, recordFor(proc, d.process!.commandLine));
     return [{ type: 'processStarted', hash: d.configHash, id, pid: proc.processId, commandLine: d.process!.commandLine }];
   }
 
@@ -141,11 +152,14 @@ export class ProcessDriver implements ResourcePort<ProcessNode, ObservedProcess[
   async #find(n: ProcessNode, d: DesiredSystem, signal?: AbortSignal): Promise<Outcome[]> {
     const id = n.resource.hcsId;
     if (this.deps.handles.hasProcess(id)) return [{ type: 'processStarted', hash: d.configHash, id }];
-    const found = findEntrypoint(await this.observe(n.resource, signal), d.process!.commandLine);
-    if (found) {
+    // HCS reports no command line (audit D5): pid record, unique image, oldest (entrypoint-identity.ts).
+    const match = identifyEntrypoint(await this.observe(n.resource, signal), d.process!.commandLine, this.#entrypoints.get(id));
+    if (match.kind !== 'absent') {
+      const found = match.process;
       const system = await this.deps.handles.get(id);
       const proc = await this.deps.limiter.run(() => system.openProcess(found.processId, { signal, timeoutMs: this.deps.timeouts.process }));
       await this.deps.handles.trackProcess(proc);
+      this.#entrypoints.set(id, recordFor(found, d.process!.commandLine));
       return [{ type: 'processStarted', hash: d.configHash, id, pid: found.processId, found: true }];
     }
     if (this.deps.runtime(n.resource.name).awaitingEntrypoint === id) return this.#start(n, d, signal);
@@ -155,7 +169,8 @@ export class ProcessDriver implements ResourcePort<ProcessNode, ObservedProcess[
 
 /** The drivers of every kind, keyed by kind (a new kind without a driver does not compile). */
 export function createDrivers(deps: DriverDeps): ResourcePorts {
-  return { computeSystem: new ComputeSystemDriver(deps), process: new ProcessDriver(deps) };
+  const shared = { ...deps, entrypoints: deps.entrypoints ?? new MemoryEntrypointRecords() };
+  return { computeSystem: new ComputeSystemDriver(shared), process: new ProcessDriver(shared) };
 }
 
 /** Run one node on the port of its kind: removals go to `remove`, everything else to `ensure`. */
@@ -165,16 +180,8 @@ export function runNode(ports: ResourcePorts, n: ActionNode, signal?: AbortSigna
   return isRemoval(n) ? port.remove(n, signal) : port.ensure(n, signal);
 }
 
-/** Match the entrypoint in a ProcessList by command line, else by image name. */
+/** The entrypoint in a ProcessList, from HCS's fields only (see entrypoint-identity.ts). */
 export function findEntrypoint(list: readonly ObservedProcess[], commandLine: string): ObservedProcess | undefined {
-  const exact = list.find((p) => p.commandLine === commandLine);
-  if (exact) return exact;
-  const image = imageName(commandLine).toLowerCase();
-  return list.find((p) => p.imageName?.toLowerCase() === image);
-}
-
-function imageName(commandLine: string): string {
-  const trimmed = commandLine.trim();
-  const first = trimmed.startsWith('"') ? trimmed.slice(1, trimmed.indexOf('"', 1)) : trimmed.split(/\s+/)[0] ?? '';
-  return first.split(/[\\/]/).pop() ?? first;
+  const match = identifyEntrypoint(list, commandLine);
+  return match.kind === 'absent' ? undefined : match.process;
 }

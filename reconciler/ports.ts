@@ -57,8 +57,10 @@ export interface RenderedPart {
   id: string;
   role: 'main' | 'utilityVm';
   systemType: SystemType;
-  /** The HCS schema 2.x ComputeSystem document passed to HcsCreateComputeSystem. */
+  /** The HCS schema 2.x ComputeSystem document passed to HcsCreateComputeSystem (schema 1.0 for Hyper-V containers). */
   document: Record<string, unknown>;
+  /** Options for HcsShutDownComputeSystem (VMs with the shutdown integration service, audit D7). */
+  shutdownOptions?: Record<string, unknown>;
 }
 
 /** The entrypoint of a container, started with HcsCreateProcess once the system runs. */
@@ -157,11 +159,19 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** Shutdown also takes the HCS `ShutdownOptions` document (NULL when absent). */
+export interface ShutdownCallOptions extends CallOptions {
+  options?: Record<string, unknown>;
+}
+
 /** Entry in the `ProcessList` property of a compute system. */
 export interface ObservedProcess {
   processId: number;
   imageName?: string;
+  /** Not reported by HCS (ProcessDetails has no CommandLine, audit D5); kept for other sources. */
   commandLine?: string;
+  /** ProcessDetails.CreateTimestamp (ISO 8601). */
+  createTimestamp?: string;
 }
 
 /** Properties returned by HcsGetComputeSystemProperties (subset the core reads; raw kept). */
@@ -193,7 +203,7 @@ export interface HcsProcess {
 export interface HcsSystem {
   readonly id: string;
   start(opts?: CallOptions): Promise<void>;
-  shutdown(opts?: CallOptions): Promise<void>;
+  shutdown(opts?: ShutdownCallOptions): Promise<void>;
   terminate(opts?: CallOptions): Promise<void>;
   pause(opts?: CallOptions): Promise<void>;
   resume(opts?: CallOptions): Promise<void>;

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { defaultSocketPath } from '../emulator/socket-path.ts';
 import { formatError, loadPolicyFile, type ManifestOptions } from '../manifest/index.ts';
 import type { HcsClient, Logger } from '../../reconciler/ports.ts';
+import type { HostProfile } from '../manifest/host-profile.ts';
 import { UsageError } from './output.ts';
 import { acquireLock, lockFileFor } from './lock.ts';
 
@@ -60,6 +61,7 @@ export async function manifestOptions(g: GlobalOptions, manifests?: string, lock
     host: { name: g.hostName ?? hostname(), labels: parseLabels(g.hostLabels) },
     protectedPaths: protectedPathsFor(g, manifests, lockDir),
     ...(g.maxFileBytes !== undefined ? { maxFileBytes: parseMaxFileBytes(g.maxFileBytes) } : {}),
+    hostFacts: await cliHostFacts(),
   };
   if (!g.policy) return opts;
   const { policy, errors } = await loadPolicyFile(g.policy);
@@ -86,8 +88,8 @@ export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { st
   const { openHcs } = await import('../hcs/index.ts');
   const explicit = g.library ?? process.env.HCS_LIBRARY;
   if (explicit || process.platform === 'win32') {
-    const libraryPath = explicit ?? 'computecore.dll';
-    return { hcs: openHcs({ libraryPath }), description: libraryPath };
+    // No bare name: the default is %SystemRoot%\System32\computecore.dll (ffi.ts, audit D22).
+    return { hcs: openHcs(explicit ? { libraryPath: explicit } : {}), description: explicit ?? 'computecore.dll (System32)' };
   }
   const { ensureEmulator, findEmulator } = await import('../emulator/launcher.ts');
   const { ensureEmulatorLibrary } = await import('../emulator/native/build.mjs');
@@ -125,4 +127,10 @@ export function lockFileForCli(g: GlobalOptions, lockDir?: string): string {
  */
 export function lockForCommand(g: GlobalOptions, command: 'run' | 'apply', manifests: string, lockDir?: string): ReturnType<typeof acquireLock> {
   return acquireLock(lockFileForCli(g, lockDir), { owner: g.owner, manifests, command });
+}
+
+/** Host facts, loaded on first use (the binding is only imported by commands that render). */
+async function cliHostFacts(): Promise<HostProfile> {
+  const { cliHostFacts: read } = await import('./host-facts.ts');
+  return read();
 }

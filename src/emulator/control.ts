@@ -68,6 +68,8 @@ export interface FaultSpec {
   count?: number;
   id?: string;
   resultDocument?: string | Record<string, unknown>;
+  /** The op takes effect, then its result reports `hresult` (WS2022 spurious CreateProcess failure). */
+  afterEffect?: boolean;
 }
 
 /** Arguments of `createForeign`. */

@@ -9,6 +9,8 @@ export const HR = {
   E_UNEXPECTED: 0x8000ffff,
   /** ERROR_INVALID_HANDLE as HRESULT; "operation on a closed handle" (hcs-api.md §4, hcsshim ErrInvalidHandle). */
   E_HANDLE: 0x80070006,
+  /** E_ACCESSDENIED; a VM disk not granted with HcsGrantVmAccess (audit D3, reported at Start: UNVERIFIED). */
+  E_ACCESSDENIED: 0x80070005,
   /** E_INVALIDARG; invalid compute system id or protocol misuse (emulator choice, hcs-api.md has no source). */
   E_INVALIDARG: 0x80070057,
   /** ERROR_NOT_SUPPORTED as HRESULT; pause of a process-isolated container (hcs-api.md §0.6, value UNVERIFIED). */
@@ -59,7 +61,6 @@ export function resultError(hr: number, message: string): string {
  */
 export const KNOWN_HRESULTS: Readonly<Record<string, number>> = {
   ...HR,
-  E_ACCESSDENIED: 0x80070005,
   E_FAIL: 0x80004005,
   HCS_E_TERMINATED_DURING_START: 0x80370100,
   HCS_E_IMAGE_MISMATCH: 0x80370101,

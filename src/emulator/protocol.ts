@@ -23,7 +23,7 @@ export const FrameType = {
 } as const;
 
 /** HELLO roles. */
-export const Role = { Library: 1, Control: 2 } as const;
+export const Role = { Library: 1, Control: 2, Vmcompute: 3 } as const;
 
 /** REQUEST op codes, exactly the PROTOCOL.md table. */
 export const Op = {
@@ -46,6 +46,8 @@ export const Op = {
   GetProcessInfo: 17,
   SignalProcess: 18,
   ModifyProcess: 19,
+  GrantVmAccess: 20,
+  RevokeVmAccess: 21,
 } as const;
 
 /** An op name as in the PROTOCOL.md table. */

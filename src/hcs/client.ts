@@ -1,16 +1,27 @@
 /**
  * NativeHcsClient: the core's HcsClient on top of computecore.dll (or the emulator library).
  */
+import { dirname, join } from 'node:path';
 import type {
   CallOptions, EnumerateQuery, HcsClient, HcsSystem, ObservedSystem,
 } from '../../reconciler/ports.ts';
-import { enumerateQueryJson, toObservedSystems } from './documents.ts';
+import { enumerateQueryJson, toObservedSystems, vmDiskPaths } from './documents.ts';
 import { HcsError, HRESULTS } from './errors.ts';
 import { EventRouter } from './events.ts';
 import { GENERIC_ALL, type HcsNative, type OperationHandle } from './ffi.ts';
 import { openHandle, type ClientContext, type Closable } from './handles.ts';
 import { OperationRunner } from './operation.ts';
 import { NativeHcsSystem } from './system.ts';
+import { isSchema1Document, VmcomputeBinding } from './vmcompute.ts';
+
+/**
+ * Where vmcompute.dll is: System32 on Windows (undefined = the default), else HCS_VMCOMPUTE_LIBRARY
+ * or libvmcompute.so next to the emulator's libcomputecore.so.
+ */
+function vmcomputeLibraryPath(computecorePath: string): string | undefined {
+  if (process.platform === 'win32') return process.env.HCS_VMCOMPUTE_LIBRARY;
+  return process.env.HCS_VMCOMPUTE_LIBRARY ?? join(dirname(computecorePath), 'libvmcompute.so');
+}
 
 /** Options of {@link NativeHcsClient.close}. */
 export interface CloseOptions {
@@ -27,6 +38,7 @@ export class NativeHcsClient implements HcsClient {
   private readonly opens = new Set<Promise<void>>();
   private readonly ctx: ClientContext;
   private closing?: Promise<void>;
+  private v1?: VmcomputeBinding;
 
   constructor(readonly native: HcsNative) {
     this.runner = new OperationRunner(native);
@@ -53,22 +65,35 @@ export class NativeHcsClient implements HcsClient {
     return toObservedSystems(r.document);
   }
 
-  /** Creates a compute system from a schema 2.x ComputeSystem document; it is not started. */
+  /**
+   * Creates a compute system; it is not started. Schema 2.x documents go to computecore.dll; a
+   * schema 1.0 ContainerConfig (Docker's Hyper-V form) to vmcompute.dll, as hcsshim submits it.
+   */
   async create(id: string, document: Record<string, unknown>, opts?: CallOptions): Promise<HcsSystem> {
     this.assertOpen('create', id);
     const json = JSON.stringify(document);
+    if (isSchema1Document(document)) return this.vmcompute().create(id, json, opts);
     let system: NativeHcsSystem | undefined;
     const start = (op: OperationHandle): number => {
       const r = this.native.createComputeSystem(id, json, op);
-      // HCS hands out the handle before the create completes: subscribe now, close on failure.
+      // HCS hands out the handle before the create completes: track it now (closed on failure),
+      // register its events once the create completed (hcsshim's order, audit D8).
       if (r.system !== null) system = new NativeHcsSystem(this.ctx, id, r.system);
       return r.hr;
     };
     try {
       await this.runner.run({ op: 'create', systemId: id, start }, opts);
-      return system as NativeHcsSystem;
     } catch (err) {
       await system?.close();
+      throw err;
+    }
+    const created = system as NativeHcsSystem;
+    try {
+      await created.grantDisks(vmDiskPaths(document));
+      return await subscribed(created, 'create', opts);
+    } catch (err) {
+      await created.terminate().catch(() => {}); // never started: do not leave it behind
+      await created.close();
       throw err;
     }
   }
@@ -83,6 +108,13 @@ export class NativeHcsClient implements HcsClient {
       },
       close: (handle) => this.native.closeComputeSystemAsync(handle),
       wrap: (handle) => new NativeHcsSystem(this.ctx, id, handle),
+    }).then(async (system) => {
+      try {
+        return await subscribed(system, 'open', opts);
+      } catch (err) {
+        await system.close();
+        throw err;
+      }
     });
   }
 
@@ -114,6 +146,13 @@ export class NativeHcsClient implements HcsClient {
     await this.runner.drain(Math.max(0, deadline - Date.now()));
     this.runner.dispose();
     if (this.handles.size === 0) this.events.dispose();
+    this.v1?.dispose();
+  }
+
+  /** The vmcompute.dll binding, loaded on first use (libvmcompute.so next to the emulator library). */
+  private vmcompute(): VmcomputeBinding {
+    this.v1 ??= new VmcomputeBinding(vmcomputeLibraryPath(this.native.libraryPath), (h) => void this.handles.add(h), (h) => void this.handles.delete(h));
+    return this.v1;
   }
 
   private assertOpen(op: string, systemId?: string): void {
@@ -128,4 +167,16 @@ async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))));
   await Promise.race([Promise.allSettled(promises), timeout]);
   clearTimeout(timer);
+}
+
+/**
+ * Registers a system's events after its create/open completed, then starts the one race-closing
+ * query (D8). The query is not awaited: the handle is usable at once (as before the fix), and an
+ * exit it finds arrives as a replayed SystemExited; a query that fails because the handle was
+ * closed meanwhile means nothing (client.close() still waits for it, like every operation).
+ */
+async function subscribed(system: NativeHcsSystem, op: 'create' | 'open', opts?: CallOptions): Promise<NativeHcsSystem> {
+  system.subscribe(op);
+  system.closeRace({ timeoutMs: opts?.timeoutMs }).catch(() => {});
+  return system;
 }

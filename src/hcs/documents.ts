@@ -90,7 +90,8 @@ export function toObservedSystems(doc: string | null): ObservedSystem[] {
 
 function toObservedProcess(v: unknown): ObservedProcess {
   const o = asObject(v);
-  return { processId: num(o, 'ProcessId') ?? 0, imageName: str(o, 'ImageName'), commandLine: str(o, 'CommandLine') };
+  const ts = str(o, 'CreateTimestamp');
+  return { processId: num(o, 'ProcessId') ?? 0, imageName: str(o, 'ImageName'), ...(ts === undefined ? {} : { createTimestamp: ts }) };
 }
 
 /** The HcsGetComputeSystemProperties result (one `Properties` object). */
@@ -109,10 +110,30 @@ export function toSystemProperties(doc: string | null, id: string): SystemProper
   };
 }
 
-/** `ProcessStatus` {ProcessId, Exited, ExitCode, LastWaitResult}. */
+/**
+ * The exit code of a `ProcessStatus`, only when HCS says it is valid: "The ExitCode is valid only if
+ * LastWaitResult is S_OK and Exited is true" ([SCHEMA] ProcessStatus, audit D21). An absent
+ * LastWaitResult counts as S_OK (older builds omit it).
+ */
+function validExitCode(o: Json): number | undefined {
+  const lastWait = num(o, 'LastWaitResult') ?? 0;
+  return lastWait === 0 && bool(o, 'Exited') !== false ? num(o, 'ExitCode') : undefined;
+}
+
+/** `ProcessStatus` {ProcessId, Exited, ExitCode, LastWaitResult}; exitCode only when valid (D21). */
 export function toProcessStatus(doc: string | null): { exited: boolean; exitCode?: number; raw: Json } {
   const raw = asObject(parseJson(doc, 'process.properties'));
-  return { exited: bool(raw, 'Exited') ?? false, exitCode: num(raw, 'ExitCode'), raw };
+  const exited = bool(raw, 'Exited') ?? false;
+  return { exited, exitCode: exited ? validExitCode(raw) : undefined, raw };
+}
+
+/** Every VirtualDisk attachment path of a VM document (`VirtualMachine.Devices.Scsi.*.Attachments.*`). */
+export function vmDiskPaths(document: Record<string, unknown>): string[] {
+  const scsi = asObject(asObject(asObject(document.VirtualMachine).Devices).Scsi);
+  return Object.values(scsi).flatMap((ctrl) => Object.values(asObject(asObject(ctrl).Attachments)))
+    .map(asObject)
+    .filter((a) => a.Type === 'VirtualDisk' && typeof a.Path === 'string')
+    .map((a) => a.Path as string);
 }
 
 /** `SystemExitStatus` {Status, ExitType} from a SystemExited event. */
@@ -126,13 +147,16 @@ export function toSystemExit(data: string | null): { status: number; exitType: E
   return { status: num(o, 'Status') ?? 0, exitType: exitType(o) ?? 'Unknown' };
 }
 
-/** `ProcessStatus` from a ProcessExited event. */
-export function toProcessExit(data: string | null): { processId?: number; exitCode: number } {
+/**
+ * `ProcessStatus` from a ProcessExited event. `exitCode` is undefined when HCS marks it invalid
+ * (LastWaitResult not S_OK, D21) or omits it.
+ */
+export function toProcessExit(data: string | null): { processId?: number; exitCode?: number } {
   let o: Json = {};
   try {
     o = asObject(data ? JSON.parse(data) : null);
   } catch {
     // as above
   }
-  return { processId: num(o, 'ProcessId'), exitCode: num(o, 'ExitCode') ?? 0 };
+  return { processId: num(o, 'ProcessId'), exitCode: validExitCode(o) };
 }

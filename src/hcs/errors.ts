@@ -26,7 +26,8 @@ export const HRESULTS = {
   HCS_E_TERMINATED_DURING_START: 0x80370100, // the system exited while starting
   HCS_E_IMAGE_MISMATCH: 0x80370101, // container image does not match the host OS
   HCS_E_HYPERV_NOT_INSTALLED: 0x80370102, // the Hyper-V feature is not installed
-  HCS_E_OPERATION_PENDING_LEGACY: 0xc0370103, // vmcompute "completing asynchronously" (not in the docs table)
+  ERROR_VMCOMPUTE_OPERATION_PENDING: 0xc0370103, // vmcompute.dll "completing asynchronously" (SDK winerror.h; hcsshim ErrVmcomputeOperationPending)
+  ERROR_VMCOMPUTE_TOO_MANY_NOTIFICATIONS: 0xc0370104, // vmcompute.dll: notification queue full (SDK winerror.h)
   HCS_E_INVALID_STATE: 0x80370105, // call not valid in the system's current state
   HCS_E_UNEXPECTED_EXIT: 0x80370106, // the system exited unexpectedly
   HCS_E_TERMINATED: 0x80370107, // the system was forcefully terminated
@@ -54,7 +55,21 @@ export const HRESULTS = {
   HCS_E_PROCESS_INFO_NOT_AVAILABLE: 0x8037011d, // process information is not available
   HCS_E_SERVICE_DISCONNECT: 0x8037011e, // the client lost its connection to the service
   HCS_E_PROCESS_ALREADY_STOPPED: 0x8037011f, // the process has already exited
+  HCS_E_SYSTEM_NOT_CONFIGURED_FOR_OPERATION: 0x80370120, // "not configured to perform the operation" (SDK 22621 winerror.h)
+  HCS_E_OPERATION_ALREADY_CANCELLED: 0x80370121, // the operation was already cancelled (SDK 22621 winerror.h)
 } as const;
+
+/**
+ * The Windows SDK names of the 0xC0370100..0xC0370113 codes vmcompute.dll returns (winerror.h,
+ * as golang/sys zerrors_windows.go lists them: `ERROR_VMCOMPUTE_<suffix>`). computecore.dll
+ * reports the same conditions as 0x8037xxxx `HCS_E_*` (fidelity audit D19).
+ */
+const VMCOMPUTE_SUFFIXES: readonly string[] = [
+  'TERMINATED_DURING_START', 'IMAGE_MISMATCH', 'HYPERV_NOT_INSTALLED', 'OPERATION_PENDING', 'TOO_MANY_NOTIFICATIONS',
+  'INVALID_STATE', 'UNEXPECTED_EXIT', 'TERMINATED', 'CONNECT_FAILED', 'TIMEOUT', 'CONNECTION_CLOSED', 'UNKNOWN_MESSAGE',
+  'UNSUPPORTED_PROTOCOL_VERSION', 'INVALID_JSON', 'SYSTEM_NOT_FOUND', 'SYSTEM_ALREADY_EXISTS', 'SYSTEM_ALREADY_STOPPED',
+  'PROTOCOL_ERROR', 'INVALID_LAYER', 'WINDOWS_INSIDER_REQUIRED',
+];
 
 /** A symbolic HRESULT name. */
 export type HresultName = keyof typeof HRESULTS;
@@ -74,13 +89,28 @@ export function failed(hr: number): boolean {
   return hr < 0 || hr >>> 0 >= 0x80000000;
 }
 
-/** The symbolic name, accepting the 0xC037xxxx form for HCS codes; undefined if unknown. */
-export function hresultName(hr: number): HresultName | undefined {
+/**
+ * The symbolic name: the table's, else the SDK's `ERROR_VMCOMPUTE_*` name for 0xC0370100..0xC0370113,
+ * else the `HCS_E_*` name of the 0x8037xxxx twin of another 0xC037xxxx code; undefined if unknown.
+ */
+export function hresultName(hr: number): string | undefined {
   const u = hr >>> 0;
   const direct = NAMES.get(u);
   if (direct) return direct;
-  if (facility(u) === 0x037) return NAMES.get((0x80370000 | (u & 0xffff)) >>> 0);
+  const low = u & 0xffff;
+  if (u >>> 16 === 0xc037 && low >= 0x100 && low - 0x100 < VMCOMPUTE_SUFFIXES.length) {
+    return `ERROR_VMCOMPUTE_${VMCOMPUTE_SUFFIXES[low - 0x100]}`;
+  }
+  if (facility(u) === 0x037) return NAMES.get((0x80370000 | low) >>> 0);
   return undefined;
+}
+
+/** The `HCS_E_*` name of the computecore twin of a 0xC037xxxx code, when it differs from {@link hresultName}. */
+function computecoreTwin(hr: number): string | undefined {
+  const u = hr >>> 0;
+  if (u >>> 16 !== 0xc037) return undefined;
+  const twin = NAMES.get((0x80370000 | (u & 0xffff)) >>> 0);
+  return twin !== undefined && twin !== hresultName(u) ? twin : undefined;
 }
 
 function facility(hr: number): number {
@@ -113,18 +143,38 @@ const KIND_CODES: ReadonlyArray<[HcsFailureKind, readonly number[]]> = [
   ['invalidConfig', [H.HCS_E_INVALID_JSON, H.HCS_E_INVALID_LAYER, H.HCS_E_IMAGE_MISMATCH, H.E_INVALIDARG]],
   [
     'notSupported',
-    [H.ERROR_NOT_SUPPORTED, H.HCS_E_HYPERV_NOT_INSTALLED, H.HCS_E_WINDOWS_INSIDER_REQUIRED, H.HCS_E_UNKNOWN_MESSAGE,
+    [H.ERROR_NOT_SUPPORTED, H.HCS_E_SYSTEM_NOT_CONFIGURED_FOR_OPERATION, H.HCS_E_HYPERV_NOT_INSTALLED, H.HCS_E_WINDOWS_INSIDER_REQUIRED, H.HCS_E_UNKNOWN_MESSAGE,
       H.HCS_E_UNSUPPORTED_PROTOCOL_VERSION, H.ERROR_INVALID_DATA, H.E_NOTIMPL],
   ],
   [
     'transient',
     [H.HCS_E_UNEXPECTED_EXIT, H.HCS_E_TERMINATED_DURING_START, H.HCS_E_TERMINATED, H.HCS_E_OPERATION_PENDING,
-      H.HCS_E_OPERATION_PENDING_LEGACY, H.E_ABORT, H.HCS_E_GUEST_CRITICAL_ERROR, H.E_OUTOFMEMORY],
+      H.ERROR_VMCOMPUTE_OPERATION_PENDING, H.ERROR_VMCOMPUTE_TOO_MANY_NOTIFICATIONS, H.HCS_E_OPERATION_ALREADY_CANCELLED, H.E_ABORT, H.HCS_E_GUEST_CRITICAL_ERROR, H.E_OUTOFMEMORY],
   ],
 ];
 
 /** Kinds where retrying the same call cannot help. */
 const PERMANENT_KINDS: ReadonlySet<HcsFailureKind> = new Set(['invalidConfig', 'notSupported', 'accessDenied']);
+
+/** Ops whose E_ACCESSDENIED means "this caller may not do this": create and open (audit D10). */
+const ACCESS_CHECKED_OPS: ReadonlySet<string> = new Set(['create', 'open']);
+
+/**
+ * Whether retrying cannot help, from the kind plus where the code came from (hcsshim's reading):
+ *  - `HCS_E_ACCESS_DENIED` (the privilege check) is always permanent; plain `E_ACCESSDENIED` only
+ *    from create/open. Elsewhere it is transient: hcsshim errors.go "can be encountered when
+ *    enumerating compute systems in RS1/RS2 builds when the underlying silo might be in the process
+ *    of terminating", and property queries on a Created container returned it (hcsshim PR #933).
+ *  - `E_INVALIDARG` in an operation *result* is not permanent: WS2022 HcsCreateProcess can leave the
+ *    operation spuriously failing with it although a valid process was created (hcsshim
+ *    internal/hcs/v2/system.go, audit D6). From the call itself (a bad argument) it is.
+ */
+function isPermanent(kind: HcsFailureKind, hresult: number, op: string, fromResult: boolean): boolean {
+  if (!PERMANENT_KINDS.has(kind)) return false;
+  if (kind === 'accessDenied') return sameCode(hresult, H.HCS_E_ACCESS_DENIED) || ACCESS_CHECKED_OPS.has(op);
+  if (fromResult && sameCode(hresult, H.E_INVALIDARG)) return false;
+  return true;
+}
 
 /** Classifies an HRESULT into the kind the reconciler core reads. */
 export function classifyHresult(hr: number): HcsFailureKind {
@@ -140,6 +190,8 @@ export interface HcsErrorInit {
   hresult: number;
   /** The operation's result document (a ResultError JSON on failure), if any. */
   resultDocument?: string | null;
+  /** True when the code is the operation's *result*, not the return value of the call that started it. */
+  fromResult?: boolean;
   cause?: unknown;
 }
 
@@ -157,6 +209,8 @@ function errorMessageOf(doc: string | null | undefined): string | undefined {
 
 const ACCESS_HINT =
   'HCS requires running as Administrator or as a member of the "Hyper-V Administrators" group';
+/** E_ACCESSDENIED from create is also what a VM disk without HcsGrantVmAccess produces (audit D3). */
+const DISK_HINT = 'or a disk/folder the system uses was not granted to its VM account (HcsGrantVmAccess)';
 
 /**
  * A failed HCS call. Message format: `hcs start web: HCS_E_INVALID_STATE (0x80370105)`, followed by
@@ -168,8 +222,8 @@ export class HcsError extends Error implements HcsFailure {
   readonly systemId?: string;
   /** Unsigned HRESULT (e.g. 0x80370105). */
   readonly hresult: number;
-  /** Symbolic name such as `HCS_E_INVALID_STATE`, or undefined if unknown. */
-  readonly code?: HresultName;
+  /** Symbolic name such as `HCS_E_INVALID_STATE` or `ERROR_VMCOMPUTE_OPERATION_PENDING`, or undefined if unknown. */
+  readonly code?: string;
   readonly resultDocument?: string;
   /** The `ErrorMessage` HCS put in the result document. */
   readonly errorMessage?: string;
@@ -181,11 +235,15 @@ export class HcsError extends Error implements HcsFailure {
     const code = hresultName(hresult);
     const kind = classifyHresult(hresult);
     const errorMessage = errorMessageOf(init.resultDocument);
-    const what = code ? `${code} (${formatHresult(hresult)})` : `HRESULT ${formatHresult(hresult)}`;
+    const twin = computecoreTwin(hresult);
+    const hex = twin ? `${formatHresult(hresult)} = ${twin}` : formatHresult(hresult);
+    const what = code ? `${code} (${hex})` : `HRESULT ${hex}`;
     const target = init.systemId ? ` ${init.systemId}` : '';
     let message = `hcs ${init.op}${target}: ${what}`;
     if (errorMessage) message += `: ${errorMessage}`;
-    if (kind === 'accessDenied' && process.platform === 'win32') message += ` (${ACCESS_HINT})`;
+    if (kind === 'accessDenied' && process.platform === 'win32') {
+      message += init.op === 'create' ? ` (${ACCESS_HINT}, ${DISK_HINT})` : ` (${ACCESS_HINT})`;
+    }
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
     this.op = init.op;
     this.systemId = init.systemId;
@@ -194,7 +252,7 @@ export class HcsError extends Error implements HcsFailure {
     this.resultDocument = init.resultDocument ?? undefined;
     this.errorMessage = errorMessage;
     this.kind = kind;
-    this.permanent = PERMANENT_KINDS.has(kind);
+    this.permanent = isPermanent(kind, hresult, init.op, init.fromResult === true);
   }
 }
 
@@ -228,6 +286,17 @@ export const isDisconnected = (err: unknown): boolean => isKind(err, 'disconnect
 export const isInvalidConfig = (err: unknown): boolean => isKind(err, 'invalidConfig');
 /** Not supported here (ERROR_NOT_SUPPORTED, HCS_E_HYPERV_NOT_INSTALLED, ...). */
 export const isNotSupported = (err: unknown): boolean => isKind(err, 'notSupported');
+
+/**
+ * A process that is gone, as hcsshim reads HcsTerminateProcess/HcsSignalProcess failures
+ * (internal/hcs/v2/process.go, errors.go IsAlreadyStopped): HCS_E_PROCESS_ALREADY_STOPPED,
+ * ERROR_NOT_FOUND (0x490), and ERROR_ACCESS_DENIED (5), which terminate returns after the
+ * process exited ("safe to ignore"). Only for process operations (audit D9).
+ */
+export function isProcessGone(err: unknown): boolean {
+  const hr = hresultOf(err);
+  return hr !== undefined && (isAlreadyStopped(hr) || isNotFound(hr) || sameCode(hr, H.E_ACCESSDENIED));
+}
 
 /** Wraps exactly once: an HcsError is returned unchanged, anything else becomes one. */
 export function toHcsError(err: unknown, init: Omit<HcsErrorInit, 'hresult' | 'cause'>): HcsError {

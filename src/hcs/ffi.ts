@@ -120,6 +120,8 @@ const PROTOTYPES = {
   HcsModifyProcess: 'int32_t __stdcall HcsModifyProcess(HCS_PROCESS process, HCS_OPERATION operation, const char16_t *settings)',
   HcsSetProcessCallback:
     'int32_t __stdcall HcsSetProcessCallback(HCS_PROCESS process, uint32_t callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
+  HcsGrantVmAccess: 'int32_t __stdcall HcsGrantVmAccess(const char16_t *vmId, const char16_t *filePath)',
+  HcsRevokeVmAccess: 'int32_t __stdcall HcsRevokeVmAccess(const char16_t *vmId, const char16_t *filePath)',
 } as const;
 
 const FREE_PROTOTYPES = {
@@ -153,16 +155,31 @@ function onPool<R>(fn: NativeFn, ...args: unknown[]): Promise<R> {
   );
 }
 
+/** {@link onPool} for the other bindings in src/hcs (vmcompute-ffi.ts): the same gate and slots. */
+export function onPoolCall<R>(fn: NativeFn, ...args: unknown[]): Promise<R> {
+  return onPool<R>(fn, ...args);
+}
+
 /** Where the libraries come from. */
 export interface LibraryOptions {
   /** computecore.dll (Windows default) or the emulator library path; else env HCS_LIBRARY. */
   libraryPath?: string;
 }
 
+/**
+ * `%SystemRoot%\System32\<dll>`: Windows DLLs are loaded by full path, never through the normal
+ * search order (application directory first), as hcsshim's `windows.NewLazySystemDLL` does
+ * (internal/computecore/zsyscall_windows.go; audit D22).
+ */
+export function system32Path(dll: string, env: NodeJS.ProcessEnv = process.env): string {
+  const root = env.SystemRoot ?? env.windir ?? 'C:\\Windows';
+  return `${root.replace(/[\\/]+$/, '')}\\System32\\${dll}`;
+}
+
 function resolveLibraryPath(opts: LibraryOptions): string {
   const path = opts.libraryPath ?? process.env.HCS_LIBRARY;
   if (path) return path;
-  if (process.platform === 'win32') return 'computecore.dll';
+  if (process.platform === 'win32') return system32Path('computecore.dll');
   throw new Error(
     'no HCS library: pass libraryPath or set HCS_LIBRARY (on Linux, the emulator library from ' +
       "src/emulator/native/build.mjs emulatorLibraryPath())",
@@ -183,8 +200,8 @@ export class HcsNative {
     const lib = koffi.load(this.libraryPath);
     this.f = declare(lib, PROTOTYPES);
     if (process.platform === 'win32') {
-      const kernel32 = koffi.load('kernel32.dll');
-      const ole32 = koffi.load('ole32.dll');
+      const kernel32 = koffi.load(system32Path('kernel32.dll'));
+      const ole32 = koffi.load(system32Path('ole32.dll'));
       this.free = {
         LocalFree: kernel32.func(FREE_PROTOTYPES.LocalFree),
         CoTaskMemFree: ole32.func(FREE_PROTOTYPES.CoTaskMemFree),
@@ -372,6 +389,17 @@ export class HcsNative {
   }
   setProcessCallback(process: ProcessHandle, options: number, context: bigint, cb: CallbackPointer | null): number {
     return this.f.HcsSetProcessCallback(process, options, context, cb) as number;
+  }
+
+  // ---- VM resource access (audit D3) ---------------------------------------------------------
+
+  /** Grants the VM account of `vmId` access to a file (ACL work, synchronous): run on a pool thread. */
+  async grantVmAccessAsync(vmId: string, filePath: string): Promise<number> {
+    return onPool<number>(this.f.HcsGrantVmAccess, vmId, filePath);
+  }
+  /** Revokes what {@link grantVmAccessAsync} granted. */
+  async revokeVmAccessAsync(vmId: string, filePath: string): Promise<number> {
+    return onPool<number>(this.f.HcsRevokeVmAccess, vmId, filePath);
   }
 
   // ---- emulator inspection (undefined on the real DLL) ---------------------------------------

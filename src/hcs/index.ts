@@ -28,10 +28,13 @@ export {
   HcsError, HRESULTS, classifyHresult, failed, formatHresult, hresultName, toHcsError,
   isAccessDenied, isAlreadyExists, isAlreadyStopped, isDisconnected, isInvalidConfig, isInvalidState,
   isNotFound, isNotSupported, isTimeout,
+  isProcessGone,
   type HcsErrorInit, type HresultName,
 } from './errors.ts';
 export { HcsEventType } from './events.ts';
 export { HcsNative, loadHcsLibrary, GENERIC_ALL, type LibraryOptions } from './ffi.ts';
+export { readHostFacts, type HostFacts } from './host.ts';
+export { VmcomputeSystem, isSchema1Document } from './vmcompute.ts';
 export type {
   CallOptions, EnumerateQuery, ExitType, HcsClient, HcsFailure, HcsFailureKind, HcsProcess, HcsState, HcsSystem,
   ObservedProcess, ObservedSystem, ProcessEvent, SystemEvent, SystemProperties,

@@ -89,7 +89,9 @@ export class OperationRunner {
         this.failedToStart(key, entry, hr);
         return;
       }
-      entry.cleanup = this.armDeadline(key, entry, opts);
+      // HCS may complete synchronously inside the call (hcsshim saw it for HcsCreateProcess on
+      // WS2022): then the entry is already settled and a deadline would be a stray timer (audit R2).
+      if (!entry.settled) entry.cleanup = this.armDeadline(key, entry, opts);
     });
   }
 
@@ -131,12 +133,18 @@ export class OperationRunner {
       const r = call.processInfo
         ? this.native.getOperationResultAndProcessInfo(operation)
         : { ...this.native.getOperationResult(operation), processId: 0 };
-      this.native.closeOperation(operation);
-      this.forget(key);
+      // Closed after this callback returned, not inside it: the HCS thread that called us is
+      // blocked until we return, and nothing documents that a close from another thread does not
+      // wait for it (audit R1; HcsCloseComputeSystem does wait for in-flight callbacks).
+      // It stays pending (drain() waits for it) until the close ran.
+      setImmediate(() => {
+        this.native.closeOperation(operation);
+        this.forget(key);
+      });
       entry.cleanup();
       if (entry.settled) return;
       entry.settled = true;
-      if (failed(r.hr)) entry.reject(this.error(call, r.hr, r.document));
+      if (failed(r.hr)) entry.reject(new HcsError({ op: call.op, systemId: call.systemId, hresult: r.hr, resultDocument: r.document, fromResult: true }));
       else entry.resolve({ document: r.document, processId: r.processId });
     } catch (err) {
       if (!entry.settled) entry.reject(this.error(entry.call, HRESULTS.E_FAIL, null, err));

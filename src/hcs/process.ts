@@ -3,10 +3,13 @@
  */
 import type { CallOptions, Disposable, HcsProcess, ProcessEvent } from '../../reconciler/ports.ts';
 import { toProcessExit, toProcessStatus } from './documents.ts';
-import { HRESULTS, isAlreadyStopped } from './errors.ts';
+import { failed, HcsError, HRESULTS, isProcessGone } from './errors.ts';
 import { HcsEventType } from './events.ts';
 import type { NativeEvent, OperationHandle, ProcessHandle } from './ffi.ts';
 import { ExitListeners, type ClientContext } from './handles.ts';
+
+/** The exit code reported when HCS says the real one is not valid (LastWaitResult != S_OK). */
+export const UNKNOWN_EXIT_CODE = -1;
 
 /** An open process handle; implements the core's HcsProcess plus signal/modify/info. */
 export class NativeHcsProcess implements HcsProcess {
@@ -15,7 +18,7 @@ export class NativeHcsProcess implements HcsProcess {
   private closing?: Promise<void>;
   private pid: number;
 
-  /** Wraps a fresh handle and subscribes to its events at once (before any exit can be missed). */
+  /** Wraps a handle (tracked at once); events flow after {@link subscribe} (audit D8). */
   constructor(
     private readonly ctx: ClientContext,
     readonly systemId: string,
@@ -24,8 +27,21 @@ export class NativeHcsProcess implements HcsProcess {
   ) {
     this.pid = processId;
     this.key = ctx.events.attach((ev) => this.onNativeEvent(ev));
-    ctx.native.setProcessCallback(handle, 0, BigInt(this.key), ctx.events.processCallback);
     ctx.track(this);
+  }
+
+  /** Registers the event callback after the create/open completed, checking its HRESULT (hcsshim order). */
+  subscribe(): void {
+    const hr = this.ctx.native.setProcessCallback(this.handle, 0, BigInt(this.key), this.ctx.events.processCallback);
+    if (failed(hr)) throw new HcsError({ op: 'process.callback', systemId: this.systemId, hresult: hr });
+  }
+
+  /** One ProcessStatus query after registration: an exit that came first is delivered as ProcessExited. */
+  async closeRace(opts?: CallOptions): Promise<void> {
+    const status = await this.properties(opts);
+    if (!status.exited) return;
+    const event: ProcessEvent = { type: 'ProcessExited', systemId: this.systemId, processId: this.pid, exitCode: status.exitCode ?? UNKNOWN_EXIT_CODE };
+    this.exits.emit(event, true);
   }
 
   /** The process id inside the compute system. */
@@ -44,12 +60,15 @@ export class NativeHcsProcess implements HcsProcess {
     return toProcessStatus(r.document);
   }
 
-  /** Terminates the process; a process that already exited counts as success. */
+  /**
+   * Terminates the process; a process that already exited counts as success, including the
+   * ERROR_NOT_FOUND and ERROR_ACCESS_DENIED HCS returns for it (hcsshim process.go, {@link isProcessGone}).
+   */
   async terminate(opts?: CallOptions): Promise<void> {
     try {
       await this.run('process.terminate', (op) => this.ctx.native.terminateProcess(this.handle, op, null), opts);
     } catch (err) {
-      if (!isAlreadyStopped(err)) throw err;
+      if (!isProcessGone(err)) throw err;
     }
   }
 
@@ -110,7 +129,8 @@ export class NativeHcsProcess implements HcsProcess {
       type: 'ProcessExited',
       systemId: this.systemId,
       processId: exit.processId ?? this.pid,
-      exitCode: exit.exitCode,
+      // -1: the exit code is unknown (HCS reported it invalid); the same marker the core uses.
+      exitCode: exit.exitCode ?? UNKNOWN_EXIT_CODE,
     };
     this.exits.emit(event, true);
   }

@@ -2,10 +2,10 @@
  * NativeHcsSystem: an open HCS_SYSTEM handle.
  */
 import type {
-  CallOptions, Disposable, HcsProcess, HcsSystem, SystemEvent, SystemProperties,
+  CallOptions, Disposable, HcsProcess, HcsSystem, ShutdownCallOptions, SystemEvent, SystemProperties,
 } from '../../reconciler/ports.ts';
 import { propertyQueryJson, toSystemExit, toSystemProperties } from './documents.ts';
-import { HcsError, HRESULTS, isAlreadyStopped, isNotFound } from './errors.ts';
+import { failed, HcsError, HRESULTS, isAlreadyStopped, isNotFound } from './errors.ts';
 import { HcsEventType } from './events.ts';
 import { GENERIC_ALL, type NativeEvent, type OperationHandle, type SystemHandle } from './ffi.ts';
 import { ExitListeners, openHandle, type ClientContext } from './handles.ts';
@@ -17,20 +17,69 @@ export class NativeHcsSystem implements HcsSystem {
   private readonly key: number;
   private closing?: Promise<void>;
 
-  /** Wraps a fresh handle and subscribes to its events at once. */
+  /**
+   * Wraps a handle (tracked at once, so client.close() closes it). Events flow only after
+   * {@link subscribe}, which callers run once the create/open has completed (audit D8).
+   */
   constructor(private readonly ctx: ClientContext, readonly id: string, private readonly handle: SystemHandle) {
     this.key = ctx.events.attach((ev) => this.onNativeEvent(ev));
-    ctx.native.setComputeSystemCallback(handle, 0, BigInt(this.key), ctx.events.systemCallback);
     ctx.track(this);
+  }
+
+  /** Files granted to this VM's account by {@link grantDisks}, revoked once it stopped. */
+  private granted: string[] = [];
+
+  /**
+   * HcsGrantVmAccess for each disk, after create and before start, as every real caller does
+   * (hcsshim uvm/create_wcow.go, WSL, multipass hcs_virtual_machine.cpp; audit D3).
+   */
+  async grantDisks(paths: readonly string[]): Promise<void> {
+    for (const path of paths) {
+      const hr = await this.ctx.native.grantVmAccessAsync(this.id, path);
+      if (failed(hr)) throw new HcsError({ op: `grantVmAccess ${path}`, systemId: this.id, hresult: hr });
+      this.granted.push(path);
+    }
+  }
+
+  /** Revokes the grants once the VM stopped ("revoked on removal"); failures only mean nothing to undo. */
+  private async revokeDisks(): Promise<void> {
+    const paths = this.granted;
+    this.granted = [];
+    for (const path of paths) await this.ctx.native.revokeVmAccessAsync(this.id, path).catch(() => 0);
+  }
+
+  /**
+   * Registers the event callback, in hcsshim's order: after the create or open completed
+   * (internal/hcs/v2/system.go; WSL and multipass do the same), with its HRESULT checked: a
+   * failed registration would mean no SystemExited ever arrives.
+   */
+  subscribe(op: 'create' | 'open'): void {
+    const hr = this.ctx.native.setComputeSystemCallback(this.handle, 0, BigInt(this.key), this.ctx.events.systemCallback);
+    if (failed(hr)) throw new HcsError({ op: `${op}.callback`, systemId: this.id, hresult: hr });
+  }
+
+  /**
+   * The one state query that closes the race between completion and registration: an exit that
+   * happened before the callback was registered is delivered as a SystemExited (audit D8).
+   */
+  async closeRace(opts?: CallOptions): Promise<void> {
+    const props = await this.properties(undefined, opts);
+    if (props.stopped === true || props.state === 'Stopped') {
+      this.listeners.emit({ type: 'SystemExited', systemId: this.id, status: 0, exitType: props.exitType ?? 'Unknown' }, true);
+    }
   }
 
   start(opts?: CallOptions): Promise<void> {
     return this.simple('start', (op) => this.ctx.native.startComputeSystem(this.handle, op, null), opts);
   }
 
-  /** Graceful stop; a system that is already stopped or gone counts as success (like hcsshim). */
-  shutdown(opts?: CallOptions): Promise<void> {
-    return this.idempotentStop('shutdown', (op) => this.ctx.native.shutDownComputeSystem(this.handle, op, null), opts);
+  /**
+   * Graceful stop, with the `ShutdownOptions` document if given (e.g. IntegrationService for VMs,
+   * audit D7); a system that is already stopped or gone counts as success (like hcsshim).
+   */
+  shutdown(opts?: ShutdownCallOptions): Promise<void> {
+    const options = opts?.options ? JSON.stringify(opts.options) : null;
+    return this.idempotentStop('shutdown', (op) => this.ctx.native.shutDownComputeSystem(this.handle, op, options), opts);
   }
 
   /** Forced stop; a system that is already stopped or gone counts as success. */
@@ -59,25 +108,35 @@ export class NativeHcsSystem implements HcsSystem {
     return this.simple('modify', (op) => this.ctx.native.modifyComputeSystem(this.handle, op, json), opts);
   }
 
-  /** Starts a process (ProcessParameters document); resolves once HCS reports its process id. */
+  /**
+   * Starts a process (ProcessParameters document); resolves once HCS reports its process id.
+   * A failed operation with a process handle is checked with HcsGetProcessInfo before giving up:
+   * on WS2022 the wait can fail spuriously (e.g. E_INVALIDARG) although the process runs (hcsshim
+   * internal/hcs/v2/system.go, audit D6). Events are registered after completion, then one
+   * ProcessStatus query closes the race (D8).
+   */
   async createProcess(parameters: Record<string, unknown>, opts?: CallOptions): Promise<HcsProcess> {
     const json = JSON.stringify(parameters);
     let proc: NativeHcsProcess | undefined;
     const start = (op: OperationHandle): number => {
       const r = this.ctx.native.createProcess(this.handle, json, op);
-      // The handle exists before the operation completes: subscribe now so no exit is missed.
       if (r.process !== null) proc = new NativeHcsProcess(this.ctx, this.id, r.process, 0);
       return r.hr;
     };
+    let pid: number;
     try {
-      const r = await this.ctx.runner.run({ op: 'process.create', systemId: this.id, processInfo: true, start: (o) => this.guard(o, start) }, opts);
-      const created = proc as NativeHcsProcess;
-      created.setProcessId(r.processId);
-      return created;
+      pid = (await this.ctx.runner.run({ op: 'process.create', systemId: this.id, processInfo: true, start: (o) => this.guard(o, start) }, opts)).processId;
     } catch (err) {
-      await proc?.close();
-      throw err;
+      pid = proc ? await recoveredPid(proc, opts) : 0;
+      if (pid === 0) {
+        await proc?.close();
+        throw err;
+      }
     }
+    const created = proc as NativeHcsProcess;
+    created.setProcessId(pid);
+    await subscribed(created, opts);
+    return created;
   }
 
   /** Opens an existing process by id (HcsOpenProcess runs on a pool thread). */
@@ -90,7 +149,7 @@ export class NativeHcsSystem implements HcsSystem {
       },
       close: (handle) => this.ctx.native.closeProcessAsync(handle),
       wrap: (handle) => new NativeHcsProcess(this.ctx, this.id, handle, processId),
-    });
+    }).then((proc) => subscribed(proc, opts));
   }
 
   /** Subscribes to SystemExited / ServiceDisconnect (SystemExited is replayed to late subscribers). */
@@ -119,6 +178,7 @@ export class NativeHcsSystem implements HcsSystem {
     } catch (err) {
       if (!isAlreadyStopped(err) && !isNotFound(err)) throw err;
     }
+    await this.revokeDisks();
   }
 
   private async simple(op: string, start: (operation: OperationHandle) => number, opts?: CallOptions): Promise<void> {
@@ -145,5 +205,26 @@ export class NativeHcsSystem implements HcsSystem {
     } else if (ev.type === HcsEventType.ServiceDisconnect) {
       this.listeners.emit({ type: 'ServiceDisconnect', systemId: this.id }, false);
     }
+  }
+}
+
+/** HcsGetProcessInfo on a handle whose create reported failure: its pid if the process exists, else 0. */
+async function recoveredPid(proc: NativeHcsProcess, opts?: CallOptions): Promise<number> {
+  try {
+    return (await proc.info(opts)).processId;
+  } catch {
+    return 0;
+  }
+}
+
+/** Registers the process callback after completion plus the race-closing query; closes the handle on failure. */
+async function subscribed(proc: NativeHcsProcess, opts?: CallOptions): Promise<NativeHcsProcess> {
+  try {
+    proc.subscribe();
+    proc.closeRace({ timeoutMs: opts?.timeoutMs }).catch(() => {}); // not awaited, as for systems (client.ts)
+    return proc;
+  } catch (err) {
+    await proc.close();
+    throw err;
   }
 }

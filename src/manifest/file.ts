@@ -13,6 +13,8 @@ import { isEmptyDocument, MAX_DEPTH, parseYaml, tooDeep, toData, yamlProblems } 
 import { placementMismatch, type HostInfo } from './placement.ts';
 import { checkPolicy } from './policy.ts';
 import { renderManifest } from './render.ts';
+import { DEFAULT_HOST, UnknownHostBuildError, type HostProfile } from './host-profile.ts';
+import { hostProblems } from './host-problems.ts';
 import type { Manifest, ManifestPolicy } from './types.ts';
 import { validateDocument } from './validate.ts';
 import { scanNames } from './name-scan.ts';
@@ -33,6 +35,8 @@ export interface ManifestOptions {
    * never mapped into a container, policy or not. Windows paths; others never match.
    */
   protectedPaths?: string[];
+  /** Host facts the documents depend on (build, processors). Default: Windows Server 2022 (host-profile.ts). */
+  hostFacts?: HostProfile;
 }
 
 /** Default HCS Owner. */
@@ -182,9 +186,17 @@ function acceptManifest(ctx: DocContext, manifest: Manifest, opts: ManifestOptio
     out.ignored.push({ name, source, reason: mismatch });
     return;
   }
-  const problems = [...selfDependency(manifest), ...checkPolicy(manifest, opts.policy, opts.protectedPaths)];
+  const host = opts.hostFacts ?? DEFAULT_HOST;
+  let fromHost: Problem[];
+  try {
+    fromHost = hostProblems(manifest, host);
+  } catch (err) {
+    if (!(err instanceof UnknownHostBuildError)) throw err;
+    fromHost = [{ path: [], key: false, message: err.message }];
+  }
+  const problems = [...selfDependency(manifest), ...checkPolicy(manifest, opts.policy, opts.protectedPaths), ...fromHost];
   if (problems.length > 0) return fail(problems.map((p) => ctx.error(p, name)));
-  out.manifests.push(toDesired(manifest, source, opts.owner ?? DEFAULT_OWNER));
+  out.manifests.push(toDesired(manifest, source, opts.owner ?? DEFAULT_OWNER, host));
   out.declared.push({ name, at: ctx.at(findNode(ctx.doc, ['metadata', 'name'])), dependsOnAt: dependsOnLocations(ctx, manifest) });
 }
 
@@ -198,9 +210,9 @@ function dependsOnLocations(ctx: DocContext, m: Manifest): Record<string, Source
   return Object.fromEntries(entries);
 }
 
-function toDesired(m: Manifest, source: SourceLocation, owner: string): DesiredSystem {
+function toDesired(m: Manifest, source: SourceLocation, owner: string, host: HostProfile): DesiredSystem {
   const { spec } = m;
-  const rendering = renderManifest(m, owner);
+  const rendering = renderManifest(m, owner, host);
   const b = spec.backoff;
   return {
     name: m.metadata.name,

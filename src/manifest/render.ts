@@ -1,29 +1,30 @@
 /**
- * Manifest → HCS schema 2.1 ComputeSystem documents, in the shapes hcsshim builds
- * (see /work/shared/reference/hcs-api.md §3.2 and src/manifest/README.md "Rendering"):
+ * Manifest → HCS ComputeSystem documents, in the shapes the proven callers build, for this host
+ * (host-profile.ts: the host's build decides the schema features; fidelity audit round 2):
  *
- * - process isolation: one `Container` document (hcsshim internal/hcsoci/hcsdoc_wcow.go);
- * - `isolation: hyperv`: a utility VM (hcsshim internal/uvm/create_wcow.go prepareConfigDoc),
- *   then the container as `HostedSystem` with `HostingSystemId` = the utility VM's id, the form
- *   the HCS schema documents for hosting through HCS itself (ComputeSystem.HostingSystemId);
- * - `virtualMachine`: UEFI boot from SCSI "Primary disk" LUN 0 (MSDOCS Tutorial.md);
+ * - process isolation: one schema 2.1 `Container` document (hcsshim internal/hcsoci/hcsdoc_wcow.go);
+ * - `isolation: hyperv`: the Docker way, one schema 1.0 `ContainerConfig` with `HvPartition: true`
+ *   and `HvRuntime.ImagePath` = the uppermost layer that has a `UtilityVM` folder + `\UtilityVM`
+ *   (hcsshim hcsdoc_wcow.go "V1 Xenon", uvmfolder.LocateUVMFolder; moby libcontainerd
+ *   local_windows.go). HCS builds and manages the utility VM itself; the document is submitted
+ *   through vmcompute.dll (src/hcs/vmcompute.ts). This replaces the v2 utility VM + HostedSystem
+ *   pair, which could not work (audit D1, D2, D4);
+ * - `virtualMachine`: UEFI boot from SCSI "Primary disk" LUN 0 (MSDOCS Tutorial.md), memory
+ *   aligned to 2 MB (D12), `ApplySecureBootTemplate` Apply/Skip where the host has it (D15),
+ *   `Services.Shutdown` + IntegrationService shutdown options on 20348+ (D7);
  * - `document`: passed through with our Owner and SchemaVersion 2.1 by default.
  *
- * Every document has `ShouldTerminateOnLastHandleClosed: false` (hcsshim uses true): workloads
- * must outlive the controller, which adopts them again by id + Owner after a restart.
+ * Every document has `ShouldTerminateOnLastHandleClosed: false` (schema 1.0: the field is left
+ * out, false): workloads must outlive the controller, which adopts them again by id + Owner.
  */
 import type { DesiredProcess, RenderedPart } from '../../reconciler/ports.ts';
 import { systemIdFor } from '../../reconciler/identity.ts';
 import { sha256Canonical } from './hash.ts';
+import { alignMemoryMB, DEFAULT_HOST, hostCapabilities, INTEGRATION_SHUTDOWN_OPTIONS, type HostCapabilities, type HostProfile } from './host-profile.ts';
 import type { ContainerSpec, DocumentSpec, Manifest, ProcessSpec, VirtualMachineSpec } from './types.ts';
 
-/** HCS schema version we render: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
+/** HCS schema version of containers: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
 export const SCHEMA_VERSION = { Major: 2, Minor: 1 } as const;
-/** Utility VM defaults from hcsshim (uvm.OptionsWCOW: 1024 MB, 2 processors). */
-const UVM_DEFAULT_MEMORY_MB = 1024;
-const UVM_DEFAULT_CPU_COUNT = 2;
-/** hcsshim: "Allow administrators and SYSTEM to bind to hyper-v sockets so that we can communicate to the GCS." */
-const UVM_HVSOCKET_SDDL = 'D:P(A;;FA;;;SY)(A;;FA;;;BA)';
 /** The "Microsoft Windows" secure boot template (hcsshim create_wcow.go). */
 const SECURE_BOOT_TEMPLATE_ID = '1734c6e8-3154-4dda-ba5f-a874cc483422';
 const BOOT_CONTROLLER = 'Primary disk';
@@ -38,50 +39,41 @@ export interface Rendering {
 type Doc = Record<string, unknown>;
 
 /**
- * Render a validated manifest. The hash is computed over the documents with ids left out
- * (the hosted container's HostingSystemId contains the hash, so it cannot be an input), plus
- * the process parameters; then the ids are filled in.
+ * Render a validated manifest for a host (default: Windows Server 2022). The hash is computed
+ * over the documents with ids left out (a schema 1.0 document carries its id in `Name`), plus
+ * the process parameters; then the ids are filled in. An unknown host build throws
+ * UnknownHostBuildError.
  */
-export function renderManifest(manifest: Manifest, owner: string): Rendering {
+export function renderManifest(manifest: Manifest, owner: string, host: HostProfile = DEFAULT_HOST): Rendering {
   const { name } = manifest.metadata;
   const spec = manifest.spec;
+  const caps = hostCapabilities(host.build);
   const process = spec.container?.process && renderProcess(spec.container.process);
-  const drafts = draftParts(manifest, owner);
-  const configHash = sha256Canonical({ documents: drafts.map((d) => d.document), process: process?.parameters ?? null });
-  const uvmId = systemIdFor(name, configHash, 'utilityVm');
-  const parts = drafts.map((d): RenderedPart => {
-    const document = d.hosted ? withHostingSystem(d.document, uvmId) : d.document;
-    return { id: systemIdFor(name, configHash, d.role), role: d.role, systemType: d.systemType, document };
-  });
-  return { configHash, parts, ...(process ? { process } : {}) };
+  const draft = draftPart(manifest, owner, host, caps);
+  const configHash = sha256Canonical({ documents: [draft.document], process: process?.parameters ?? null });
+  const id = systemIdFor(name, configHash, 'main');
+  const document = draft.named ? { ...draft.document, Name: id } : draft.document;
+  const { named: _named, ...part } = draft;
+  return { configHash, parts: [{ id, ...part, document }], ...(process ? { process } : {}) };
 }
 
 interface Draft extends Omit<RenderedPart, 'id'> {
-  /** HostingSystemId must be filled in with the utility VM id. */
-  hosted?: boolean;
+  /** Schema 1.0: the id goes into `Name` once known. */
+  named?: boolean;
 }
 
-function draftParts(manifest: Manifest, owner: string): Draft[] {
+function draftPart(manifest: Manifest, owner: string, host: HostProfile, caps: HostCapabilities): Draft {
   const { spec, metadata } = manifest;
-  if (spec.virtualMachine) return [{ role: 'main', systemType: 'VirtualMachine', document: top(owner, { VirtualMachine: renderVm(spec.virtualMachine) }) }];
-  if (spec.document) return [renderPassthrough(spec.document, owner)];
+  if (spec.virtualMachine) return renderVmPart(spec.virtualMachine, owner, caps);
+  if (spec.document) return renderPassthrough(spec.document, owner);
   const c = spec.container!;
-  const container = renderContainer(c, metadata.name);
-  if (c.isolation === 'process') return [{ role: 'main', systemType: 'Container', document: top(owner, { Container: container }) }];
-  return [
-    { role: 'utilityVm', systemType: 'VirtualMachine', document: top(owner, { VirtualMachine: renderUtilityVm(c, metadata.name) }) },
-    { role: 'main', systemType: 'Container', hosted: true, document: top(owner, { HostedSystem: { SchemaVersion: SCHEMA_VERSION, Container: container } }) },
-  ];
+  if (c.isolation === 'hyperv') return { role: 'main', systemType: 'Container', named: true, document: renderHyperVContainer(c, metadata.name, owner, host) };
+  return { role: 'main', systemType: 'Container', document: top(owner, SCHEMA_VERSION, { Container: renderContainer(c, metadata.name) }) };
 }
 
-/** The common top level of every document we create. */
-function top(owner: string, body: Doc): Doc {
-  return { Owner: owner, SchemaVersion: SCHEMA_VERSION, ...body, ShouldTerminateOnLastHandleClosed: false };
-}
-
-function withHostingSystem(document: Doc, uvmId: string): Doc {
-  const { Owner, SchemaVersion, ...rest } = document;
-  return { Owner, SchemaVersion, HostingSystemId: uvmId, ...rest };
+/** The common top level of every schema 2.x document we create. */
+function top(owner: string, version: { Major: number; Minor: number }, body: Doc): Doc {
+  return { Owner: owner, SchemaVersion: version, ...body, ShouldTerminateOnLastHandleClosed: false };
 }
 
 function renderContainer(c: ContainerSpec, name: string): Doc {
@@ -95,60 +87,63 @@ function renderContainer(c: ContainerSpec, name: string): Doc {
   });
 }
 
-/** The WCOW utility VM, as hcsshim's prepareConfigDoc builds it for VmbFS boot. */
-function renderUtilityVm(c: ContainerSpec, name: string): Doc {
-  const baseLayer = c.layers[c.layers.length - 1]!.path;
-  const memoryMB = c.memoryMB ?? UVM_DEFAULT_MEMORY_MB;
-  return {
-    StopOnReset: true,
-    Chipset: { Uefi: { BootThis: { DevicePath: '\\EFI\\Microsoft\\Boot\\bootmgfw.efi', DeviceType: 'VmbFs' } } },
-    ComputeTopology: {
-      Memory: { SizeInMB: memoryMB, AllowOvercommit: true, EnableHotHint: true },
-      Processor: { Count: c.cpuCount ?? UVM_DEFAULT_CPU_COUNT },
-    },
-    Devices: {
-      Scsi: { '0': { Attachments: { '0': { Path: c.utilityVm?.scratchPath ?? defaultUvmScratch(name), Type: 'VirtualDisk' } } } },
-      HvSocket: { HvSocketConfig: { DefaultBindSecurityDescriptor: UVM_HVSOCKET_SDDL } },
-      VirtualSmb: {
-        DirectFileMappingInMB: 1024,
-        Shares: [{ Name: 'os', Path: c.utilityVm?.imagePath ?? `${trimSlash(baseLayer)}\\UtilityVM\\Files`, Options: UVM_OS_SHARE_OPTIONS }],
-      },
-    },
-  };
+/**
+ * The schema 1.0 "V1 Xenon" ContainerConfig (hcsshim internal/schema1 field names): layers with
+ * their ids, the sandbox layer folder as LayerFolderPath, the utility VM image, the container's
+ * limits (HCS sizes the utility VM from them, as for Docker; audit D17).
+ */
+function renderHyperVContainer(c: ContainerSpec, name: string, owner: string, host: HostProfile): Doc {
+  return compact({
+    SystemType: 'Container',
+    Owner: owner,
+    HvPartition: true,
+    HostName: c.hostName ?? name,
+    LayerFolderPath: c.scratch,
+    Layers: c.layers.map((l) => ({ ID: l.id, Path: l.path })),
+    HvRuntime: { ImagePath: c.utilityVm?.imagePath ?? `${trimSlash(utilityVmLayer(c, host))}\\UtilityVM` },
+    MappedDirectories: c.mappedDirectories?.map((m) => ({ HostPath: m.hostPath, ContainerPath: m.containerPath, ReadOnly: m.readOnly })),
+    MemoryMaximumInMB: c.memoryMB === undefined ? undefined : alignMemoryMB(c.memoryMB),
+    ProcessorCount: c.cpuCount,
+  });
 }
 
-/** hcsshim DefaultVSMBOptions(readOnly=true) + TakeBackupPrivilege, used for the "os" share. */
-const UVM_OS_SHARE_OPTIONS = {
-  ReadOnly: true,
-  ShareRead: true,
-  CacheIo: true,
-  NoOplocks: true,
-  NoDirectmap: false,
-  PseudoOplocks: true,
-  PseudoDirnotify: true,
-  TakeBackupPrivilege: true,
-};
-
-function defaultUvmScratch(name: string): string {
-  return `C:\\ProgramData\\hcs-reconciler\\uvm\\${name}\\sandbox.vhdx`;
+/**
+ * The uppermost layer that has a `UtilityVM` folder (hcsshim uvmfolder.LocateUVMFolder; audit
+ * D11). Without a way to look (off Windows), the base layer, where Windows base images carry it.
+ */
+function utilityVmLayer(c: ContainerSpec, host: HostProfile): string {
+  const probe = host.hasUtilityVm;
+  const found = probe ? c.layers.find((l) => probe(l.path)) : undefined;
+  return (found ?? c.layers[c.layers.length - 1]!).path;
 }
 
-function renderVm(vm: VirtualMachineSpec): Doc {
+function renderVmPart(vm: VirtualMachineSpec, owner: string, caps: HostCapabilities): Draft {
   const attachments: Record<string, Doc> = { '0': { Type: 'VirtualDisk', Path: vm.bootDisk.path } };
   vm.disks?.forEach((d, i) => {
     attachments[String(i + 1)] = compact({ Type: 'VirtualDisk', Path: d.path, ReadOnly: d.readOnly || undefined });
   });
   const uefi: Doc = { BootThis: { DeviceType: 'ScsiDrive', DevicePath: BOOT_CONTROLLER, DiskNumber: 0 } };
+  // hcsshim sets "Skip" explicitly when secure boot is off (create_wcow.go); the field is schema 2.3.
   if (vm.secureBoot) Object.assign(uefi, { ApplySecureBootTemplate: 'Apply', SecureBootTemplateId: SECURE_BOOT_TEMPLATE_ID });
+  else if (caps.secureBootTemplate) uefi.ApplySecureBootTemplate = 'Skip';
   const adapters = vm.networkAdapters?.map((a) => compact({ EndpointId: a.endpointId, MacAddress: a.macAddress }));
-  return {
+  const body = compact({
     Chipset: { Uefi: uefi },
-    ComputeTopology: { Memory: { SizeInMB: vm.memoryMB }, Processor: { Count: vm.cpuCount } },
+    ComputeTopology: { Memory: { SizeInMB: alignMemoryMB(vm.memoryMB) }, Processor: { Count: vm.cpuCount } },
     Devices: compact({
       Scsi: { [BOOT_CONTROLLER]: { Attachments: attachments } },
       NetworkAdapters: adapters && Object.fromEntries(adapters.map((a, i) => [String(i), a])),
     }),
-  };
+    // The shutdown integration service, so HcsShutDownComputeSystem can work (multipass renders
+    // Shutdown + Heartbeat on 2.5 hosts; MSDOCS Tutorial.md: without a guest service it cannot).
+    Services: caps.integrationShutdown ? { Shutdown: {}, Heartbeat: {} } : undefined,
+  });
+  // Declare the lowest version that has every field used (multipass declares the host's features
+  // rather than one fixed version; commit 66461e371).
+  const minor = caps.integrationShutdown ? 5 : 'ApplySecureBootTemplate' in uefi ? 3 : 1;
+  const part: Draft = { role: 'main', systemType: 'VirtualMachine', document: top(owner, { Major: 2, Minor: Math.min(minor, caps.schemaMinor) }, { VirtualMachine: body }) };
+  if (caps.integrationShutdown) part.shutdownOptions = { ...INTEGRATION_SHUTDOWN_OPTIONS };
+  return part;
 }
 
 function renderPassthrough(d: DocumentSpec, owner: string): Draft {

@@ -65,7 +65,7 @@ const container = {
     scratch: {
       type: 'string',
       format: 'scratch-path',
-      description: 'Writable scratch: a volume GUID path `\\\\?\\Volume{GUID}\\` (as hcsshim mounts it) or a drive path.',
+      description: 'Writable scratch: for `process` the mounted volume GUID path `\\\\?\\Volume{GUID}\\` (as hcsshim requires); for `hyperv` the sandbox layer folder with sandbox.vhdx (schema 1.0 LayerFolderPath).',
     },
     hostName: { type: 'string', format: 'hostname', maxLength: 63, description: 'Host name inside the container. Default: metadata.name.' },
     memoryMB: memoryMB('Memory limit in MiB (HCS Memory.SizeInMB).'),
@@ -92,8 +92,8 @@ const container = {
       description: 'Utility VM settings, only with `isolation: hyperv`.',
       additionalProperties: false,
       properties: {
-        imagePath: drivePath('UtilityVM OS files. Default: `<base layer>\\UtilityVM\\Files`.'),
-        scratchPath: drivePath('Utility VM scratch VHDX. Default: `C:\\ProgramData\\hcs-reconciler\\uvm\\<name>\\sandbox.vhdx`.'),
+        imagePath: drivePath('Utility VM image folder (HvRuntime.ImagePath). Default: `<uppermost layer with a UtilityVM folder>\\UtilityVM`.'),
+        scratchPath: drivePath('Not used: HCS manages the utility VM of a schema 1.0 Hyper-V container itself (an error if set).'),
       },
     },
   },

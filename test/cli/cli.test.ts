@@ -85,7 +85,7 @@ test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file 
   assert.equal(apply.code, 0, apply.stderr);
   assert.equal(cli(['plan', '--manifests', manifests], env).code, 0);
   const ps = JSON.parse(cli(['ps', '-o', 'json'], env).stdout) as Array<{ id: string; owner: string }>;
-  assert.equal(ps.length, 6, 'six systems: five manifests running (one is desired Stopped) plus the Hyper-V utility VM');
+  assert.equal(ps.length, 5, 'five systems: five manifests running (one is desired Stopped); HCS manages the Hyper-V utility VM itself');
   writeFileSync(join(manifests, 'broken.yaml'), 'apiVersion: [');
   assert.equal(cli(['plan', '--manifests', manifests], env).code, 1);
   unlinkSync(join(manifests, 'broken.yaml'));
@@ -138,7 +138,7 @@ test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file 
   const kept = JSON.parse(cli(['--owner', 'cli-run-test', 'ps', '-o', 'json'], env).stdout) as Array<{ state: string }>;
   assert.deepEqual(kept.map((s) => s.state), ['Running'], 'SIGTERM leaves workloads running');
   const after = JSON.parse(cli(['ps', '-o', 'json'], env).stdout) as unknown[];
-  assert.equal(after.length, 6, 'another owner\'s controller never touched our systems');
+  assert.equal(after.length, 5, 'another owner\'s controller never touched our systems');
 });
 
 test('--strict-folder refuses a manifests folder writable by others; without it, run warns', { skip: process.platform === 'win32' ? 'POSIX mode bits only' : false }, async () => {

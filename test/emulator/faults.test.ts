@@ -6,6 +6,8 @@ import { EventType } from '../../src/emulator/protocol.ts';
 import { containerDoc, vmDoc, withService } from './wire-client.ts';
 
 // Each test runs its own service, so they can run side by side.
+const INTEGRATION = JSON.stringify({ Mechanism: 'IntegrationService', Type: 'Shutdown' });
+
 describe('fault injection', { concurrency: true }, () => {
   test('fault: fails the next N calls of an op, optionally for one id, with a custom result document', () =>
     withService(async ({ client, control }) => {
@@ -87,6 +89,30 @@ describe('fault injection', { concurrency: true }, () => {
       assert.ok(listed.every((r) => r.hresult === HR.S_OK && r.json.length === 200));
     }));
 
+  test('a VM shuts down only through its shutdown integration service, asked for in the options (D7)', () =>
+    withService(async ({ client, control }) => {
+      const services = vmDoc({ VirtualMachine: { ...(vmDoc().VirtualMachine as object), Services: { Shutdown: {}, Heartbeat: {} } } });
+      const cases: Array<[string, Record<string, unknown>, string | null, boolean]> = [
+        ['svc-options', services, INTEGRATION, true],
+        ['svc-null', services, null, false],
+        ['nosvc-options', vmDoc(), INTEGRATION, false],
+      ];
+      for (const [id, doc, options, graceful] of cases) {
+        const { handle } = await client.create(id, doc);
+        await client.call('Start', handle);
+        await control.setShutdownBehaviour(id, false, { timeoutMs: 50 });
+        const r = await client.call('ShutDown', handle, options);
+        if (graceful) {
+          assert.equal(r.hresult, HR.S_OK, id);
+          assert.equal((await client.waitEvent((e) => e.handle === handle)).data.ExitType, 'GracefulExit');
+        } else {
+          assert.equal(r.hresult, HR.HCS_E_OPERATION_TIMEOUT, `${id}: the guest never acts on it`);
+          assert.equal((await client.call('GetProperties', handle)).json.State, 'Running', id);
+        }
+      }
+      assert.equal((await client.call('ShutDown', (await client.create('bad-opts', services)).handle!, 'not json')).hresult, HR.HCS_E_INVALID_JSON);
+    }));
+
   test('ShutDown ignored: pending until the system stops otherwise, or times out when configured', () =>
     withService(async ({ client, control }) => {
       const { handle } = await client.create('noguest', vmDoc());
@@ -102,13 +128,14 @@ describe('fault injection', { concurrency: true }, () => {
       const exits = client.events.filter((e) => e.handle === handle && e.eventType === EventType.SystemExited);
       assert.deepEqual(exits.map((e) => e.data.ExitType), ['ForcedExit']);
 
-      const { handle: h2 } = await client.create('noguest2', vmDoc());
+      const withService = vmDoc({ VirtualMachine: { ...(vmDoc().VirtualMachine as object), Services: { Shutdown: {} } } });
+      const { handle: h2 } = await client.create('noguest2', withService);
       await client.call('Start', h2);
       await control.setShutdownBehaviour('noguest2', true, { timeoutMs: 50 });
-      assert.equal((await client.call('ShutDown', h2)).hresult, HR.HCS_E_OPERATION_TIMEOUT);
+      assert.equal((await client.call('ShutDown', h2, INTEGRATION)).hresult, HR.HCS_E_OPERATION_TIMEOUT);
       assert.equal((await client.call('GetProperties', h2)).json.State, 'Running');
       await control.setShutdownBehaviour('noguest2', false);
-      assert.equal((await client.call('ShutDown', h2)).hresult, HR.S_OK);
+      assert.equal((await client.call('ShutDown', h2, INTEGRATION)).hresult, HR.S_OK);
       assert.equal((await client.waitEvent((e) => e.handle === h2)).data.ExitType, 'GracefulExit');
       await assert.rejects(control.setShutdownBehaviour('missing', true), /no compute system/);
     }));

@@ -106,7 +106,6 @@ describe('compute system semantics', { concurrency: true }, () => {
         { Container: {} },
         { SchemaVersion: { Major: 2, Minor: 1 }, Container: {}, VirtualMachine: {} },
         { SchemaVersion: { Major: 2, Minor: 1 }, HostedSystem: {} },
-        { SchemaVersion: { Major: 2, Minor: 1 }, HostedSystem: {}, HostingSystemId: 'missing' },
         { SchemaVersion: { Major: 2, Minor: 1 }, Container: {}, ShouldTerminateOnLastHandleClosed: 'yes' },
       ];
       for (const doc of bad) {
@@ -118,7 +117,9 @@ describe('compute system semantics', { concurrency: true }, () => {
       const { handle: uvm } = await client.create('stopped-uvm', vmDoc());
       assert.ok(uvm);
       const notRunning = await client.create('hosted', { SchemaVersion: { Major: 2, Minor: 1 }, HostingSystemId: 'stopped-uvm', HostedSystem: {} });
-      assert.equal(notRunning.reply.hresult, HR.HCS_E_INVALID_JSON, 'hosting system must be running');
+      assert.equal(notRunning.reply.hresult, HR.HCS_E_INVALID_STATE, 'hosting system must be running (D25)');
+      const missing = await client.create('hosted2', { SchemaVersion: { Major: 2, Minor: 1 }, HostedSystem: {}, HostingSystemId: 'missing' });
+      assert.equal(missing.reply.hresult, HR.HCS_E_SYSTEM_NOT_FOUND, 'absent hosting system (D25)');
     }));
 
   test('duplicate Create, Open of unknown id, owner default, handle errors', () =>
@@ -186,8 +187,15 @@ describe('compute system semantics', { concurrency: true }, () => {
       assert.equal(basic.ExitType, undefined, 'no ExitType while running');
       const query = JSON.stringify({ PropertyTypes: ['ProcessList', 'Memory', 'Statistics', 'TerminateOnLastHandleClosed', 'Unknown'] });
       const full = (await client.call('GetProperties', handle, query)).json as Props;
-      assert.deepEqual((full.ProcessList as Props[]).map((x) => [x.ProcessId, x.ImageName, x.CommandLine]),
-        [[p.processId, 'cmd.exe', '"C:\\Windows\\System32\\cmd.exe" /c echo hi']]);
+      assert.deepEqual((full.ProcessList as Props[]).map((x) => [x.ProcessId, x.ImageName]), [[p.processId, 'cmd.exe']]);
+      // Exactly [SCHEMA] ProcessDetails: no CommandLine (audit D5).
+      assert.deepEqual(Object.keys((full.ProcessList as Props[])[0]!).sort(), [
+        'CreateTimestamp', 'ImageName', 'KernelTime100ns', 'MemoryCommitBytes', 'MemoryWorkingSetPrivateBytes',
+        'MemoryWorkingSetSharedBytes', 'ProcessId', 'UserTime100ns',
+      ]);
+      await client.createProcess(handle, { CommandLine: 'cmd /c ping -t localhost' });
+      const two = (await client.call('GetProperties', handle, query)).json as Props;
+      assert.deepEqual((two.ProcessList as Props[]).map((x) => x.ImageName), ['cmd.exe', 'cmd.exe'], '.exe appended as CreateProcess does');
       assert.equal(((full.Memory as Props).VirtualMachineMemory as Props).AssignedMemory, 1024 * 1024 * 1024);
       assert.equal(typeof (full.Statistics as Props).Uptime100ns, 'number');
       assert.equal(full.TerminateOnLastHandleClosed, false);

@@ -3,6 +3,7 @@
  * asynchronous (next macrotask), events are delivered like HCS callbacks, faults can be injected.
  * Integration tests use the real koffi binding against the emulator instead.
  */
+import { imageNameOf } from '../../reconciler/entrypoint-identity.ts';
 import type {
   CallOptions, Disposable, EnumerateQuery, ExitType, HcsClient, HcsFailure, HcsFailureKind, HcsProcess, HcsState,
   HcsSystem, ObservedSystem, ProcessEvent, SystemEvent, SystemProperties,
@@ -159,7 +160,7 @@ export class FakeHcs implements HcsClient {
       async properties(): Promise<SystemProperties> {
         await self.#call('properties', id);
         const s = self.#get('properties', id);
-        return { id, state: s.state, raw: {}, processList: s.processes.filter((p) => !p.exited).map((p) => ({ processId: p.pid, commandLine: p.commandLine })) };
+        return { id, state: s.state, raw: {}, processList: s.processes.filter((p) => !p.exited).map((p) => ({ processId: p.pid, imageName: imageNameOf(p.commandLine) })) };
       },
       async modify() { await self.#call('modify', id); },
       async createProcess(parameters: Record<string, unknown>): Promise<HcsProcess> {

@@ -200,7 +200,10 @@ describe('NativeHcsClient', () => {
     assert.equal(err.message, 'hcs start f1: HCS_E_TERMINATED_DURING_START (0x80370100): guest died while starting');
     await svc.emu.control.fault({ op: 'Enumerate', hresult: 0x80070005 });
     const denied = await rejectsWith(hcs.enumerate(), (e) => (e as HcsError).kind === 'accessDenied', 'denied');
-    assert.equal(denied.permanent, true);
+    assert.equal(denied.permanent, false, 'E_ACCESSDENIED outside create/open is transient (hcsshim, audit D10)');
+    await svc.emu.control.fault({ op: 'Open', hresult: 0x80070005 });
+    const openDenied = await rejectsWith(hcs.open('f1'), (e) => (e as HcsError).kind === 'accessDenied', 'open denied');
+    assert.equal(openDenied.permanent, true);
     await svc.emu.control.fault({ op: 'Create', hresult: 'HCS_E_INVALID_STATE' });
     await rejectsWith(hcs.create('f2', containerDoc()), isInvalidState, 'create fault closes the handle');
     await sys.start(); // faults are one-shot

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   classifyHresult, formatHresult, HcsError, HRESULTS, hresultName, isAccessDenied, isAlreadyExists,
-  isAlreadyStopped, isDisconnected, isInvalidConfig, isInvalidState, isNotFound, isNotSupported, isTimeout,
+  isAlreadyStopped, isDisconnected, isInvalidConfig, isInvalidState, isNotFound, isNotSupported, isProcessGone, isTimeout,
   toHcsError,
 } from '../../src/hcs/errors.ts';
 
@@ -28,10 +28,47 @@ describe('HcsError', () => {
     assert.equal(err.permanent, true);
   });
 
-  it('names the 0xC037xxxx form like its 0x8037xxxx twin and tolerates junk documents', () => {
+  it('names the 0xC037xxxx form with its SDK name plus its computecore twin (D19), and tolerates junk documents', () => {
     const err = new HcsError({ op: 'shutdown', systemId: 'x', hresult: 0xc0370110, resultDocument: 'not json' });
-    assert.equal(err.message, 'hcs shutdown x: HCS_E_SYSTEM_ALREADY_STOPPED (0xC0370110)');
+    assert.equal(err.message, 'hcs shutdown x: ERROR_VMCOMPUTE_SYSTEM_ALREADY_STOPPED (0xC0370110 = HCS_E_SYSTEM_ALREADY_STOPPED)');
+    assert.equal(err.code, 'ERROR_VMCOMPUTE_SYSTEM_ALREADY_STOPPED');
     assert.equal(err.kind, 'alreadyStopped');
+    assert.equal(hresultName(0xc0370103), 'ERROR_VMCOMPUTE_OPERATION_PENDING');
+    assert.equal(hresultName(0xc0370109), 'ERROR_VMCOMPUTE_TIMEOUT');
+    assert.equal(hresultName(0xc0370113), 'ERROR_VMCOMPUTE_WINDOWS_INSIDER_REQUIRED');
+    assert.equal(hresultName(0xc0370118), 'HCS_E_OPERATION_TIMEOUT', 'no SDK name past 0xC0370113: the twin');
+    assert.equal(classifyHresult(0xc0370103), 'transient');
+  });
+
+  it('knows 0x80370120/0x80370121 and classifies 0x80370120 as notSupported (D20)', () => {
+    const e = new HcsError({ op: 'shutdown', systemId: 'vm', hresult: 0x80370120 });
+    assert.equal(e.message, 'hcs shutdown vm: HCS_E_SYSTEM_NOT_CONFIGURED_FOR_OPERATION (0x80370120)');
+    assert.equal(e.kind, 'notSupported');
+    assert.equal(e.permanent, true);
+    assert.equal(hresultName(0x80370121), 'HCS_E_OPERATION_ALREADY_CANCELLED');
+    assert.equal(classifyHresult(0x80370121), 'transient');
+  });
+
+  it('E_ACCESSDENIED is permanent only from create/open, HCS_E_ACCESS_DENIED always (D10)', () => {
+    assert.equal(new HcsError({ op: 'create', hresult: 0x80070005 }).permanent, true);
+    assert.equal(new HcsError({ op: 'open', hresult: 0x80070005 }).permanent, true);
+    for (const op of ['enumerate', 'properties', 'start', 'process.terminate']) {
+      const e = new HcsError({ op, hresult: 0x80070005 });
+      assert.equal(e.kind, 'accessDenied');
+      assert.equal(e.permanent, false, op);
+    }
+    assert.equal(new HcsError({ op: 'enumerate', hresult: 0x8037011b }).permanent, true);
+  });
+
+  it('E_INVALIDARG from an operation result is not permanent, from the call it is (D6)', () => {
+    assert.equal(new HcsError({ op: 'process.create', hresult: 0x80070057, fromResult: true }).permanent, false);
+    assert.equal(new HcsError({ op: 'process.create', hresult: 0x80070057 }).permanent, true);
+    assert.equal(new HcsError({ op: 'create', hresult: 0x8037010d, fromResult: true }).permanent, true);
+  });
+
+  it('isProcessGone: already stopped, ERROR_NOT_FOUND and ERROR_ACCESS_DENIED, as hcsshim (D9)', () => {
+    for (const hr of [0x8037011f, 0xc037011f, 0x80370110, 0x80070490, 0x490, 0x80070005, 0x5]) assert.equal(isProcessGone(hr), true, formatHresult(hr));
+    for (const hr of [0x80370105, 0x80070006, 0x8037011b]) assert.equal(isProcessGone(hr), false, formatHresult(hr));
   });
 
   it('reports unknown codes in hex and without a system id', () => {
@@ -59,7 +96,7 @@ describe('predicates', () => {
     ['isTimeout', isTimeout, [0x80370118, 0xc0370118, 0x80370109]],
     ['isDisconnected', isDisconnected, [0x800706ba, 0x8037011e, 0xc037011e, 0x80070006, 0x6, 0x80370114, 0x8037010a, 0x80370108]],
     ['isInvalidConfig', isInvalidConfig, [0x8037010d, 0xc037010d, 0x80070057, 0x80370112, 0x80370101]],
-    ['isNotSupported', isNotSupported, [0x80070032, 0x80370102, 0x8037010b, 0xc037010b, 0x80370113, 0x8037010c, 0x8007000d, 0x80004001]],
+    ['isNotSupported', isNotSupported, [0x80070032, 0x80370120, 0x80370102, 0x8037010b, 0xc037010b, 0x80370113, 0x8037010c, 0x8007000d, 0x80004001]],
   ];
   for (const [name, pred, codes] of cases) {
     it(`${name} accepts exactly ${codes.map(formatHresult).join(', ')} of the table`, () => {

@@ -145,7 +145,14 @@ describe('native exports', () => {
     eqHr((await n.waitForOperationResultAsync(op, 5000)).hr, HRESULTS.HCS_E_PROCESS_ALREADY_STOPPED);
     await n.closeProcessAsync(again.process as NonNullable<typeof again.process>);
     await n.closeProcessAsync(proc);
-    await step(n.shutDownComputeSystem(sys, op, null));
+    // A VM without the shutdown integration service ignores ShutDown (audit D7): it stays pending
+    // until the system stops some other way.
+    const shutOp = n.createOperation(0n, null) as OperationHandle;
+    eqHr(n.shutDownComputeSystem(sys, shutOp, null), 0);
+    eqHr((await n.waitForOperationResultAsync(shutOp, 50)).hr, HRESULTS.HCS_E_OPERATION_TIMEOUT);
+    await step(n.terminateComputeSystem(sys, op, null));
+    eqHr((await n.waitForOperationResultAsync(shutOp, 5000)).hr, HRESULTS.HCS_E_SYSTEM_ALREADY_STOPPED);
+    n.closeOperation(shutOp);
     eqHr(n.terminateComputeSystem(sys, op, null), 0);
     eqHr((await n.waitForOperationResultAsync(op, 5000)).hr, HRESULTS.HCS_E_SYSTEM_ALREADY_STOPPED);
     n.closeOperation(op);

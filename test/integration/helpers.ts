@@ -111,7 +111,7 @@ spec:
     layers:
       - id: 8f3d9a52-6c1e-4b7a-9e2f-1d5c7b3a9e41
         path: 'C:\\layers\\base'
-    scratch: 'C:\\scratch\\${name}'
+    scratch: '\\\\?\\Volume{4a1c7e2b-93d5-4f08-b6e1-2c8d5f9a7b31}\\'
     memoryMB: ${o.memoryMB ?? 512}${o.commandLine ? `\n    process:\n      commandLine: '${o.commandLine}'${env}` : ''}
 `;
 }

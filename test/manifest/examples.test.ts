@@ -20,7 +20,7 @@ test('every example validates with no errors', () => {
 test('the examples cover the required kinds', () => {
   const byName = new Map(snapshot.manifests.map((m) => [m.name, m]));
   assert.deepEqual(byName.get('web')?.parts.map((p) => p.role), ['main']);
-  assert.deepEqual(byName.get('web-hyperv')?.parts.map((p) => [p.role, p.systemType]), [['utilityVm', 'VirtualMachine'], ['main', 'Container']]);
+  assert.deepEqual(byName.get('web-hyperv')?.parts.map((p) => [p.role, p.systemType]), [['main', 'Container']]);
   assert.equal(byName.get('build-vm')?.parts[0]?.systemType, 'VirtualMachine');
   assert.ok(byName.get('raw-vm')?.parts[0]?.document.VirtualMachine);
   assert.deepEqual(byName.get('app-api')?.dependsOn, ['app-db']);
@@ -37,18 +37,36 @@ for (const m of snapshot.manifests) {
   });
 }
 
-test('every rendered document has our Owner, SchemaVersion 2.x and survives handle close', () => {
+test('every rendered document has our Owner, its schema version and survives handle close', () => {
   for (const part of snapshot.manifests.flatMap((m) => m.parts)) {
     assert.equal(part.document.Owner, 'hcs-reconciler');
+    if (part.document.HvPartition === true) {
+      // Schema 1.0 (Docker's Hyper-V form): no SchemaVersion, TerminateOnLastHandleClosed left out (false).
+      assert.equal(part.document.SchemaVersion, undefined);
+      assert.equal(part.document.TerminateOnLastHandleClosed, undefined);
+      continue;
+    }
     assert.equal((part.document.SchemaVersion as { Major: number }).Major, 2);
     assert.equal(part.document.ShouldTerminateOnLastHandleClosed, false);
   }
 });
 
-test('the hosted container points at its utility VM', () => {
+test('web-hyperv renders the Docker way: one schema 1.0 document, HvPartition, HvRuntime.ImagePath (D1, D2, D4, D11)', () => {
   const m = snapshot.manifests.find((x) => x.name === 'web-hyperv')!;
-  const [uvm, main] = m.parts;
-  assert.equal(main?.document.HostingSystemId, uvm?.id);
-  assert.equal(uvm?.id, `${main?.id}-uvm`);
-  assert.ok(!('Container' in (main?.document ?? {})), 'the container is under HostedSystem');
+  const [main] = m.parts;
+  const doc = main!.document as Record<string, unknown>;
+  assert.equal(doc.SystemType, 'Container');
+  assert.equal(doc.Name, main!.id);
+  assert.equal(doc.HvPartition, true);
+  assert.deepEqual(doc.HvRuntime, { ImagePath: 'C:\\ProgramData\\hcs-reconciler\\layers\\servercore-ltsc2022\\UtilityVM' });
+  assert.equal(doc.LayerFolderPath, 'C:\\ProgramData\\hcs-reconciler\\sandboxes\\web-hyperv');
+  assert.deepEqual((doc.Layers as Array<{ ID: string }>).map((l) => l.ID), ['8f3d9a52-6c1e-4b7a-9e2f-1d5c7b3a9e41', '2b7e4c19-0a5d-4f63-8c1b-7e9d2f4a6b05']);
+  assert.ok(!('HostingSystemId' in doc) && !('HostedSystem' in doc) && !('Container' in doc));
+});
+
+test('build-vm on a 20348 host: Services.Shutdown, IntegrationService shutdown options, schema 2.5 (D7)', () => {
+  const vm = snapshot.manifests.find((x) => x.name === 'build-vm')!.parts[0]!;
+  assert.deepEqual((vm.document.VirtualMachine as { Services?: unknown }).Services, { Shutdown: {}, Heartbeat: {} });
+  assert.deepEqual(vm.shutdownOptions, { Mechanism: 'IntegrationService', Type: 'Shutdown' });
+  assert.deepEqual(vm.document.SchemaVersion, { Major: 2, Minor: 5 });
 });

@@ -2,6 +2,8 @@
 import { formatError, loadManifests, manifestSchema } from '../../manifest/index.ts';
 import type { ManifestError, ManifestSnapshot } from '../../../reconciler/ports.ts';
 import { manifestOptions, type GlobalOptions } from '../context.ts';
+import { cliHostFacts } from '../host-facts.ts';
+import { hostCapabilities, type HostProfile } from '../../manifest/host-profile.ts';
 import { outputFormat, printJson } from '../output.ts';
 
 /**
@@ -59,16 +61,32 @@ export async function renderCommand(path: string, opts: { output?: string }, g: 
     parts: m.parts,
     ...(m.process ? { process: m.process.parameters } : {}),
   }));
+  const host = describeHost(cliHostFacts());
   if (format === 'json') printJson(rendered);
   else {
+    process.stdout.write(`# host: ${host}\n`);
     for (const r of rendered) {
       process.stdout.write(`# ${r.name}  hash ${r.configHash}\n`);
-      for (const p of r.parts) process.stdout.write(`## ${p.id} (${p.role}, ${p.systemType})\n${JSON.stringify(p.document, null, 2)}\n`);
+      for (const p of r.parts) {
+        process.stdout.write(`## ${p.id} (${p.role}, ${p.systemType})\n${JSON.stringify(p.document, null, 2)}\n`);
+        if (p.shutdownOptions) process.stdout.write(`## shutdown options (HcsShutDownComputeSystem)\n${JSON.stringify(p.shutdownOptions)}\n`);
+      }
       if (r.process) process.stdout.write(`## entrypoint (HcsCreateProcess)\n${JSON.stringify(r.process, null, 2)}\n`);
     }
   }
   if (snapshot.errors.length > 0) process.stderr.write(`${formatErrorsByFile(snapshot.errors)}\n`);
   return snapshot.errors.length === 0 ? 0 : 1;
+}
+
+/** `build 20348 (Windows Server 2022), HCS schema 2.5, 8 logical processors; from ...` */
+function describeHost(h: HostProfile): string {
+  try {
+    const caps = hostCapabilities(h.build);
+    const cpus = h.logicalProcessors === undefined ? '' : `, ${h.logicalProcessors} logical processors`;
+    return `build ${h.build} (${caps.name}), HCS schema 2.${caps.schemaMinor}${cpus}; from ${h.source ?? 'defaults'}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** `hcs-reconciler schema`: the manifest JSON Schema. */

@@ -4,11 +4,13 @@
  * disposes them in reverse order. SIGINT/SIGTERM stop the controller and leave workloads running;
  * SIGHUP forces a rescan of the folder and a reconcile pass.
  */
+import { dirname } from 'node:path';
+import { openEntrypointRecords } from '../entrypoint-records.ts';
 import { DEFAULT_MAX_FILE_BYTES, isManifestFileName, manifestParser, parseDuration } from '../../manifest/index.ts';
 import { watchManifests } from '../../watch/index.ts';
 import { createController } from '../../../reconciler/index.ts';
 import type { Disposable, Logger } from '../../../reconciler/ports.ts';
-import { lockForCommand, manifestOptions, openHcsForCli, type GlobalOptions } from '../context.ts';
+import { lockFileForCli, lockForCommand, manifestOptions, openHcsForCli, type GlobalOptions } from '../context.ts';
 import { realClock } from '../clock.ts';
 import { parseListen, startHttp } from '../http.ts';
 import { UsageError } from '../output.ts';
@@ -92,6 +94,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     const controller = createController({
       hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
+      entrypoints: openEntrypointRecords(g.owner, dirname(lockFileForCli(g, opts.lockDir))),
     });
     stack.push(controller);
     if (folderWarning) controller.warn(folderWarning);

@@ -5,3 +5,5 @@ export function emulatorLibraryPath(): string;
  * Throws with an install hint when no C compiler exists, or with the compiler output on failure.
  */
 export function ensureEmulatorLibrary(options?: { force?: boolean }): string;
+/** Absolute path of the emulator's vmcompute.dll stand-in `libvmcompute.so` (built with the other). */
+export function vmcomputeLibraryPath(): string;

@@ -25,6 +25,19 @@ export function emulatorLibraryPath() {
   return join(outDir, 'libcomputecore.so');
 }
 
+/** Absolute path of the emulator's vmcompute.dll library (schema 1.0 compute API; issue 14 adds layers). */
+export function vmcomputeLibraryPath() {
+  return join(outDir, 'libvmcompute.so');
+}
+
+// The service client both libraries share; then each library's own exports. Add a library's new
+// C file to its list (issue 14: 'layers.c' in vmcompute).
+const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c'];
+const LIBRARIES = [
+  { out: () => emulatorLibraryPath(), files: [...COMMON, 'system.c', 'process.c', 'host.c'] },
+  { out: () => vmcomputeLibraryPath(), files: [...COMMON, 'vmcompute.c', 'layers.c'], defines: ['-DEMU_ROLE=3u'] },
+];
+
 function sources() {
   return readdirSync(here).filter((f) => f.endsWith('.c') || f.endsWith('.h')).map((f) => join(here, f));
 }
@@ -46,23 +59,26 @@ function findCompiler() {
  */
 export function ensureEmulatorLibrary({ force = false } = {}) {
   const out = emulatorLibraryPath();
-  if (!force && isUpToDate(out)) return out;
+  if (!force && LIBRARIES.every((l) => isUpToDate(l.out()))) return out;
   const cc = findCompiler();
   if (!cc) {
     throw new Error('no C compiler found (tried $CC, cc, gcc, clang) to build the HCS emulator library; ' +
       'install one, e.g. `apt-get install gcc` (Debian/Ubuntu) or `dnf install gcc`');
   }
   mkdirSync(outDir, { recursive: true });
+  for (const lib of LIBRARIES) build(cc, lib.out(), [...(lib.defines ?? []), ...lib.files.map((f) => join(here, f)).filter((f) => existsSync(f))]);
+  return out;
+}
+
+function build(cc, out, cFiles) {
   // Build to a private name, then rename: a concurrent loader never sees a half-written file.
   const tmp = `${out}.${process.pid}.tmp`;
-  const cFiles = sources().filter((f) => f.endsWith('.c'));
   const res = spawnSync(cc, [...FLAGS, '-o', tmp, ...cFiles], { encoding: 'utf8' });
   if (res.status !== 0) {
     rmSync(tmp, { force: true });
     throw new Error(`building ${out} failed (${cc} exited ${res.status}):\n${res.stderr}${res.stdout}`);
   }
   renameSync(tmp, out);
-  return out;
 }
 
 function main(argv) {

@@ -19,7 +19,11 @@
 enum { F_REQUEST = 1, F_RESPONSE = 2, F_EVENT = 3, F_HELLO = 6 };
 #define MAX_FRAME (64u * 1024u * 1024u)
 #define PROTOCOL_VERSION 1u
-#define ROLE_LIBRARY 1u
+/* HELLO role: 1 computecore; libvmcompute.so is built with -DEMU_ROLE=3u (PROTOCOL.md). */
+#ifndef EMU_ROLE
+#define EMU_ROLE 1u
+#endif
+#define ROLE_LIBRARY EMU_ROLE
 
 typedef struct pending {
     struct pending *next;
@@ -301,7 +305,7 @@ static void on_event(conn *c, emu_rd *r) {
     emu_obj *o = obj_find(id, OBJ_SYSTEM);
     if (!o) o = obj_find(id, OBJ_PROCESS);
     emu_handle *h = (emu_handle *)o;
-    if (h && h->conn_gen == c->gen && h->callback) dispatch_event_locked(h, type, data, NULL);
+    if (h && h->conn_gen == c->gen && (h->callback || h->v1_callback)) dispatch_event_locked(h, type, data, NULL);
     else free(data);
     emu_unlock();
 }
@@ -313,7 +317,7 @@ static void lose_handle(emu_obj *o, void *arg) {
     emu_handle *h = (emu_handle *)o;
     if (h->conn_gen != c->gen || h->invalid) return;
     h->invalid = 1;
-    if (o->kind == OBJ_SYSTEM && h->callback) dispatch_event_locked(h, HcsEventServiceDisconnect, NULL, NULL);
+    if (o->kind == OBJ_SYSTEM && (h->callback || h->v1_callback)) dispatch_event_locked(h, HcsEventServiceDisconnect, NULL, NULL);
 }
 
 static void conn_lost(conn *c) {

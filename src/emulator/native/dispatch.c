@@ -24,6 +24,8 @@ typedef struct work {
     int32_t type;   /* event type */
     char16_t *data; /* event data, owned */
     emu_op *op;     /* HcsEventOperationCallback: the completed op, referenced */
+    int v1;         /* a vmcompute notification: (type, context, status, data) */
+    int32_t status; /* its notificationStatus */
 } work;
 
 static work *q_head, *q_tail;
@@ -89,6 +91,40 @@ void dispatch_event_locked(emu_handle *h, int32_t type, char16_t *data, emu_op *
     enqueue_locked(w);
 }
 
+void dispatch_v1_locked(emu_handle *h, uint32_t type, int32_t status, char16_t *data) {
+    work *w = calloc(1, sizeof *w);
+    if (!w) {
+        free(data);
+        return;
+    }
+    w->kind = WORK_EVENT;
+    w->obj = &h->o;
+    w->type = (int32_t)type;
+    w->data = data;
+    w->v1 = 1;
+    w->status = status;
+    obj_ref(&h->o);
+    enqueue_locked(w);
+}
+
+/* vmcompute numbering of the events the service sends (hcsshim callback.go): SystemExited and
+ * ProcessExited are the same; ServiceDisconnect is 0x01000000 there (0x02000000 in computecore). */
+static uint32_t v1_type(const work *w) {
+    if (w->v1) return (uint32_t)w->type;
+    return w->type == HcsEventServiceDisconnect ? 0x01000000u : (uint32_t)w->type;
+}
+
+static void run_v1(emu_handle *h, const work *w) {
+    if (!h->o.registered || !h->v1_callback) return;
+    emu_v1_callback cb = h->v1_callback;
+    void *ctx = h->v1_context;
+    h->in_flight++;
+    emu_unlock();
+    cb(v1_type(w), ctx, w->status, w->data);
+    emu_lock();
+    if (--h->in_flight == 0) pthread_cond_broadcast(&h->idle);
+}
+
 /* Locked on entry and exit; unlocked while the user's callback runs. */
 static void run_completion(emu_op *op) {
     if (!op->o.registered || !op->callback) return;
@@ -100,6 +136,10 @@ static void run_completion(emu_op *op) {
 }
 
 static void run_event(emu_handle *h, const work *w) {
+    if (w->v1 || h->v1_callback) {
+        run_v1(h, w);
+        return;
+    }
     if (!h->o.registered || !h->callback) return;
     HCS_EVENT_CALLBACK cb = h->callback;
     void *ctx = h->context;

@@ -29,10 +29,23 @@ enum emu_wire_op {
     W_ENUMERATE = 1, W_CREATE = 2, W_OPEN = 3, W_CLOSE_SYSTEM = 4, W_START = 5, W_SHUTDOWN = 6,
     W_TERMINATE = 7, W_PAUSE = 8, W_RESUME = 9, W_GET_PROPERTIES = 10, W_MODIFY = 11,
     W_CREATE_PROCESS = 12, W_OPEN_PROCESS = 13, W_CLOSE_PROCESS = 14, W_TERMINATE_PROCESS = 15,
-    W_GET_PROCESS_PROPERTIES = 16, W_GET_PROCESS_INFO = 17, W_SIGNAL_PROCESS = 18, W_MODIFY_PROCESS = 19
+    W_GET_PROCESS_PROPERTIES = 16, W_GET_PROCESS_INFO = 17, W_SIGNAL_PROCESS = 18, W_MODIFY_PROCESS = 19,
+    W_GRANT_VM_ACCESS = 20, W_REVOKE_VM_ACCESS = 21
 };
 
 typedef struct emu_obj emu_obj;
+
+/* vmcompute.dll's notification callback: (notificationType, context, notificationStatus, notificationData)
+ * (hcsshim internal/hcs/callback.go notificationWatcher). */
+typedef void (*emu_v1_callback)(uint32_t type, void *context, int32_t status, const char16_t *data);
+
+/* A vmcompute notification waiting for its callback to be registered. */
+typedef struct emu_v1_note {
+    struct emu_v1_note *next;
+    uint32_t type;
+    int32_t status;
+    char16_t *data;
+} emu_v1_note;
 struct emu_obj {
     uint64_t id;
     int kind;
@@ -53,6 +66,11 @@ typedef struct emu_handle {
     uint32_t options;    /* HCS_EVENT_OPTIONS */
     int in_flight;       /* callbacks for this handle running right now */
     pthread_cond_t idle; /* signalled when in_flight drops */
+    /* vmcompute.dll (schema 1.0) handles: the HcsRegister*Callback notification callback, and the
+     * completions that arrived before it was registered (delivered on registration). */
+    emu_v1_callback v1_callback;
+    void *v1_context;
+    struct emu_v1_note *v1_backlog;
 } emu_handle;
 
 typedef struct emu_op {
@@ -102,6 +120,7 @@ void dispatch_start(void);
 int dispatch_is_self(void);
 void dispatch_op_locked(emu_op *op);              /* locked; completion callback (takes a ref) */
 void dispatch_event_locked(emu_handle *h, int32_t type, char16_t *data, emu_op *op); /* owns data */
+void dispatch_v1_locked(emu_handle *h, uint32_t type, int32_t status, char16_t *data); /* owns data */
 uint32_t dispatch_in_flight(void);                /* locked */
 void op_complete_locked(emu_op *op, HRESULT hr, uint32_t pid, char16_t *doc); /* owns doc */
 

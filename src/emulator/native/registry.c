@@ -64,7 +64,13 @@ static void obj_free(emu_obj *o) {
         free(op->doc);
         pthread_cond_destroy(&op->done);
     } else {
-        pthread_cond_destroy(&((emu_handle *)o)->idle);
+        emu_handle *h = (emu_handle *)o;
+        for (emu_v1_note *n = h->v1_backlog, *next; n; n = next) {
+            next = n->next;
+            free(n->data);
+            free(n);
+        }
+        pthread_cond_destroy(&h->idle);
     }
     free(o);
 }

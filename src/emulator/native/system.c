@@ -90,12 +90,16 @@ HRESULT HcsModifyComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation
 }
 
 /* Shared by systems and processes: stores the callback locally; the service sends events for
- * every open handle and the library filters (PROTOCOL.md, EVENT). A NULL callback removes it. */
+ * every open handle and the library filters (PROTOCOL.md, EVENT). A NULL callback removes it.
+ * A second registration while one is set fails: [MSDOCS] HCSHResult.md,
+ * HCS_E_OPERATION_SYSTEM_CALLBACK_ALREADY_SET "An event callback has already been registered on
+ * this handle" (audit D23). */
 HRESULT emu_set_callback(void *handle, int kind, uint32_t options, const void *context, HCS_EVENT_CALLBACK cb) {
     emu_lock();
     emu_obj *o = obj_find(EMU_HANDLE_ID(handle), kind);
     emu_handle *h = (emu_handle *)o;
     HRESULT hr = !h || h->invalid ? E_HANDLE : S_OK;
+    if (hr == S_OK && cb && h->callback) hr = HCS_E_OPERATION_SYSTEM_CALLBACK_ALREADY_SET;
     if (hr == S_OK) {
         h->options = options;
         h->context = (void *)context;
@@ -103,6 +107,20 @@ HRESULT emu_set_callback(void *handle, int kind, uint32_t options, const void *c
     }
     emu_unlock();
     return hr;
+}
+
+/* HcsGrantVmAccess / HcsRevokeVmAccess (computecore.dll, [MSDOCS] HcsGrantVmAccess.md): synchronous;
+ * the service records the grant, and a VM whose disks were not granted cannot start (audit D3). */
+HCS_API HRESULT HcsGrantVmAccess(PCWSTR vmId, PCWSTR filePath) {
+    if (!vmId || !filePath) return E_INVALIDARG;
+    emu_request req = {W_GRANT_VM_ACCESS, HcsOperationTypeNone, NULL, NULL, 0, vmId, filePath};
+    return emu_call_sync(NULL, 0, &req);
+}
+
+HCS_API HRESULT HcsRevokeVmAccess(PCWSTR vmId, PCWSTR filePath) {
+    if (!vmId || !filePath) return E_INVALIDARG;
+    emu_request req = {W_REVOKE_VM_ACCESS, HcsOperationTypeNone, NULL, NULL, 0, vmId, filePath};
+    return emu_call_sync(NULL, 0, &req);
 }
 
 HRESULT HcsSetComputeSystemCallback(HCS_SYSTEM computeSystem, HCS_EVENT_OPTIONS callbackOptions, const void *context,

@@ -132,7 +132,7 @@ const COMMANDS: Record<string, Command> = {
     const hresult = parseHResult(a.hresult as string | number);
     const doc = a.resultDocument;
     const resultDocument = doc === undefined || doc === null ? undefined : typeof doc === 'string' ? doc : JSON.stringify(doc);
-    svc.faults.addFail({ op: op(a), hresult, remaining: optNumber(a, 'count', 1), id: optId(a), resultDocument });
+    svc.faults.addFail({ op: op(a), hresult, remaining: optNumber(a, 'count', 1), id: optId(a), resultDocument, afterEffect: a.afterEffect === true });
     return {};
   },
   hang: (svc, a) => {

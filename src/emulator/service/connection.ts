@@ -48,9 +48,16 @@ export abstract class Connection {
   }
 }
 
-/** A computecore client (role 1): owns handles and receives events for them. */
+/**
+ * A library client: computecore (role 1) or vmcompute (role 3, libvmcompute.so): owns handles and
+ * receives events for them. Only vmcompute accepts schema 1.0 documents (ops.ts create).
+ */
 export class LibraryConnection extends Connection implements EventSink {
   readonly handles = new Map<bigint, HandleEntry>();
+
+  constructor(socket: Socket, pid: number, core: ServiceCore, readonly api: 'computecore' | 'vmcompute' = 'computecore') {
+    super(socket, pid, core);
+  }
 
   sendEvent(handle: bigint, eventType: number, eventData: string): void {
     this.write(encodeEvent({ handle, eventType, eventData }));
@@ -98,7 +105,7 @@ export class LibraryConnection extends Connection implements EventSink {
     const id = targetId(req, entry);
     const verdict = this.core.faults.onArrival(opName(req.op) as OpName, id);
     void this.execute(req, spec, { entry, newEntry }, verdict).then(
-      (result) => this.finish(req, arrived, id ?? entry?.system?.id ?? '', result, entry?.process?.pid),
+      (result) => this.finish(req, arrived, id ?? entry?.system?.id ?? '', result, entry?.process?.pid ?? (req.op === Op.OpenProcess ? req.num : undefined)),
       (err: unknown) => {
         this.core.log(`op ${opName(req.op)} threw: ${(err as Error).stack ?? String(err)}`);
         this.finish(req, arrived, id ?? '', { hresult: HR.E_UNEXPECTED, result: null });
@@ -121,11 +128,12 @@ export class LibraryConnection extends Connection implements EventSink {
     const ms = this.core.faults.latencyFor(opName(req.op) as OpName);
     if (ms > 0) await delay(ms);
     if (verdict.hang) await this.core.faults.waitReleased();
+    const effect = !verdict.fail || verdict.fail.afterEffect ? await spec.run({ store: this.core.store, req, api: this.api, ...handles }) : undefined;
     if (verdict.fail) {
       const { hresult, resultDocument } = verdict.fail;
       return { hresult, result: resultDocument ?? resultError(hresult, `injected fault for ${opName(req.op)}`) };
     }
-    return spec.run({ store: this.core.store, req, ...handles });
+    return effect as OpResult;
   }
 
   /** CloseSystem/CloseProcess are answered at once and bypass faults (HcsClose* return void). */
@@ -150,7 +158,7 @@ export class LibraryConnection extends Connection implements EventSink {
 
 /** The system id a call is about, for fault matching: the id argument or the handle's system. */
 function targetId(req: RequestFrame, entry: HandleEntry | undefined): string | undefined {
-  if (req.op === Op.Create || req.op === Op.Open) return req.a ?? undefined;
+  if (req.op === Op.Create || req.op === Op.Open || req.op === Op.GrantVmAccess || req.op === Op.RevokeVmAccess) return req.a ?? undefined;
   return entry?.system?.id ?? entry?.process?.systemId;
 }
 

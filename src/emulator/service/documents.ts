@@ -54,10 +54,11 @@ export interface SystemDocument {
  * of Container / VirtualMachine / HostedSystem. A HostedSystem needs HostingSystemId; whether that
  * system exists and runs is checked by the caller.
  */
-export function parseSystemDocument(text: string | null): Parsed<SystemDocument> {
+export function parseSystemDocument(text: string | null, opts: { schema1?: boolean } = {}): Parsed<SystemDocument> {
   const parsed = parseObject(text, 'configuration');
   if (!parsed.ok) return parsed;
   const doc = parsed.value;
+  if (opts.schema1 && doc.SchemaVersion === undefined && doc.SystemType !== undefined) return parseSchema1(doc);
   if (!isObject(doc.SchemaVersion)) return fail('SchemaVersion is missing');
   const kinds = ['Container', 'VirtualMachine', 'HostedSystem'].filter((k) => doc[k] !== undefined && doc[k] !== null);
   if (kinds.length !== 1) {
@@ -81,6 +82,34 @@ export function parseSystemDocument(text: string | null): Parsed<SystemDocument>
       hostingSystemId: (doc.HostingSystemId as string | undefined) || undefined,
       terminateOnLastHandleClosed: terminate === true,
     },
+  };
+}
+
+/**
+ * A schema 1.0 ContainerConfig, as vmcompute.dll takes it (hcsshim internal/schema1 field names;
+ * the Docker way for Hyper-V isolation, hcsoci/hcsdoc_wcow.go): SystemType Container, Layers
+ * [{ID, Path}], LayerFolderPath; with HvPartition the utility VM image HvRuntime.ImagePath, else
+ * (process isolation) the mounted VolumePath. Required-ness follows what hcsshim always sets.
+ */
+function parseSchema1(doc: Record<string, unknown>): Parsed<SystemDocument> {
+  if (doc.SystemType !== 'Container') return fail('SystemType must be "Container" in a schema 1.0 document');
+  if (doc.Owner !== undefined && typeof doc.Owner !== 'string') return fail('Owner must be a string');
+  if (typeof doc.LayerFolderPath !== 'string' || doc.LayerFolderPath === '') return fail('LayerFolderPath is required');
+  const layers = doc.Layers;
+  if (!Array.isArray(layers) || layers.length === 0 || !layers.every((l) => isObject(l) && typeof l.ID === 'string' && typeof l.Path === 'string')) {
+    return fail('Layers must be a non-empty array of {ID, Path}');
+  }
+  if (doc.HvPartition === true) {
+    const rt = doc.HvRuntime;
+    if (!isObject(rt) || typeof rt.ImagePath !== 'string' || rt.ImagePath === '') return fail('HvPartition needs HvRuntime.ImagePath');
+  } else if (typeof doc.VolumePath !== 'string') {
+    return fail('VolumePath is required without HvPartition');
+  }
+  const terminate = doc.TerminateOnLastHandleClosed;
+  if (terminate !== undefined && typeof terminate !== 'boolean') return fail('TerminateOnLastHandleClosed must be a boolean');
+  return {
+    ok: true,
+    value: { document: doc, owner: (doc.Owner as string | undefined) ?? '', systemType: 'Container', terminateOnLastHandleClosed: terminate === true },
   };
 }
 
@@ -168,10 +197,16 @@ export function parseProcessParameters(text: string | null): Parsed<ProcessParam
   };
 }
 
-/** The executable name of a command line: first token (quotes honoured), without its directory. */
+/**
+ * The image name Windows reports for a command line: the first token (quotes honoured), without
+ * its directory, with `.exe` appended when it has no extension, as CreateProcess does ("If the file
+ * name does not contain an extension, .exe is appended", [MSDOCS] CreateProcessW lpCommandLine).
+ * So `cmd /c ...` runs as `cmd.exe` (audit D5).
+ */
 export function imageNameOf(commandLine: string): string {
   const trimmed = commandLine.trim();
   const first = trimmed.startsWith('"') ? trimmed.slice(1).split('"')[0] : trimmed.split(/\s+/)[0];
   const parts = (first ?? '').split(/[\\/]/);
-  return parts[parts.length - 1] ?? '';
+  const base = parts[parts.length - 1] ?? '';
+  return base === '' || base.includes('.') ? base : `${base}.exe`;
 }

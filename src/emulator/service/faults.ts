@@ -12,6 +12,12 @@ export interface FailRule {
   remaining: number;
   id?: string;
   resultDocument?: string;
+  /**
+   * The op takes effect first and only its result reports `hresult`: the WS2022 HcsCreateProcess
+   * "wait spuriously fails (e.g. E_INVALIDARG) even though HCS handed back a valid process handle"
+   * (hcsshim internal/hcs/v2/system.go, audit D6).
+   */
+  afterEffect?: boolean;
 }
 
 /** `hang`: the next `remaining` calls of `op` never complete until `clearFaults` or stop. */

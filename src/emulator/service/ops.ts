@@ -20,6 +20,8 @@ export interface OpContext {
   entry?: HandleEntry;
   /** The handle the op creates (Create/Open/CreateProcess/OpenProcess). */
   newEntry?: HandleEntry;
+  /** Which C API the request came through (vmcompute also takes schema 1.0 documents). */
+  api?: 'computecore' | 'vmcompute';
 }
 
 type Handler = (ctx: OpContext) => OpResult | Promise<OpResult>;
@@ -70,16 +72,18 @@ function enumerate({ store, req }: OpContext): OpResult {
   return json(list);
 }
 
-function create({ store, req, newEntry }: OpContext): OpResult {
+function create({ store, req, newEntry, api }: OpContext): OpResult {
   const idProblem = checkSystemId(req.a);
   if (idProblem) return fail(HR.E_INVALIDARG, idProblem);
   const id = req.a as string;
-  const doc = parseSystemDocument(req.b);
+  const doc = parseSystemDocument(req.b, { schema1: api === 'vmcompute' });
   if (!doc.ok) return fail(HR.HCS_E_INVALID_JSON, doc.message);
   const hostId = doc.value.hostingSystemId;
-  if (hostId !== undefined && store.get(hostId)?.state !== 'Running') {
-    return fail(HR.HCS_E_INVALID_JSON, `HostingSystemId ${hostId} is not an existing running system`);
-  }
+  // No source gives these codes ([SCHEMA]: "The hosting system must already have been created");
+  // not-found / invalid-state are the natural ones and are not permanent (audit D25, UNVERIFIED).
+  const host = hostId === undefined ? undefined : store.get(hostId);
+  if (hostId !== undefined && !host) return fail(HR.HCS_E_SYSTEM_NOT_FOUND, `HostingSystemId ${hostId} does not exist`);
+  if (host && host.state !== 'Running') return invalidState(host, `hosting a system in ${host.id}`);
   if (store.get(id)) return fail(HR.HCS_E_SYSTEM_ALREADY_EXISTS, `compute system ${id} already exists`);
   const sys = store.create(id, doc.value);
   if (newEntry) store.bindSystemHandle(newEntry, sys);
@@ -94,18 +98,58 @@ function open({ store, req, newEntry }: OpContext): OpResult {
   return OK;
 }
 
+/** Every VirtualDisk attachment path of a VM document (Devices.Scsi.*.Attachments.*). */
+export function vmDiskPaths(document: Record<string, unknown>): string[] {
+  const scsi = ((document.VirtualMachine as Record<string, unknown> | undefined)?.Devices as Record<string, unknown> | undefined)?.Scsi;
+  if (typeof scsi !== 'object' || scsi === null) return [];
+  const out: string[] = [];
+  for (const ctrl of Object.values(scsi as Record<string, { Attachments?: Record<string, { Type?: string; Path?: unknown }> }>)) {
+    for (const a of Object.values(ctrl?.Attachments ?? {})) if (a?.Type === 'VirtualDisk' && typeof a.Path === 'string') out.push(a.Path);
+  }
+  return out;
+}
+
+/**
+ * "A client must configure the necessary resources" ([MSDOCS] Overview.md): a VM's disks must be
+ * granted to its VM account (HcsGrantVmAccess, derived from the system id) or the worker cannot
+ * open them. Real failures of this kind report E_ACCESSDENIED with this document (audit D3); that
+ * the emulator reports it at Start (grants come after create, as multipass does) is UNVERIFIED.
+ */
+const ACCESS_DENIED_DOC = JSON.stringify({ Error: 0x80070005 | 0, ErrorMessage: '', Attribution: [{ OperationFailure: { Detail: 'Construct' } }] });
+
 function start({ store, entry }: OpContext): OpResult {
   const sys = liveSystem(entry);
   if ('hresult' in sys) return sys;
   if (sys.state !== 'Created') return invalidState(sys, 'Start');
+  if (sys.systemType === 'VirtualMachine' && !sys.foreign && vmDiskPaths(sys.document).some((p) => !store.isGranted(sys.id, p))) {
+    return { hresult: HR.E_ACCESSDENIED, result: ACCESS_DENIED_DOC };
+  }
   store.setState(sys, 'Running');
   return OK;
 }
 
-function shutDown({ store, entry }: OpContext): OpResult | Promise<OpResult> {
+/**
+ * Whether the guest acts on a ShutDown. A container always does. A VM only through the shutdown
+ * integration service: rendered in `VirtualMachine.Services.Shutdown` and asked for with
+ * `{"Mechanism":"IntegrationService"}` options ([SCHEMA] ShutdownOptions; multipass
+ * hyperv_hcs_wrapper.cpp). Without it "HcsShutDownComputeSystem is not able to" ([MSDOCS]
+ * Tutorial.md): the request is accepted and nothing happens (audit D7, §5 "too lenient").
+ */
+function guestShutsDown(sys: SystemRecord, options: string | null): boolean {
+  if (sys.shutdownIgnored) return false;
+  if (sys.systemType !== 'VirtualMachine') return true;
+  const vm = (sys.document.VirtualMachine ?? {}) as { Services?: { Shutdown?: unknown } };
+  const parsed = parseObject(options, 'shutdown options', {});
+  const mechanism = parsed.ok ? (parsed.value as { Mechanism?: unknown }).Mechanism : undefined;
+  return vm.Services?.Shutdown !== undefined && mechanism === 'IntegrationService';
+}
+
+function shutDown({ store, req, entry }: OpContext): OpResult | Promise<OpResult> {
   const sys = liveSystem(entry);
   if ('hresult' in sys) return sys;
-  if (!sys.shutdownIgnored) {
+  const options = parseObject(req.a, 'shutdown options', {});
+  if (!options.ok) return fail(HR.HCS_E_INVALID_JSON, options.message);
+  if (guestShutsDown(sys, req.a)) {
     store.stop(sys, 'GracefulExit');
     return OK;
   }
@@ -132,7 +176,7 @@ function terminate({ store, entry }: OpContext): OpResult {
 
 /** Pause needs a partition: VMs and Hyper-V containers only (hcs-api.md §0.6). */
 function pausable(sys: SystemRecord): boolean {
-  return sys.systemType === 'VirtualMachine' || sys.hostingSystemId !== undefined;
+  return sys.systemType === 'VirtualMachine' || sys.hostingSystemId !== undefined || sys.document.HvPartition === true;
 }
 
 function pause({ store, entry }: OpContext): OpResult {
@@ -229,6 +273,18 @@ function modifyProcess({ req, entry }: OpContext): OpResult {
   return proc.exited ? fail(HR.HCS_E_PROCESS_ALREADY_STOPPED, `process ${proc.pid} has already exited`) : OK;
 }
 
+function grantVmAccess({ store, req }: OpContext): OpResult {
+  if (!req.a || !req.b) return fail(HR.E_INVALIDARG, 'vmId and filePath are required');
+  store.grant(req.a, req.b, true);
+  return OK;
+}
+
+function revokeVmAccess({ store, req }: OpContext): OpResult {
+  if (!req.a || !req.b) return fail(HR.E_INVALIDARG, 'vmId and filePath are required');
+  store.grant(req.a, req.b, false);
+  return OK;
+}
+
 /** Closing is handled by the connection (answered at once); these handlers only acknowledge. */
 const ack: Handler = () => OK;
 
@@ -253,4 +309,6 @@ export const OP_SPECS: ReadonlyMap<number, OpSpec> = new Map<number, OpSpec>([
   [Op.GetProcessInfo, { handle: 'process', run: getProcessInfo }],
   [Op.SignalProcess, { handle: 'process', run: signalProcess }],
   [Op.ModifyProcess, { handle: 'process', run: modifyProcess }],
+  [Op.GrantVmAccess, { handle: 'none', run: grantVmAccess }],
+  [Op.RevokeVmAccess, { handle: 'none', run: revokeVmAccess }],
 ]);

@@ -48,7 +48,10 @@ export function systemProperties(sys: SystemRecord, types: string[]): Record<str
   return props;
 }
 
-/** One ProcessList entry; CommandLine is an emulator extension. */
+/**
+ * One ProcessList entry: exactly the [SCHEMA] ProcessDetails fields (hcsshim
+ * schema2/process_details.go). There is no CommandLine: real HCS does not report it (audit D5).
+ */
 function processListEntry(proc: ProcessRecord): Record<string, unknown> {
   return {
     ProcessId: proc.pid,
@@ -59,7 +62,6 @@ function processListEntry(proc: ProcessRecord): Record<string, unknown> {
     MemoryCommitBytes: 0,
     MemoryWorkingSetPrivateBytes: 0,
     MemoryWorkingSetSharedBytes: 0,
-    CommandLine: proc.commandLine,
   };
 }
 

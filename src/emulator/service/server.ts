@@ -143,6 +143,7 @@ export class EmulatorService implements ServiceCore {
     }
     let conn: Connection;
     if (hello.role === Role.Library) conn = new LibraryConnection(socket, hello.pid, this);
+    else if (hello.role === Role.Vmcompute) conn = new LibraryConnection(socket, hello.pid, this, 'vmcompute');
     else if (hello.role === Role.Control) conn = new ControlConnection(socket, hello.pid, this);
     else throw new ProtocolError(`unknown role ${hello.role}`);
     this.connections.add(conn);

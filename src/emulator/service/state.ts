@@ -43,6 +43,23 @@ export class SystemStore {
    */
   constructor(private readonly onChange: () => void = () => {}) {}
 
+  /** HcsGrantVmAccess records: vm id → granted paths (case-insensitive, as Windows paths). */
+  private readonly grants = new Map<string, Set<string>>();
+
+  /** Grants (or revokes) a VM's access to a file. */
+  grant(vmId: string, path: string, on: boolean): void {
+    const set = this.grants.get(vmId) ?? new Set<string>();
+    if (on) set.add(path.toLowerCase());
+    else set.delete(path.toLowerCase());
+    if (set.size > 0) this.grants.set(vmId, set);
+    else this.grants.delete(vmId);
+  }
+
+  /** Whether the VM was granted access to the file. */
+  isGranted(vmId: string, path: string): boolean {
+    return this.grants.get(vmId)?.has(path.toLowerCase()) ?? false;
+  }
+
   /** Looks a system up by id. */
   get(id: string): SystemRecord | undefined {
     return this.systems.get(id);
@@ -65,6 +82,9 @@ export class SystemStore {
     const sys = this.newRecord(spec.id, spec.owner ?? 'docker', systemType, document);
     sys.foreign = true;
     sys.terminateOnLastHandleClosed = spec.shouldTerminateOnLastHandleClosed ?? false;
+    // A live terminate-on-close system always has its creator's handle open ([SCHEMA]
+    // ShouldTerminateOnLastHandleClosed): ours opening and closing must not end it (audit D24).
+    sys.foreignHolder = sys.terminateOnLastHandleClosed;
     sys.state = spec.state ?? 'Running';
     sys.stopped = sys.state === 'Stopped';
     if (sys.stopped) sys.exitType = 'GracefulExit';
@@ -122,7 +142,7 @@ export class SystemStore {
 
   /** Stopped systems are ephemeral: gone once no handle is open (hcs-api.md §5). */
   private removeIfUnused(sys: SystemRecord): void {
-    if (sys.stopped && sys.handles.size === 0 && this.systems.get(sys.id) === sys) {
+    if (sys.stopped && sys.handles.size === 0 && sys.foreignHolder !== true && this.systems.get(sys.id) === sys) {
       this.systems.delete(sys.id);
       this.onChange();
     }
@@ -156,7 +176,7 @@ export class SystemStore {
   }
 
   private afterHandleGone(sys: SystemRecord, terminateOnLast: boolean): void {
-    if (sys.handles.size > 0) return;
+    if (sys.handles.size > 0 || sys.foreignHolder === true) return;
     if (!sys.stopped && sys.terminateOnLastHandleClosed && terminateOnLast) {
       this.stop(sys, 'ForcedExit');
       return;
@@ -224,6 +244,7 @@ export class SystemStore {
       for (const done of sys.pendingShutdowns.splice(0)) done(HR.HCS_E_SYSTEM_ALREADY_STOPPED);
     }
     this.systems.clear();
+    this.grants.clear();
     this.onChange();
   }
 

@@ -76,6 +76,8 @@ export interface SystemRecord {
   shutdownTimeoutMs?: number;
   /** Created through the control `createForeign` command rather than by a library. */
   foreign: boolean;
+  /** A foreign creator's handle is (notionally) open: a terminate-on-close foreign system (audit D24). */
+  foreignHolder?: boolean;
   /** Accepted Modify requests, newest last (bounded). */
   modifications: unknown[];
   /** Open system handles from all connections. */
