@@ -7,7 +7,6 @@ import { hostname } from 'node:os';
 import { ensureEmulator, findEmulator, defaultSocketPath } from '../emulator/launcher.ts';
 import { ensureEmulatorLibrary } from '../emulator/native/build.mjs';
 import { openHcs } from '../hcs/index.ts';
-import { cliHostFacts } from './host-facts.ts';
 import { formatError, loadPolicyFile, type ManifestOptions } from '../manifest/index.ts';
 import type { HcsClient, Logger } from '../../reconciler/ports.ts';
 import { UsageError } from './output.ts';
@@ -40,7 +39,8 @@ export async function manifestOptions(g: GlobalOptions): Promise<ManifestOptions
   const opts: ManifestOptions = {
     owner: g.owner,
     host: { name: g.hostName ?? hostname(), labels: parseLabels(g.hostLabels) },
-    hostFacts: cliHostFacts(),
+    // Loaded on demand: reading the build loads koffi, which the other commands do not need.
+    hostFacts: (await import('./host-facts.ts')).cliHostFacts(),
   };
   if (!g.policy) return opts;
   const { policy, errors } = await loadPolicyFile(g.policy);
