@@ -2,7 +2,6 @@
 import { formatError, loadManifests, manifestSchema } from '../../manifest/index.ts';
 import type { ManifestError, ManifestSnapshot } from '../../../reconciler/ports.ts';
 import { manifestOptions, type GlobalOptions } from '../context.ts';
-import { cliHostFacts } from '../host-facts.ts';
 import { hostCapabilities, type HostProfile } from '../../manifest/host-profile.ts';
 import { outputFormat, printJson } from '../output.ts';
 
@@ -61,7 +60,7 @@ export async function renderCommand(path: string, opts: { output?: string }, g: 
     parts: m.parts,
     ...(m.process ? { process: m.process.parameters } : {}),
   }));
-  const host = describeHost(cliHostFacts());
+  const host = describeHost((await import('../host-facts.ts')).cliHostFacts());
   if (format === 'json') printJson(rendered);
   else {
     process.stdout.write(`# host: ${host}\n`);
