@@ -10,6 +10,7 @@ import { HcsEventType } from './events.ts';
 import { GENERIC_ALL, type NativeEvent, type OperationHandle, type SystemHandle } from './ffi.ts';
 import { ExitListeners, openHandle, type ClientContext } from './handles.ts';
 import { NativeHcsProcess } from './process.ts';
+import { isNoHandle, kernel32LibraryPath, ProcessStdio } from './stdio.ts';
 
 /** An open compute-system handle. Closing it never stops the system. */
 export class NativeHcsSystem implements HcsSystem {
@@ -59,7 +60,11 @@ export class NativeHcsSystem implements HcsSystem {
     return this.simple('modify', (op) => this.ctx.native.modifyComputeSystem(this.handle, op, json), opts);
   }
 
-  /** Starts a process (ProcessParameters document); resolves once HCS reports its process id. */
+  /**
+   * Starts a process (ProcessParameters document); resolves once HCS reports its process id.
+   * Pipes asked for with CreateStdInPipe/CreateStdOutPipe/CreateStdErrPipe are on the returned
+   * process's `stdio` (NativeHcsProcess.stdio); the caller reads them or closes them.
+   */
   async createProcess(parameters: Record<string, unknown>, opts?: CallOptions): Promise<HcsProcess> {
     const json = JSON.stringify(parameters);
     let proc: NativeHcsProcess | undefined;
@@ -73,6 +78,9 @@ export class NativeHcsSystem implements HcsSystem {
       const r = await this.ctx.runner.run({ op: 'process.create', systemId: this.id, processInfo: true, start: (o) => this.guard(o, start) }, opts);
       const created = proc as NativeHcsProcess;
       created.setProcessId(r.processId);
+      if (r.stdio && !Object.values(r.stdio).every(isNoHandle)) {
+        created.stdio = new ProcessStdio(kernel32LibraryPath(this.ctx.native.libraryPath), r.stdio);
+      }
       return created;
     } catch (err) {
       await proc?.close();

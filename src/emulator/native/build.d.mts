@@ -5,3 +5,4 @@ export function emulatorLibraryPath(): string;
  * Throws with an install hint when no C compiler exists, or with the compiler output on failure.
  */
 export function ensureEmulatorLibrary(options?: { force?: boolean }): string;
+export function kernel32EmulatorLibraryPath(): string;
