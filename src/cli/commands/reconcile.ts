@@ -1,6 +1,7 @@
 /** `plan`, `apply` and `ps`: one-shot commands against HCS. */
 import { createController, DesiredStore, groupObserved, plan, type Plan, type PlanAction } from '../../../reconciler/index.ts';
 import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
+import { withLogCapture } from '../log-capture.ts';
 import { openHcsForCli, type GlobalOptions } from '../context.ts';
 import { outputFormat, printJson, table, UsageError } from '../output.ts';
 import { realClock } from '../clock.ts';
@@ -63,7 +64,7 @@ export async function applyCommand(opts: { manifests: string; timeout?: string; 
     return 1;
   }
   return withHcs(g, logger, true, async (hcs) => {
-    const controller = createController({ hcs, owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
+    const controller = createController({ hcs: withLogCapture(hcs, hcs, g, {}), owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
     try {
       controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind }));
       controller.applySnapshot(snapshot);

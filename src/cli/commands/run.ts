@@ -16,10 +16,11 @@ import { acquireLock } from '../lock.ts';
 import { checkFolderSecurity } from '../folder-check.ts';
 import type { ControllerMetrics } from '../metrics.ts';
 import { instrumentHcs } from '../instrumented-hcs.ts';
+import { withLogCapture, type LogCaptureFlags } from '../log-capture.ts';
 import { formatError } from '../../manifest/index.ts';
 
 /** Flags of `run`. */
-export interface RunOptions {
+export interface RunOptions extends LogCaptureFlags {
   manifests: string;
   resync?: string;
   settle?: string;
@@ -76,7 +77,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     // Metrics are only readable through the HTTP endpoint: with --listen off, neither prom-client
     // (~8 MB of RSS) nor its default collectors (an event-loop-delay timer) are loaded.
     const metrics: ControllerMetrics | undefined = listen ? (await import('../metrics.ts')).createMetrics() : undefined;
-    const hcs = metrics ? instrumentHcs(raw, (r) => metrics.observeHcsCall(r)) : raw;
+    const hcs = withLogCapture(metrics ? instrumentHcs(raw, (r) => metrics.observeHcsCall(r)) : raw, raw, g, opts);
     const controller = createController({
       hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
