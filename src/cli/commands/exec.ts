@@ -69,7 +69,12 @@ async function attach(proc: NativeHcsProcess): Promise<number> {
   const stdio = proc.stdio;
   const exited = new Promise<number>((resolve) => proc.onExit((e) => resolve(e.exitCode ?? 1)));
   const stdin = stdio?.writer();
-  if (stdin) forward(process.stdin, stdin);
+  if (stdin) {
+    forward(process.stdin, stdin);
+    // End of our input: tell HCS too, as hcsshim's Process.CloseStdin does (HcsModifyProcess
+    // CloseHandle StdIn, then the handle); "will fail if the process has already exited".
+    stdin.once('finish', () => void proc.modify({ Operation: 'CloseHandle', CloseHandle: { Handle: 'StdIn' } }, { timeoutMs: 30_000 }).catch(() => {}));
+  }
   const outputs = [pump(stdio?.reader('stdout'), process.stdout), pump(stdio?.reader('stderr'), process.stderr)];
   let interrupts = 0;
   const onInterrupt = (): void => {
