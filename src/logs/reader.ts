@@ -134,8 +134,15 @@ export async function followRecords(dir: string, id: string, opts: FollowOptions
     }
   };
   const wait = (ms: number): Promise<void> => new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    opts.signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    const onAbort = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
     while (!opts.signal?.aborted) {
