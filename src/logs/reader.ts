@@ -153,16 +153,18 @@ export async function followRecords(dir: string, id: string, opts: FollowOptions
         const oldIno = ino;
         drain(); // the writer closed the old file before renaming it: this reaches its true end
         if (fd !== undefined) closeSync(fd);
-        for (const path of newerGenerations(dir, id, oldIno)) {
+        // Open the new current file first, then read whatever was rotated between the two: a
+        // rotation in the meantime only moves the new file, which this fd still reads.
+        fd = openWhenExists(current);
+        pos = 0;
+        ino = fd === undefined ? -1 : fstatSync(fd).ino;
+        for (const path of generationsBetween(dir, id, oldIno, ino)) {
           try {
             emit(readFileSync(path, 'utf8'));
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
           }
         }
-        fd = openWhenExists(current);
-        pos = 0;
-        ino = fd === undefined ? -1 : fstatSync(fd).ino;
         continue;
       }
       await wait(opts.intervalMs ?? 100);
@@ -172,11 +174,13 @@ export async function followRecords(dir: string, id: string, opts: FollowOptions
   }
 }
 
-/** Rotated files written after the file with inode `ino`, oldest first (current excluded). */
-function newerGenerations(dir: string, id: string, ino: number): string[] {
+/** Rotated files written after the file with inode `from` and before the one with inode `to`, oldest first. */
+function generationsBetween(dir: string, id: string, from: number, to: number): string[] {
   const rotated = generations(dir, id).filter((p) => p !== generationPath(dir, id, 0));
-  const at = rotated.findIndex((p) => statOrUndefined(p)?.ino === ino);
-  return at < 0 ? rotated.filter((p) => statOrUndefined(p)?.ino !== ino) : rotated.slice(at + 1);
+  const inodes = rotated.map((p) => statOrUndefined(p)?.ino);
+  const start = inodes.indexOf(from) + 1; // 0 when the old file is gone: all are newer
+  const end = inodes.indexOf(to);
+  return rotated.slice(start, end < 0 ? rotated.length : end);
 }
 
 function openWhenExists(path: string): number | undefined {

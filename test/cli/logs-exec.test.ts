@@ -71,7 +71,7 @@ test('logs -f loses no line across kill -9 + restart of the controller and rotat
     return child;
   };
   const controllerArgs = ['--owner', 'logs-test', 'run', '--manifests', folder, '--listen', 'off', '--lock-dir', dir,
-    '--log-max-size', '6k', '--log-max-file', '3'];
+    '--log-max-size', '6k', '--log-max-file', '100'];
   const cli = (...args: string[]) => spawnSync(process.execPath, [bin, '--owner', 'logs-test', ...args], { cwd: root, env, encoding: 'utf8' });
   t.after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -104,6 +104,16 @@ test('logs -f loses no line across kill -9 + restart of the controller and rotat
   const cat = spawnSync(process.execPath, [bin, '--owner', 'logs-test', 'exec', 'web', '--', 'cat'], { cwd: root, env, encoding: 'utf8', input: 'from stdin\n' });
   assert.equal(cat.status, 0, `${cat.stderr}${cli('ps', '--all', '-o', 'json').stdout}\ncontroller:\n${restartedOut.err()}${restartedOut.out()}`);
   assert.equal(cat.stdout, 'from stdin\n');
+  // Ctrl+C terminates the process; exec exits with its exit code (1: the emulator's TerminateProcess code).
+  const interrupted = spawn(process.execPath, [bin, '--owner', 'logs-test', 'exec', 'web', '--', 'cat'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(interrupted);
+  const io = collect(interrupted);
+  interrupted.stdin?.write('before\n');
+  await until(() => io.out() === 'before\n', 'cat to echo its input');
+  const code = new Promise<number | null>((resolve) => interrupted.once('exit', (c) => resolve(c)));
+  interrupted.kill('SIGINT');
+  assert.equal(await code, 1, io.err());
+  assert.match(io.err(), /terminating the process/);
   await until(() => count() >= MIN_LINES, `${MIN_LINES} lines followed`);
 
   // End the entrypoint (it prints until stopped): its pipes close, the relay writes the rest and
@@ -123,7 +133,8 @@ test('logs -f loses no line across kill -9 + restart of the controller and rotat
     return Number(/^line (\d+)x*\r\n$/.exec(r.log)?.[1]);
   });
   assert.deepEqual(numbers, Array.from({ length: total }, (_, i) => i + 1), 'every line once, in order');
-  assert.equal(readdirSync(logDir).filter((f) => /\.log(\.\d+)?$/.test(f) && !f.startsWith('relay-')).length, 3, 'max-file 3');
+  const kept = readdirSync(logDir).filter((f) => /\.log(\.\d+)?$/.test(f) && !f.startsWith('relay-')).length;
+  assert.equal(kept, Math.min(Number(m[2]) + 1, 100), 'one file per rotation plus the current one, at most max-file');
 
   const tail = cli('logs', 'web', '--tail', '2');
   assert.equal(tail.status, 0, tail.stderr);
