@@ -28,6 +28,8 @@ export interface CaptureOptions {
   libraryPath: string;
   dataRoot: string;
   rotation: Rotation;
+  /** Per-manifest rotation (spec.container.process.logs), else `rotation`. */
+  rotationFor?: (name: string) => Rotation;
   /** Environment of the relay (default this process's: HCS_EMULATOR_SOCKET and the like). */
   env?: NodeJS.ProcessEnv;
 }
@@ -60,7 +62,8 @@ async function startThroughRelay(system: HcsSystem, parameters: Record<string, u
   const name = parseSystemId(system.id)?.name ?? system.id;
   const logDir = logDirFor(opts.dataRoot, name);
   const timeoutMs = o.timeoutMs ?? 60_000;
-  const config: RelayConfig = { libraryPath: opts.libraryPath, systemId: system.id, parameters, logDir, rotation: opts.rotation, timeoutMs };
+  const rotation = opts.rotationFor?.(name) ?? opts.rotation;
+  const config: RelayConfig = { libraryPath: opts.libraryPath, systemId: system.id, parameters, logDir, rotation, timeoutMs };
   const report = await spawnRelay(config, opts.env ?? process.env, timeoutMs + 10_000, o.signal);
   if ('error' in report) {
     throw relayError(system.id, report.hresult ?? HRESULTS.E_FAIL, report.error);

@@ -2,7 +2,7 @@
  * Wiring of the entrypoint log capture for `run` and `apply`: the data root, the rotation flags
  * (`--log-max-size`, `--log-max-file`, `--no-log-capture`) and the capture decorator.
  */
-import type { HcsClient } from '../../reconciler/ports.ts';
+import type { DesiredSystem, HcsClient } from '../../reconciler/ports.ts';
 import { resolveDataRoot } from '../logs/paths.ts';
 import { DEFAULT_ROTATION, type Rotation } from '../logs/writer.ts';
 import { captureEntrypoints } from './capture-hcs.ts';
@@ -34,6 +34,37 @@ export function rotationOf(flags: LogCaptureFlags): Rotation {
   return { maxBytes, maxFiles };
 }
 
+/**
+ * Per-manifest overrides (`spec.container.process.logs`, already validated by the schema), kept
+ * from the latest snapshot: `update` with each snapshot's manifests, `rotationFor` when an
+ * entrypoint starts.
+ */
+export class RotationOverrides {
+  private byName = new Map<string, Rotation>();
+
+  constructor(private readonly base: Rotation) {}
+
+  update(manifests: readonly DesiredSystem[]): void {
+    const next = new Map<string, Rotation>();
+    for (const m of manifests) {
+      const o = m.process?.logs;
+      if (!o) continue;
+      let maxBytes = this.base.maxBytes;
+      try {
+        if (o.maxSize !== undefined) maxBytes = parseSize(`${m.name}: logs.maxSize`, o.maxSize);
+      } catch {
+        // The schema admits only sizes parseSize reads; a value too large for it keeps the default.
+      }
+      next.set(m.name, { maxBytes, maxFiles: o.maxFiles ?? this.base.maxFiles });
+    }
+    this.byName = next;
+  }
+
+  rotationFor(name: string): Rotation {
+    return this.byName.get(name) ?? this.base;
+  }
+}
+
 /** The data root: the global `--data-root` when the CLI has it (issue 14), else the platform default. */
 export function dataRootOf(g: GlobalOptions): string {
   return resolveDataRoot((g as GlobalOptions & { dataRoot?: string }).dataRoot);
@@ -43,8 +74,9 @@ export function dataRootOf(g: GlobalOptions): string {
  * `hcs` with entrypoints started through the log relay, or `hcs` itself with --no-log-capture
  * or when the client does not say which library it loaded.
  */
-export function withLogCapture(hcs: HcsClient, raw: HcsClient, g: GlobalOptions, flags: LogCaptureFlags): HcsClient {
+export function withLogCapture(hcs: HcsClient, raw: HcsClient, g: GlobalOptions, flags: LogCaptureFlags, overrides?: RotationOverrides): HcsClient {
   const libraryPath = (raw as { native?: { libraryPath?: string } }).native?.libraryPath;
   if (flags.logCapture === false || !libraryPath) return hcs;
-  return captureEntrypoints(hcs, { libraryPath, dataRoot: dataRootOf(g), rotation: rotationOf(flags) });
+  const rotation = rotationOf(flags);
+  return captureEntrypoints(hcs, { libraryPath, dataRoot: dataRootOf(g), rotation, ...(overrides ? { rotationFor: (name) => overrides.rotationFor(name) } : {}) });
 }

@@ -111,3 +111,23 @@ test('snapshot then follow: every record once, in order, across many rotations',
   assert.deepEqual(seen.map((r) => r.log), Array.from({ length: 300 }, (_, i) => `line ${i + 1}\n`));
   assert.equal(seen[11]!.stream, 'stderr'); // line 12
 });
+
+test('rotation: flags parse sizes; per-manifest overrides replace them by name', async () => {
+  const { parseSize, rotationOf, RotationOverrides } = await import('../../src/cli/log-capture.ts');
+  assert.equal(parseSize('--log-max-size', '10m'), 10 * 1024 * 1024);
+  assert.equal(parseSize('--log-max-size', '512k'), 512 * 1024);
+  assert.equal(parseSize('--log-max-size', '4096'), 4096);
+  assert.throws(() => parseSize('--log-max-size', '0'), /expected a size/);
+  assert.throws(() => parseSize('--log-max-size', 'ten'), /expected a size/);
+  assert.deepEqual(rotationOf({}), { maxBytes: 10 * 1024 * 1024, maxFiles: 5 });
+  assert.throws(() => rotationOf({ logMaxFile: '0' }), /--log-max-file/);
+  const o = new RotationOverrides(rotationOf({ logMaxSize: '1m', logMaxFile: '3' }));
+  const m = (name: string, logs?: { maxSize?: string; maxFiles?: number }) =>
+    ({ name, process: { parameters: {}, commandLine: 'x', ...(logs ? { logs } : {}) } }) as unknown as Parameters<typeof o.update>[0][number];
+  o.update([m('web', { maxSize: '2k' }), m('db', { maxFiles: 9 }), m('plain')]);
+  assert.deepEqual(o.rotationFor('web'), { maxBytes: 2048, maxFiles: 3 });
+  assert.deepEqual(o.rotationFor('db'), { maxBytes: 1024 * 1024, maxFiles: 9 });
+  assert.deepEqual(o.rotationFor('plain'), { maxBytes: 1024 * 1024, maxFiles: 3 });
+  o.update([]);
+  assert.deepEqual(o.rotationFor('web'), { maxBytes: 1024 * 1024, maxFiles: 3 }, 'an override leaves with its manifest');
+});

@@ -1,7 +1,8 @@
 /** `plan`, `apply` and `ps`: one-shot commands against HCS. */
 import { createController, DesiredStore, groupObserved, plan, type Plan, type PlanAction } from '../../../reconciler/index.ts';
 import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
-import { withLogCapture } from '../log-capture.ts';
+import { RotationOverrides, withLogCapture } from '../log-capture.ts';
+import { DEFAULT_ROTATION } from '../../logs/writer.ts';
 import { openHcsForCli, type GlobalOptions } from '../context.ts';
 import { outputFormat, printJson, table, UsageError } from '../output.ts';
 import { realClock } from '../clock.ts';
@@ -64,7 +65,9 @@ export async function applyCommand(opts: { manifests: string; timeout?: string; 
     return 1;
   }
   return withHcs(g, logger, true, async (hcs) => {
-    const controller = createController({ hcs: withLogCapture(hcs, hcs, g, {}), owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
+    const rotations = new RotationOverrides(DEFAULT_ROTATION);
+    rotations.update(snapshot.manifests);
+    const controller = createController({ hcs: withLogCapture(hcs, hcs, g, {}, rotations), owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
     try {
       controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind }));
       controller.applySnapshot(snapshot);

@@ -16,7 +16,7 @@ import { acquireLock } from '../lock.ts';
 import { checkFolderSecurity } from '../folder-check.ts';
 import type { ControllerMetrics } from '../metrics.ts';
 import { instrumentHcs } from '../instrumented-hcs.ts';
-import { withLogCapture, type LogCaptureFlags } from '../log-capture.ts';
+import { RotationOverrides, rotationOf, withLogCapture, type LogCaptureFlags } from '../log-capture.ts';
 import { formatError } from '../../manifest/index.ts';
 
 /** Flags of `run`. */
@@ -77,7 +77,8 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     // Metrics are only readable through the HTTP endpoint: with --listen off, neither prom-client
     // (~8 MB of RSS) nor its default collectors (an event-loop-delay timer) are loaded.
     const metrics: ControllerMetrics | undefined = listen ? (await import('../metrics.ts')).createMetrics() : undefined;
-    const hcs = withLogCapture(metrics ? instrumentHcs(raw, (r) => metrics.observeHcsCall(r)) : raw, raw, g, opts);
+    const rotations = new RotationOverrides(rotationOf(opts));
+    const hcs = withLogCapture(metrics ? instrumentHcs(raw, (r) => metrics.observeHcsCall(r)) : raw, raw, g, opts, rotations);
     const controller = createController({
       hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
@@ -96,6 +97,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     stack.push(source);
     const report = (s: ReturnType<typeof source.current>) => {
       for (const e of s.errors) logger.warn('manifest error', { file: e.file, line: e.line, col: e.col, field: e.path, error: e.message, text: formatError(e) });
+      rotations.update(s.manifests);
       controller.applySnapshot(s);
     };
     stack.push(source.onSnapshot(report));
