@@ -64,7 +64,7 @@ async function startThroughRelay(system: HcsSystem, parameters: Record<string, u
   const timeoutMs = o.timeoutMs ?? 60_000;
   const rotation = opts.rotationFor?.(name) ?? opts.rotation;
   const config: RelayConfig = { libraryPath: opts.libraryPath, systemId: system.id, parameters, logDir, rotation, timeoutMs };
-  const report = await spawnRelay(config, opts.env ?? process.env, timeoutMs + 10_000, o.signal);
+  const report = await spawnRelay(config, opts.env ?? process.env, timeoutMs, o.signal);
   if ('error' in report) {
     throw relayError(system.id, report.hresult ?? HRESULTS.E_FAIL, report.error);
   }
@@ -82,12 +82,18 @@ function spawnRelay(config: RelayConfig, env: NodeJS.ProcessEnv, timeoutMs: numb
   stdin.end(JSON.stringify(config));
   return new Promise<RelayReport>((resolve, reject) => {
     let text = '';
-    const fail = (message: string): void => {
+    const fail = (message: string, hresult: number = HRESULTS.E_FAIL): void => {
       finish();
-      reject(relayError(config.systemId, HRESULTS.E_FAIL, `log relay: ${message}`));
+      reject(relayError(config.systemId, hresult, `log relay: ${message}`));
     };
-    const timer = setTimeout(() => fail(`no report within ${timeoutMs} ms`), timeoutMs);
-    const onAbort = (): void => fail('aborted');
+    // Giving up stops the relay too: before its HcsCreateProcess nothing is left behind. After it (the
+    // report was about to come) that process runs on uncaptured and the core's retry starts another.
+    const giveUp = (message: string, hresult: number): void => {
+      child.kill();
+      fail(message, hresult);
+    };
+    const timer = setTimeout(() => giveUp(`no report within ${timeoutMs} ms`, HRESULTS.HCS_E_OPERATION_TIMEOUT), timeoutMs);
+    const onAbort = (): void => giveUp('aborted', HRESULTS.E_ABORT);
     signal?.addEventListener('abort', onAbort, { once: true });
     const onExit = (code: number | null): void => fail(`exited (${code}) before reporting; see relay-${config.systemId}.log`);
     function finish(): void {
