@@ -89,8 +89,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description("print a container entrypoint's captured output (from the log files; no controller needed)")
     .action(act(async (name: string, o: { follow?: boolean; tail?: string; since?: string; timestamps?: boolean; output?: string }) => (await logsCmds()).logsCommand(name, o, g())));
   program.command('exec').argument('<name>', 'manifest name of a running container').argument('<command...>', 'command and arguments (after --)')
+    .option('-i, --interactive', 'forward stdin even from a terminal').option('-t, --tty', 'give the process a console (EmulateConsole)')
     .description('run a command in a running container; streams its output, forwards stdin when not a TTY, exits with its exit code')
-    .action(act(async (name: string, command: string[]) => (await execCmds()).execCommand(name, command, g(), logger())));
+    .action(act(async (name: string, command: string[], o: { interactive?: boolean; tty?: boolean }) => (await execCmds()).execCommand(name, command, o, g(), logger())));
   addEmulatorCommands(program, g, act);
   addServiceCommands(program, act);
   return program;

@@ -4,6 +4,8 @@
  * this process's stdin is not a TTY, and exits with the process's exit code. Ctrl+C terminates
  * the process (a second Ctrl+C leaves at once, exit 130). No controller is needed: the system is
  * found by enumerating HCS with our Owner and opened by its id.
+ * `-t` gives it a console (EmulateConsole, ConsoleSize, resized with our window); with `-i` on a
+ * terminal, keys go through raw (Ctrl+C then reaches the process's console instead).
  * Exit codes: the process's (as an 8-bit code where the OS truncates it); 1 no running container
  * NAME or an HCS failure; 64 usage.
  */
@@ -41,8 +43,39 @@ export function runningSystemOf(systems: readonly ObservedSystem[], name: string
   return systems.find((s) => parseSystemId(s.id)?.name === name && parseSystemId(s.id)?.role === 'main' && s.state === 'Running');
 }
 
+/** Flags of `exec` (Docker's: `-i` keeps stdin attached, `-t` gives the process a console). */
+export interface ExecOptions {
+  interactive?: boolean;
+  tty?: boolean;
+}
+
+/** What the terminal we run in looks like (injected for tests). */
+export interface Terminal {
+  stdinIsTTY: boolean;
+  /** [rows, columns] of our stdout when it is a terminal. */
+  size?: [number, number];
+}
+
+/**
+ * ProcessParameters for an exec, with Docker's rules (moby libcontainerd/local/local_windows.go
+ * `Exec`): stdout always, stderr only without a console, `EmulateConsole` = `-t` with `ConsoleSize`
+ * [height, width]. Stdin is forwarded with `-i`, or whenever ours is not a TTY (Docker always makes
+ * the pipe and closes it "shortly" when unused; here it is simply not asked for).
+ */
+export function execParameters(command: string[], opts: ExecOptions, term: Terminal): Record<string, unknown> {
+  const tty = opts.tty === true;
+  return {
+    CommandLine: windowsCommandLine(command),
+    EmulateConsole: tty,
+    ...(tty && term.size ? { ConsoleSize: term.size } : {}),
+    CreateStdInPipe: opts.interactive === true || !term.stdinIsTTY,
+    CreateStdOutPipe: true,
+    CreateStdErrPipe: !tty,
+  };
+}
+
 /** Runs `exec`; resolves with the exit code. */
-export async function execCommand(name: string, command: string[], g: GlobalOptions, logger: Logger): Promise<number> {
+export async function execCommand(name: string, command: string[], opts: ExecOptions, g: GlobalOptions, logger: Logger): Promise<number> {
   if (command.length === 0) throw new UsageError('exec: give the command after --, e.g. exec web -- cmd /c echo hi', 64);
   const { hcs } = await openHcsForCli(g, logger, { start: false });
   try {
@@ -50,23 +83,26 @@ export async function execCommand(name: string, command: string[], g: GlobalOpti
     const found = runningSystemOf(systems, name);
     if (!found) throw new UsageError(`no running container "${name}" (owner ${g.owner}); see "hcs-reconciler ps"`, 1);
     const system = await hcs.open(found.id, { timeoutMs: 30_000 });
-    const forwardStdin = !process.stdin.isTTY;
-    const proc = (await system.createProcess({
-      CommandLine: windowsCommandLine(command),
-      EmulateConsole: false,
-      CreateStdInPipe: forwardStdin,
-      CreateStdOutPipe: true,
-      CreateStdErrPipe: true,
-    }, { timeoutMs: 60_000 })) as NativeHcsProcess;
-    return await attach(proc);
+    const term: Terminal = {
+      stdinIsTTY: process.stdin.isTTY === true,
+      ...(process.stdout.isTTY ? { size: [process.stdout.rows, process.stdout.columns] as [number, number] } : {}),
+    };
+    const proc = (await system.createProcess(execParameters(command, opts, term), { timeoutMs: 60_000 })) as NativeHcsProcess;
+    return await attach(proc, opts.tty === true && term.stdinIsTTY && opts.interactive === true);
   } finally {
     await hcs.close();
   }
 }
 
 /** Streams the process's pipes until it exited and its output ended; returns its exit code. */
-async function attach(proc: NativeHcsProcess): Promise<number> {
+async function attach(proc: NativeHcsProcess, rawConsole: boolean): Promise<number> {
   const stdio = proc.stdio;
+  // -it on a terminal: keys (Ctrl+C included) go to the process's console as typed, and the
+  // console follows our window size (hcsshim ResizeConsole: ModifyProcess ConsoleSize).
+  const restoreRaw = rawConsole ? rawMode() : () => {};
+  const onResize = (): void =>
+    void proc.modify({ Operation: 'ConsoleSize', ConsoleSize: { Height: process.stdout.rows, Width: process.stdout.columns } }, { timeoutMs: 30_000 }).catch(() => {});
+  if (rawConsole) process.stdout.on('resize', onResize);
   const exited = new Promise<number>((resolve) => proc.onExit((e) => resolve(e.exitCode ?? 1)));
   const stdin = stdio?.writer();
   if (stdin) {
@@ -90,6 +126,8 @@ async function attach(proc: NativeHcsProcess): Promise<number> {
     return code >>> 0;
   } finally {
     process.off('SIGINT', onInterrupt);
+    process.stdout.off('resize', onResize);
+    restoreRaw();
     if (stdin) {
       process.stdin.unpipe(stdin);
       process.stdin.destroy(); // nothing more to forward; lets this process exit
@@ -112,4 +150,12 @@ function pump(from: Readable | undefined, to: NodeJS.WriteStream): Promise<void>
     from.once('end', resolve);
     from.once('error', () => resolve());
   });
+}
+
+/** Puts our terminal in raw mode; returns how to restore it. */
+function rawMode(): () => void {
+  process.stdin.setRawMode(true);
+  return () => {
+    if (process.stdin.isTTY) process.stdin.setRawMode(false);
+  };
 }
