@@ -32,27 +32,29 @@ function closeOnce() {
   CloseHandle(handle);
 }
 
-if (mode === 'read') {
-  const flow = new Int32Array(credits);
-  const buf = Buffer.alloc(chunkBytes);
-  let error = 0;
+/** ReadFile until it fails (end of stream) or throws; returns the Win32 error seen. */
+function readLoop(flow, buf) {
   for (;;) {
     // Back-pressure: at most `credits` chunks unread on the main thread; then stop reading, so a
     // full pipe blocks the writer in the container, as it would with any pipe reader.
     while (Atomics.load(flow, 0) <= 0) Atomics.wait(flow, 0, Atomics.load(flow, 0), 1000);
     const read = [0];
-    const ok = ReadFile(handle, buf, buf.length, read, null);
-    if (!ok) {
-      error = lastError();
-      break;
-    }
+    if (!ReadFile(handle, buf, buf.length, read, null)) return lastError();
     if (read[0] === 0) continue; // a zero-byte write on the other end
     const chunk = new Uint8Array(read[0]);
     chunk.set(buf.subarray(0, read[0]));
     Atomics.sub(flow, 0, 1);
     parentPort.postMessage({ chunk }, [chunk.buffer]);
   }
-  closeOnce();
+}
+
+if (mode === 'read') {
+  let error = -1;
+  try {
+    error = readLoop(new Int32Array(credits), Buffer.alloc(chunkBytes));
+  } finally {
+    closeOnce(); // also when a call threw: the handle is this thread's to close
+  }
   parentPort.postMessage({ end: true, error });
   parentPort.close();
 } else {
@@ -68,7 +70,12 @@ if (mode === 'read') {
     let off = 0;
     while (off < data.length) {
       const written = [0];
-      const ok = WriteFile(handle, off === 0 ? data : data.subarray(off), data.length - off, written, null);
+      let ok = 0;
+      try {
+        ok = WriteFile(handle, off === 0 ? data : data.subarray(off), data.length - off, written, null);
+      } catch {
+        ok = 0; // a koffi failure counts as a failed write: the handle is closed below, once
+      }
       if (!ok) {
         const error = lastError();
         closeOnce();

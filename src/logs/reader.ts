@@ -40,19 +40,6 @@ function recordsOf(text: string): LogRecord[] {
   return text.split('\n').map(decodeRecord).filter((r): r is LogRecord => r !== undefined);
 }
 
-/** Every record of the system, oldest first. */
-export function readAllRecords(dir: string, id: string): LogRecord[] {
-  const out: LogRecord[] = [];
-  for (const path of generations(dir, id)) {
-    try {
-      out.push(...recordsOf(readFileSync(path, 'utf8')));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // rotated away meanwhile
-    }
-  }
-  return out;
-}
-
 /** Where a reader stands in the current file (for following on from a snapshot). */
 export interface LogCursor {
   fd?: number;
