@@ -39,10 +39,12 @@ export async function captureOutput(output: ProcessOutput, writer: RotatingLogWr
       stream.once('error', done); // a failed pipe ends its stream; what arrived is kept
     });
   };
+  let ended = false;
   try {
     await Promise.all([pump(output.stdout, 'stdout'), pump(output.stderr, 'stderr')]);
+    ended = true;
   } finally {
-    writer.close();
+    writer.close(ended);
   }
   return { records };
 }

@@ -9,7 +9,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { decodeRecord, type LogRecord } from './format.ts';
-import { currentMarkerPath, generationPath } from './writer.ts';
+import { currentMarkerPath, endedMarkerPath, generationPath } from './writer.ts';
 
 /** The system id whose logs a name shows: the `current` marker, else the newest `<id>.log`. */
 export function currentSystemId(dir: string): string | undefined {
@@ -97,8 +97,12 @@ export interface FollowOptions {
   signal?: AbortSignal;
 }
 
-/** Follows the current file across rotations, until `signal` aborts. Closes the cursor's file. */
-export async function followRecords(dir: string, id: string, opts: FollowOptions): Promise<void> {
+/**
+ * Follows the current file across rotations until `signal` aborts or the output ended (the relay's
+ * `<id>.ended` marker, written after the last record: one more drain then reaches the end).
+ * Closes the cursor's file. Resolves `true` when the output ended.
+ */
+export async function followRecords(dir: string, id: string, opts: FollowOptions): Promise<boolean> {
   const current = generationPath(dir, id, 0);
   let fd = opts.cursor ? opts.cursor.fd : openWhenExists(current);
   let pos = opts.cursor ? opts.cursor.pos : fd === undefined ? 0 : fstatSync(fd).size;
@@ -133,6 +137,7 @@ export async function followRecords(dir: string, id: string, opts: FollowOptions
   });
   try {
     while (!opts.signal?.aborted) {
+      const ended = existsSync(endedMarkerPath(dir, id)); // checked before the drain that must see the rest
       drain();
       const now = statOrUndefined(current);
       if (now && now.ino !== ino) {
@@ -154,8 +159,10 @@ export async function followRecords(dir: string, id: string, opts: FollowOptions
         }
         continue;
       }
+      if (ended) return true;
       await wait(opts.intervalMs ?? 100);
     }
+    return false;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

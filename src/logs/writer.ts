@@ -25,6 +25,11 @@ export function generationPath(dir: string, id: string, generation: number): str
   return join(dir, generation === 0 ? `${id}.log` : `${id}.log.${generation}`);
 }
 
+/** The marker a relay leaves when the output of system `id` ended (the process exited). */
+export function endedMarkerPath(dir: string, id: string): string {
+  return join(dir, `${id}.ended`);
+}
+
 /** The marker naming a name's current system (read by `logs`). */
 export function currentMarkerPath(dir: string): string {
   return join(dir, 'current');
@@ -44,6 +49,7 @@ export class RotatingLogWriter {
     private readonly now: () => Date = () => new Date(),
   ) {
     mkdirSync(dir, { recursive: true });
+    rmSync(endedMarkerPath(dir, id), { force: true }); // a new run of the same system id
     this.fd = openSync(generationPath(dir, id, 0), 'a', 0o640);
     this.size = fstatSync(this.fd).size;
     const marker = currentMarkerPath(dir);
@@ -60,8 +66,10 @@ export class RotatingLogWriter {
     this.size += bytes.length;
   }
 
-  close(): void {
+  /** Closes the file; with `ended`, also says that this output is complete (`logs -f` stops). */
+  close(ended = false): void {
     closeSync(this.fd);
+    if (ended) writeFileSync(endedMarkerPath(this.dir, this.id), `${this.now().toISOString()}\n`);
   }
 
   private rotate(): void {

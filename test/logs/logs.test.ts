@@ -131,3 +131,21 @@ test('rotation: flags parse sizes; per-manifest overrides replace them by name',
   o.update([]);
   assert.deepEqual(o.rotationFor('web'), { maxBytes: 1024 * 1024, maxFiles: 3 }, 'an override leaves with its manifest');
 });
+
+test('follow ends by itself once the output ended (the relay closed the writer with ended)', async (t) => {
+  const dir = tempDir(t);
+  const w = new RotatingLogWriter(dir, 'job-1', { maxBytes: 300, maxFiles: 10 }, fixedClock);
+  const { cursor } = snapshotRecords(dir, 'job-1');
+  const seen: string[] = [];
+  const following = followRecords(dir, 'job-1', { cursor, intervalMs: 5, onRecord: (r) => seen.push(r.log) });
+  for (let i = 1; i <= 40; i++) w.write('stdout', `line ${i}\n`);
+  w.close(true);
+  assert.equal(await following, true, 'ended without an abort');
+  assert.equal(seen.length, 40, 'and only after the last record');
+  const again = new RotatingLogWriter(dir, 'job-1', undefined, fixedClock); // a new run of the same id clears the marker
+  again.close();
+  const stop = new AbortController();
+  const still = followRecords(dir, 'job-1', { intervalMs: 5, signal: stop.signal, onRecord: () => {} });
+  setTimeout(() => stop.abort(), 30);
+  assert.equal(await still, false);
+});

@@ -3,6 +3,7 @@
  * captured output of a container's entrypoint, read from the log files under the data root
  * (no controller, no HCS needed). Text output writes each record's line to stdout or stderr, as
  * it came; `-o json` prints the records themselves, one JSON object per line.
+ * `-f` ends by itself once the entrypoint's output ended (its process exited), like `docker logs -f`.
  * Exit codes: 0; 1 no logs for NAME (never ran here, or not ours); 64 bad flags.
  */
 import { closeSync, existsSync } from 'node:fs';
