@@ -14,15 +14,19 @@
  *    (ERROR_BROKEN_PIPE) once the process exited; koffi + kernel32 work on worker threads;
  *  - closing our stdin HANDLE gives the process end of input;
  *  - a relay started by one process keeps capturing after that process closed every HCS handle
- *    and exited, and no line is lost.
+ *    and exited, and no line is lost;
+ *  - when the process holding the pipes dies (TerminateProcess), HCS does not kill the container
+ *    process with it (what the process then does on a failed write is its own business).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { openHcs, type NativeHcsClient, type NativeHcsProcess, type HcsSystem } from '../../src/hcs/index.ts';
 import { captureEntrypoints } from '../../src/cli/capture-hcs.ts';
 import { snapshotRecords } from '../../src/logs/reader.ts';
@@ -111,6 +115,34 @@ describe('stdio pipes and log capture on real HCS', { skip }, () => {
       await reopened.close();
     } finally {
       rmSync(dataRoot, { recursive: true, force: true });
+    }
+  });
+
+  it('the container process outlives the death of the process holding its pipes', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const holderCode = `
+      import { openHcs } from './src/hcs/index.ts';
+      const hcs = openHcs();
+      const sys = await hcs.open(${JSON.stringify(id)}, { timeoutMs: 60000 });
+      const p = await sys.createProcess({ CommandLine: 'cmd /c "ping -t 127.0.0.1 >nul"', CreateStdInPipe: true, CreateStdOutPipe: true, CreateStdErrPipe: true }, { timeoutMs: 60000 });
+      console.log(JSON.stringify({ pid: p.processId }));
+      setInterval(() => {}, 1 << 30);`;
+    const holder = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', holderCode], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = await new Promise<number>((resolve, reject) => {
+      holder.stdout.once('data', (c: Buffer) => resolve((JSON.parse(c.toString()) as { pid: number }).pid));
+      holder.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
+    });
+    holder.kill('SIGKILL'); // TerminateProcess: its pipe handles close with it
+    await new Promise((r) => holder.once('exit', r));
+    // The process writes nothing to its pipes (ping's output goes to nul inside): this isolates what
+    // HCS itself does when the holder of the pipes dies. Give it time to act.
+    await new Promise((r) => setTimeout(r, 3000));
+    const proc = await system.openProcess(pid, { timeoutMs: 60_000 });
+    try {
+      assert.equal((await proc.properties({ timeoutMs: 60_000 })).exited, false, 'still running after its pipe holder died');
+      await proc.terminate({ timeoutMs: 60_000 });
+    } finally {
+      await proc.close();
     }
   });
 });
