@@ -76,7 +76,8 @@ function spawnRelay(config: RelayConfig, env: NodeJS.ProcessEnv, timeoutMs: numb
   mkdirSync(config.logDir, { recursive: true });
   const errFd = openSync(join(config.logDir, `relay-${config.systemId}.log`), 'a', 0o640);
   // detached: its own process group/session, so neither a kill of ours nor a Ctrl+C ends it.
-  const child = spawn(process.execPath, [RELAY_MAIN], { detached: true, stdio: ['pipe', 'pipe', errFd], env, windowsHide: true });
+  // A small young generation, as `npm start` uses for the controller: the relay allocates little.
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', RELAY_MAIN], { detached: true, stdio: ['pipe', 'pipe', errFd], env, windowsHide: true });
   closeSync(errFd);
   const { stdin, stdout } = child as unknown as { stdin: NodeJS.WritableStream; stdout: NodeJS.ReadableStream & { destroy(): void } };
   stdin.end(JSON.stringify(config));
