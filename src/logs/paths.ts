@@ -15,7 +15,7 @@ export function resolveDataRoot(explicit?: string, env: NodeJS.ProcessEnv = proc
   if (explicit) return explicit;
   if (platform === 'win32') return win32.join(env.ProgramData ?? env.PROGRAMDATA ?? 'C:\\ProgramData', 'hcs-reconciler');
   const xdg = env.XDG_DATA_HOME;
-  if (xdg && xdg.startsWith('/')) return join(xdg, 'hcs-reconciler'); // relative values are ignored (XDG spec)
+  if (xdg?.startsWith('/')) return join(xdg, 'hcs-reconciler'); // relative values are ignored (XDG spec)
   return join(homedir(), '.local', 'share', 'hcs-reconciler');
 }
 
