@@ -149,3 +149,14 @@ test('follow ends by itself once the output ended (the relay closed the writer w
   setTimeout(() => stop.abort(), 30);
   assert.equal(await still, false);
 });
+
+test('a full 10 MB file (150 000 short lines) is read without exhausting the stack', (t) => {
+  const dir = tempDir(t);
+  const w = new RotatingLogWriter(dir, 'big-1', undefined, fixedClock);
+  for (let i = 0; i < 150_000; i++) w.write('stdout', `${i}\n`);
+  w.close();
+  const { records, cursor } = snapshotRecords(dir, 'big-1');
+  if (cursor.fd !== undefined) closeSync(cursor.fd);
+  assert.equal(records.length, 150_000);
+  assert.equal(records.at(-1)?.log, '149999\n');
+});

@@ -14,6 +14,7 @@ import { parseSystemId } from '../../../reconciler/identity.ts';
 import type { Logger, ObservedSystem } from '../../../reconciler/ports.ts';
 import type { NativeHcsProcess } from '../../hcs/index.ts';
 import { openHcsForCli, type GlobalOptions } from '../context.ts';
+import { exitQuietlyOnEpipe } from '../epipe.ts';
 import { UsageError } from '../output.ts';
 
 /**
@@ -88,6 +89,7 @@ export async function execCommand(name: string, command: string[], opts: ExecOpt
       ...(process.stdout.isTTY ? { size: [process.stdout.rows, process.stdout.columns] as [number, number] } : {}),
     };
     const proc = (await system.createProcess(execParameters(command, opts, term), { timeoutMs: 60_000 })) as NativeHcsProcess;
+    exitQuietlyOnEpipe(0); // our reader left (`| head`): the process runs on, as with `docker exec`
     return await attach(proc, opts.tty === true && term.stdinIsTTY && opts.interactive === true);
   } finally {
     await hcs.close();

@@ -13,6 +13,7 @@ import { encodeRecord, type LogRecord } from '../../logs/format.ts';
 import { logDirFor } from '../../logs/paths.ts';
 import { currentSystemId, followRecords, snapshotRecords } from '../../logs/reader.ts';
 import type { GlobalOptions } from '../context.ts';
+import { exitQuietlyOnEpipe } from '../epipe.ts';
 import { dataRootOf } from '../log-capture.ts';
 import { outputFormat, UsageError } from '../output.ts';
 
@@ -64,6 +65,7 @@ export async function logsCommand(name: string, opts: LogsOptions, g: GlobalOpti
   const dir = logDirFor(dataRoot, name);
   const id = existsSync(dir) ? currentSystemId(dir) : undefined;
   if (!id) throw new UsageError(`no logs for "${name}": no container of that name has run with log capture here (looked in ${dir})`, 1);
+  exitQuietlyOnEpipe(0);
   const print = printer(json, opts.timestamps === true);
   const keep = (r: LogRecord): boolean => since === undefined || Date.parse(r.time) >= since;
   const snapshot = snapshotRecords(dir, id);
