@@ -68,6 +68,8 @@ export interface DesiredProcess {
   /** HCS ProcessParameters document (CommandLine, WorkingDirectory, Environment, ...). */
   parameters: Record<string, unknown>;
   commandLine: string;
+  /** Rotation override of its captured output (`spec.container.process.logs`); not in the config hash. */
+  logs?: { maxSize?: string; maxFiles?: number };
 }
 
 /** A validated manifest, rendered and ready to be reconciled. */

@@ -22,6 +22,8 @@ const runCmds = () => import('./commands/run.ts');
 const statusCmds = () => import('./commands/status.ts');
 const serviceCmds = () => import('./commands/service.ts');
 const emulatorCmds = () => import('./commands/emulator.ts');
+const logsCmds = () => import('./commands/logs.ts');
+const execCmds = () => import('./commands/exec.ts');
 
 /** This package's version, from its package.json: two levels up from src/cli, three from dist/src/cli. */
 function packageVersion(): string {
@@ -86,6 +88,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--listen-any', 'allow a non-loopback --listen address')
     .option('--strict-folder', 'refuse to start when the manifests folder is writable by non-administrators')
     .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler on Windows, next to the emulator socket elsewhere)')
+    .option('--log-max-size <size>', 'rotate a container log file at this size (k, m, g)', '10m')
+    .option('--log-max-file <n>', 'log files kept per container, the current one included', '5')
+    .option('--no-log-capture', 'start entrypoints without capturing their output')
     .description('run the controller: watch the folder and keep HCS converged (SIGHUP rescans; SIGINT/SIGTERM stop, workloads keep running)')
     .action(act(async (o: RunOptions) => (await runCmds()).runCommand(o, g(), logger())));
   program.command('status').addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']))
@@ -96,6 +101,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--listen <host:port>', 'controller endpoint (default: the running controller\'s, from its lock record, else 127.0.0.1:9180)')
     .description('show the event history of the running controller')
     .action(act(async (name: string | undefined, o: { follow?: boolean; output?: string; listen?: string }) => (await statusCmds()).eventsCommand(name, o, g())));
+  program.command('logs').argument('<name>', 'manifest name').option('-f, --follow', 'keep printing new output (across rotations)')
+    .option('--tail <n>', 'only the last n lines (or "all")').option('--since <duration|time>', 'only output since 10m ago, or since an RFC 3339 time')
+    .option('--timestamps', 'prefix each line with its time').addOption(output())
+    .description("print a container entrypoint's captured output (from the log files; no controller needed)")
+    .action(act(async (name: string, o: { follow?: boolean; tail?: string; since?: string; timestamps?: boolean; output?: string }) => (await logsCmds()).logsCommand(name, o, g())));
+  program.command('exec').argument('<name>', 'manifest name of a running container').argument('<command...>', 'command and arguments (after --)')
+    .option('-i, --interactive', 'forward stdin even from a terminal').option('-t, --tty', 'give the process a console (EmulateConsole)')
+    .description('run a command in a running container; streams its output, forwards stdin when not a TTY, exits with its exit code')
+    .action(act(async (name: string, command: string[], o: { interactive?: boolean; tty?: boolean }) => (await execCmds()).execCommand(name, command, o, g(), logger())));
   addEmulatorCommands(program, g, act);
   addServiceCommands(program, act);
   return program;

@@ -20,10 +20,15 @@ export const FrameType = {
   Control: 4,
   ControlResponse: 5,
   Hello: 6,
+  /** Stdio connections (role 3): the one frame after HELLO (PROTOCOL.md "Process stdio"). */
+  StdioAttach: 7,
 } as const;
 
 /** HELLO roles. */
-export const Role = { Library: 1, Control: 2, Vmcompute: 3 } as const;
+export const Role = { Library: 1, Control: 2, Vmcompute: 3, Stdio: 4 } as const;
+
+/** Stream numbers of STDIO_ATTACH and bits of a RESPONSE's stdio mask (bit = 1 << stream). */
+export const StdioStream = { StdIn: 0, StdOut: 1, StdErr: 2 } as const;
 
 /** REQUEST op codes, exactly the PROTOCOL.md table. */
 export const Op = {
@@ -92,6 +97,14 @@ export interface ResponseFrame {
   hresult: number;
   processId: number;
   result: string | null;
+  /** CreateProcess that made pipes: optional trailer `u64 token, u32 mask` (PROTOCOL.md "Process stdio"). */
+  stdio?: { token: bigint; mask: number };
+}
+
+/** A decoded STDIO_ATTACH body. */
+export interface StdioAttachFrame {
+  token: bigint;
+  stream: number;
 }
 
 /** A decoded EVENT body. */
@@ -183,7 +196,9 @@ export function encodeRequest(r: RequestFrame): Buffer {
 
 /** Encodes a RESPONSE frame (`hresult` may be given signed or unsigned). */
 export function encodeResponse(r: ResponseFrame): Buffer {
-  return new FrameWriter().u32(r.seq).i32(r.hresult).u32(r.processId).str(r.result).frame(FrameType.Response);
+  const w = new FrameWriter().u32(r.seq).i32(r.hresult).u32(r.processId).str(r.result);
+  if (r.stdio && r.stdio.mask !== 0) w.u64(r.stdio.token).u32(r.stdio.mask);
+  return w.frame(FrameType.Response);
 }
 
 /** Encodes an EVENT frame. */
@@ -233,6 +248,11 @@ export class BodyReader {
     return v;
   }
 
+  /** Bytes consumed so far. */
+  get offset(): number {
+    return this.off;
+  }
+
   /** Rejects trailing bytes: a body longer than its fields is a framing bug on the other side. */
   end(): void {
     if (this.off !== this.buf.length) {
@@ -249,6 +269,19 @@ export function decodeHello(body: Buffer): HelloFrame {
   return h;
 }
 
+/** Encodes a STDIO_ATTACH frame. */
+export function encodeStdioAttach(a: StdioAttachFrame): Buffer {
+  return new FrameWriter().u64(a.token).u32(a.stream).frame(FrameType.StdioAttach);
+}
+
+/** Decodes a STDIO_ATTACH body. */
+export function decodeStdioAttach(body: Buffer): StdioAttachFrame {
+  const r = new BodyReader(body);
+  const a = { token: r.u64(), stream: r.u32() };
+  r.end();
+  return a;
+}
+
 /** Decodes a REQUEST body. */
 export function decodeRequest(body: Buffer): RequestFrame {
   const r = new BodyReader(body);
@@ -260,7 +293,8 @@ export function decodeRequest(body: Buffer): RequestFrame {
 /** Decodes a RESPONSE body; the hresult is returned unsigned. */
 export function decodeResponse(body: Buffer): ResponseFrame {
   const r = new BodyReader(body);
-  const res = { seq: r.u32(), hresult: r.u32(), processId: r.u32(), result: r.str() };
+  const res: ResponseFrame = { seq: r.u32(), hresult: r.u32(), processId: r.u32(), result: r.str() };
+  if (body.length - r.offset >= 12) res.stdio = { token: r.u64(), mask: r.u32() };
   r.end();
   return res;
 }
@@ -312,5 +346,13 @@ export class FrameDecoder {
     this.pending = buf.length > 0 ? [buf] : [];
     this.pendingBytes = buf.length;
     return frames;
+  }
+
+  /** Hands over the bytes not yet framed (a stdio connection switches to raw bytes after STDIO_ATTACH). */
+  takeRest(): Buffer {
+    const rest = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return rest;
   }
 }

@@ -34,6 +34,28 @@ export interface NativeEvent {
   operation: OperationHandle | null;
 }
 
+/**
+ * The three stdio HANDLE values of HCS_PROCESS_INFORMATION (D16), as raw pointers; 0/null or
+ * INVALID_HANDLE_VALUE mean "not requested" (hcsshim internal/hcs/v2/utils.go makeOpenFiles).
+ * The caller owns them: src/hcs/stdio.ts reads, writes and closes them.
+ */
+export interface StdHandleValues {
+  stdInput: bigint | null;
+  stdOutput: bigint | null;
+  stdError: bigint | null;
+}
+
+interface ProcessInformation {
+  ProcessId?: number;
+  StdInput?: bigint | null;
+  StdOutput?: bigint | null;
+  StdError?: bigint | null;
+}
+
+function stdHandlesOf(info: ProcessInformation): StdHandleValues {
+  return { stdInput: info.StdInput ?? null, stdOutput: info.StdOutput ?? null, stdError: info.StdError ?? null };
+}
+
 /** GENERIC_ALL: the documented (and only) requestedAccess for HcsOpen*. */
 export const GENERIC_ALL = 0x10000000;
 /** HcsWaitForOperationResult timeout meaning "forever" (never use it on a pool thread). */
@@ -280,11 +302,11 @@ export class HcsNative {
     const hr = this.f.HcsGetOperationResult(op, out) as number;
     return { hr, document: this.takeHcsString(out[0]) };
   }
-  getOperationResultAndProcessInfo(op: OperationHandle): { hr: number; document: string | null; processId: number } {
-    const info: { ProcessId?: number } = {};
+  getOperationResultAndProcessInfo(op: OperationHandle): { hr: number; document: string | null; processId: number; stdio: StdHandleValues } {
+    const info: ProcessInformation = {};
     const out: [bigint | null] = [null];
     const hr = this.f.HcsGetOperationResultAndProcessInfo(op, info, out) as number;
-    return { hr, document: this.takeHcsString(out[0]), processId: info.ProcessId ?? 0 };
+    return { hr, document: this.takeHcsString(out[0]), processId: info.ProcessId ?? 0, stdio: stdHandlesOf(info) };
   }
   /** Blocks a pool thread up to timeoutMs: pass a finite timeout. */
   async waitForOperationResultAsync(op: OperationHandle, timeoutMs: number): Promise<{ hr: number; document: string | null }> {
@@ -296,11 +318,11 @@ export class HcsNative {
   async waitForOperationResultAndProcessInfoAsync(
     op: OperationHandle,
     timeoutMs: number,
-  ): Promise<{ hr: number; document: string | null; processId: number }> {
-    const info: { ProcessId?: number } = {};
+  ): Promise<{ hr: number; document: string | null; processId: number; stdio: StdHandleValues }> {
+    const info: ProcessInformation = {};
     const out: [bigint | null] = [null];
     const hr = await onPool<number>(this.f.HcsWaitForOperationResultAndProcessInfo, op, timeoutMs, info, out);
-    return { hr, document: this.takeHcsString(out[0]), processId: info.ProcessId ?? 0 };
+    return { hr, document: this.takeHcsString(out[0]), processId: info.ProcessId ?? 0, stdio: stdHandlesOf(info) };
   }
   cancelOperation(op: OperationHandle): number {
     return this.f.HcsCancelOperation(op) as number;

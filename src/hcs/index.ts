@@ -24,6 +24,7 @@ import { loadHcsLibrary, type LibraryOptions } from './ffi.ts';
 export { NativeHcsClient, type CloseOptions } from './client.ts';
 export { NativeHcsSystem } from './system.ts';
 export { NativeHcsProcess } from './process.ts';
+export { ProcessStdio, PipeError, isNoHandle, kernel32LibraryPath } from './stdio.ts';
 export {
   HcsError, HRESULTS, classifyHresult, failed, formatHresult, hresultName, toHcsError,
   isAccessDenied, isAlreadyExists, isAlreadyStopped, isDisconnected, isInvalidConfig, isInvalidState,

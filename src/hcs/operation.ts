@@ -13,7 +13,8 @@
  */
 import type { CallOptions } from '../../reconciler/ports.ts';
 import { HcsError, HRESULTS, failed } from './errors.ts';
-import type { CallbackPointer, HcsNative, OperationHandle } from './ffi.ts';
+import type { CallbackPointer, HcsNative, OperationHandle, StdHandleValues } from './ffi.ts';
+import { kernel32LibraryPath, ProcessStdio } from './stdio.ts';
 
 /** One HCS call to run through an operation. */
 export interface OperationCall {
@@ -30,6 +31,8 @@ export interface OperationCall {
 export interface OperationResult {
   document: string | null;
   processId: number;
+  /** processInfo calls: the stdio HANDLEs of HCS_PROCESS_INFORMATION, now owned by the caller (D16). */
+  stdio?: StdHandleValues;
 }
 
 interface Pending {
@@ -142,10 +145,15 @@ export class OperationRunner {
         this.forget(key);
       });
       entry.cleanup();
-      if (entry.settled) return;
+      const stdio = 'stdio' in r ? r.stdio : undefined;
+      if (entry.settled || failed(r.hr)) {
+        // Nobody will take these pipes: close them, or they leak (and a writer blocks once full).
+        if (stdio) new ProcessStdio(kernel32LibraryPath(this.native.libraryPath), stdio).close();
+        if (entry.settled) return;
+      }
       entry.settled = true;
       if (failed(r.hr)) entry.reject(new HcsError({ op: call.op, systemId: call.systemId, hresult: r.hr, resultDocument: r.document, fromResult: true }));
-      else entry.resolve({ document: r.document, processId: r.processId });
+      else entry.resolve({ document: r.document, processId: r.processId, ...(stdio ? { stdio } : {}) });
     } catch (err) {
       if (!entry.settled) entry.reject(this.error(entry.call, HRESULTS.E_FAIL, null, err));
     }

@@ -7,6 +7,7 @@ import { failed, HcsError, HRESULTS, isProcessGone } from './errors.ts';
 import { HcsEventType } from './events.ts';
 import type { NativeEvent, OperationHandle, ProcessHandle } from './ffi.ts';
 import { ExitListeners, type ClientContext } from './handles.ts';
+import { kernel32LibraryPath, ProcessStdio } from './stdio.ts';
 
 /** The exit code reported when HCS says the real one is not valid (LastWaitResult != S_OK). */
 export const UNKNOWN_EXIT_CODE = -1;
@@ -17,6 +18,8 @@ export class NativeHcsProcess implements HcsProcess {
   private readonly key: number;
   private closing?: Promise<void>;
   private pid: number;
+  /** The stdio pipes HcsCreateProcess made (D16), if any were asked for; the caller owns them. */
+  stdio?: ProcessStdio;
 
   /** Wraps a handle (tracked at once); events flow after {@link subscribe} (audit D8). */
   constructor(
@@ -84,12 +87,17 @@ export class NativeHcsProcess implements HcsProcess {
     await this.run('process.modify', (op) => this.ctx.native.modifyProcess(this.handle, op, json), opts);
   }
 
-  /** HcsGetProcessInfo: the process id as HCS reports it (std handles are not exposed). */
+  /**
+   * HcsGetProcessInfo: the process id as HCS reports it. Std handles it may return are closed here
+   * (the pipes to use are the ones from HcsCreateProcess, on `stdio`; whether HcsGetProcessInfo
+   * hands out new handles to the same pipes is UNVERIFIED).
+   */
   async info(opts?: CallOptions): Promise<{ processId: number }> {
     const r = await this.ctx.runner.run(
       { op: 'process.info', systemId: this.systemId, processInfo: true, start: (op) => this.guard(op, (o) => this.ctx.native.getProcessInfo(this.handle, o)) },
       opts,
     );
+    if (r.stdio) new ProcessStdio(kernel32LibraryPath(this.ctx.native.libraryPath), r.stdio).close();
     return { processId: r.processId };
   }
 

@@ -7,9 +7,10 @@ import type {
 import { propertyQueryJson, toSystemExit, toSystemProperties } from './documents.ts';
 import { failed, HcsError, HRESULTS, isAlreadyStopped, isNotFound } from './errors.ts';
 import { HcsEventType } from './events.ts';
-import { GENERIC_ALL, type NativeEvent, type OperationHandle, type SystemHandle } from './ffi.ts';
+import { GENERIC_ALL, type NativeEvent, type OperationHandle, type StdHandleValues, type SystemHandle } from './ffi.ts';
 import { ExitListeners, openHandle, type ClientContext } from './handles.ts';
 import { NativeHcsProcess } from './process.ts';
+import { isNoHandle, kernel32LibraryPath, ProcessStdio } from './stdio.ts';
 
 /** An open compute-system handle. Closing it never stops the system. */
 export class NativeHcsSystem implements HcsSystem {
@@ -114,6 +115,8 @@ export class NativeHcsSystem implements HcsSystem {
    * on WS2022 the wait can fail spuriously (e.g. E_INVALIDARG) although the process runs (hcsshim
    * internal/hcs/v2/system.go, audit D6). Events are registered after completion, then one
    * ProcessStatus query closes the race (D8).
+   * Pipes asked for with CreateStdInPipe/CreateStdOutPipe/CreateStdErrPipe are on the returned
+   * process's `stdio` (NativeHcsProcess.stdio); the caller reads them or closes them.
    */
   async createProcess(parameters: Record<string, unknown>, opts?: CallOptions): Promise<HcsProcess> {
     const json = JSON.stringify(parameters);
@@ -124,8 +127,11 @@ export class NativeHcsSystem implements HcsSystem {
       return r.hr;
     };
     let pid: number;
+    let stdio: StdHandleValues | undefined;
     try {
-      pid = (await this.ctx.runner.run({ op: 'process.create', systemId: this.id, processInfo: true, start: (o) => this.guard(o, start) }, opts)).processId;
+      const r = await this.ctx.runner.run({ op: 'process.create', systemId: this.id, processInfo: true, start: (o) => this.guard(o, start) }, opts);
+      pid = r.processId;
+      stdio = r.stdio;
     } catch (err) {
       pid = proc ? await recoveredPid(proc, opts) : 0;
       if (pid === 0) {
@@ -135,6 +141,9 @@ export class NativeHcsSystem implements HcsSystem {
     }
     const created = proc as NativeHcsProcess;
     created.setProcessId(pid);
+    if (stdio && !Object.values(stdio).every(isNoHandle)) {
+      created.stdio = new ProcessStdio(kernel32LibraryPath(this.ctx.native.libraryPath), stdio);
+    }
     await subscribed(created, opts);
     return created;
   }

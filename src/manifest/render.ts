@@ -163,7 +163,7 @@ function renderProcess(p: ProcessSpec): DesiredProcess {
     CreateStdOutPipe: false,
     CreateStdErrPipe: false,
   });
-  return { parameters, commandLine: p.commandLine };
+  return { parameters, commandLine: p.commandLine, ...(p.logs ? { logs: p.logs } : {}) };
 }
 
 /** Drop undefined members, so optional fields are absent rather than null in the document. */

@@ -36,6 +36,15 @@ const processSpec = {
     commandLine: { type: 'string', minLength: 1, maxLength: 32_767, description: 'Full command line, e.g. `C:\\app\\server.exe --port 80`.' },
     workingDirectory: drivePath('Working directory inside the container.'),
     environment: stringMap('Environment variables of the process.', 'env-name', 32_767),
+    logs: {
+      type: 'object',
+      description: 'Rotation of the captured output of this entrypoint; overrides `run --log-max-size` / `--log-max-file`. Changing it does not re-create the system.',
+      additionalProperties: false,
+      properties: {
+        maxSize: { type: 'string', pattern: '^[1-9][0-9]*[kKmMgG]?$', maxLength: 12, description: 'Rotate the log file at this size: bytes, or with k, m, g (1024-based), e.g. `10m`.' },
+        maxFiles: { type: 'integer', minimum: 1, maximum: 100, description: 'Log files kept, the current one included.' },
+      },
+    },
   },
 };
 

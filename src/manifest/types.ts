@@ -10,6 +10,13 @@ export interface ProcessSpec {
   commandLine: string;
   workingDirectory?: string;
   environment?: Record<string, string>;
+  logs?: LogsSpec;
+}
+
+/** Rotation override of an entrypoint's captured output (issue 16). */
+export interface LogsSpec {
+  maxSize?: string;
+  maxFiles?: number;
 }
 
 export interface LayerSpec {

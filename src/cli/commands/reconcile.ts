@@ -2,6 +2,8 @@
 import { createController, dependencyOrder, DesiredStore, groupObserved, nodeJson, plan, type NodeOp, type Plan } from '../../../reconciler/index.ts';
 import { withoutHeld } from '../../../reconciler/prune-holds.ts';
 import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
+import { RotationOverrides, withLogCapture } from '../log-capture.ts';
+import { DEFAULT_ROTATION } from '../../logs/writer.ts';
 import { lockForCommand, openHcsForCli, type GlobalOptions } from '../context.ts';
 import { outputFormat, printJson, table, UsageError } from '../output.ts';
 import { realClock } from '../clock.ts';
@@ -89,7 +91,9 @@ async function applyLocked(
   logger: Logger,
 ): Promise<number> {
   return withHcs(g, logger, true, async (hcs) => {
-    const controller = createController({ hcs, owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
+    const rotations = new RotationOverrides(DEFAULT_ROTATION);
+    rotations.update(snapshot.manifests);
+    const controller = createController({ hcs: withLogCapture(hcs, hcs, g, {}, rotations), owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
     try {
       controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind }));
       controller.applySnapshot(snapshot);

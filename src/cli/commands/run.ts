@@ -17,10 +17,11 @@ import { UsageError } from '../output.ts';
 import { checkFolderSecurity } from '../folder-check.ts';
 import type { ControllerMetrics } from '../metrics.ts';
 import { instrumentHcs } from '../instrumented-hcs.ts';
+import { RotationOverrides, rotationOf, withLogCapture, type LogCaptureFlags } from '../log-capture.ts';
 import { formatError } from '../../manifest/index.ts';
 
 /** Flags of `run`. */
-export interface RunOptions {
+export interface RunOptions extends LogCaptureFlags {
   manifests: string;
   resync?: string;
   settle?: string;
@@ -90,7 +91,8 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     // Metrics are only readable through the HTTP endpoint: with --listen off, neither prom-client
     // (~8 MB of RSS) nor its default collectors (an event-loop-delay timer) are loaded.
     const metrics: ControllerMetrics | undefined = listen ? (await import('../metrics.ts')).createMetrics() : undefined;
-    const hcs = metrics ? instrumentHcs(raw, (r) => metrics.observeHcsCall(r)) : raw;
+    const rotations = new RotationOverrides(rotationOf(opts));
+    const hcs = withLogCapture(metrics ? instrumentHcs(raw, (r) => metrics.observeHcsCall(r)) : raw, raw, g, opts, rotations);
     const controller = createController({
       hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
@@ -118,6 +120,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
         if (!logged.has(text)) logger.warn('manifest error', { file: e.file, line: e.line, col: e.col, field: e.path, error: e.message, text });
       }
       logged = now;
+      rotations.update(s.manifests);
       controller.applySnapshot(s);
     };
     stack.push(source.onSnapshot(report));

@@ -7,3 +7,5 @@ export function emulatorLibraryPath(): string;
 export function ensureEmulatorLibrary(options?: { force?: boolean }): string;
 /** Absolute path of the emulator's vmcompute.dll stand-in `libvmcompute.so` (built with the other). */
 export function vmcomputeLibraryPath(): string;
+/** Absolute path of the emulator's kernel32.dll stand-in `libkernel32-emu.so` (stdio pipe handles). */
+export function kernel32EmulatorLibraryPath(): string;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the HCS emulator library (libcomputecore.so) with the system C compiler.
+// Builds the HCS emulator libraries (libcomputecore.so, libvmcompute.so, libkernel32-emu.so) with the system C compiler.
 //
 // CLI: node src/emulator/native/build.mjs [--if-possible] [--force]
 //   --if-possible  used from postinstall: any failure (no compiler, a failed build) is a warning and exit 0
@@ -20,6 +20,11 @@ const outDir = join(here, 'build');
 const FLAGS = ['-std=gnu11', '-O2', '-g', '-shared', '-fPIC', '-pthread', '-fvisibility=hidden',
   '-Wl,-z,nodelete', '-Wall', '-Wextra', '-Werror'];
 
+/** Absolute path of the emulator's kernel32 stand-in (ReadFile/WriteFile/CloseHandle on stdio pipes). */
+export function kernel32EmulatorLibraryPath() {
+  return join(outDir, 'libkernel32-emu.so');
+}
+
 /** Absolute path of the emulator library (it may not be built yet). */
 export function emulatorLibraryPath() {
   return join(outDir, 'libcomputecore.so');
@@ -32,7 +37,7 @@ export function vmcomputeLibraryPath() {
 
 // The service client both libraries share; then each library's own exports. Add a library's new
 // C file to its list (issue 14: 'layers.c' in vmcompute).
-const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c'];
+const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c', 'stdio.c'];
 const LIBRARIES = [
   { out: () => emulatorLibraryPath(), files: [...COMMON, 'system.c', 'process.c', 'host.c'] },
   { out: () => vmcomputeLibraryPath(), files: [...COMMON, 'vmcompute.c', 'layers.c'], defines: ['-DEMU_ROLE=3u'] },
@@ -58,6 +63,7 @@ function findCompiler() {
  * Throws when no C compiler exists or compilation fails; the message says how to fix it.
  */
 export function ensureEmulatorLibrary({ force = false } = {}) {
+  ensureKernel32Library(force);
   const out = emulatorLibraryPath();
   if (!force && LIBRARIES.every((l) => isUpToDate(l.out()))) return out;
   const cc = findCompiler();
@@ -73,7 +79,26 @@ export function ensureEmulatorLibrary({ force = false } = {}) {
 function build(cc, out, cFiles) {
   // Build to a private name, then rename: a concurrent loader never sees a half-written file.
   const tmp = `${out}.${process.pid}.tmp`;
-  const res = spawnSync(cc, [...FLAGS, '-o', tmp, ...cFiles], { encoding: 'utf8' });
+  // -ldl: stdio.c finds the sibling libkernel32-emu.so with dlopen/dladdr.
+  const res = spawnSync(cc, [...FLAGS, '-o', tmp, ...cFiles, '-ldl'], { encoding: 'utf8' });
+  if (res.status !== 0) {
+    rmSync(tmp, { force: true });
+    throw new Error(`building ${out} failed (${cc} exited ${res.status}):\n${res.stderr}${res.stdout}`);
+  }
+  renameSync(tmp, out);
+}
+
+/** libkernel32-emu.so from native/kernel32/ (a separate library, loaded where kernel32.dll is on Windows). */
+function ensureKernel32Library(force) {
+  const out = kernel32EmulatorLibraryPath();
+  const src = join(here, 'kernel32', 'kernel32.c');
+  const self = fileURLToPath(import.meta.url);
+  if (!force && existsSync(out) && statSync(src).mtimeMs <= statSync(out).mtimeMs && statSync(self).mtimeMs <= statSync(out).mtimeMs) return;
+  const cc = findCompiler();
+  if (!cc) throw new Error('no C compiler found (tried $CC, cc, gcc, clang) to build the HCS emulator library; install one, e.g. `apt-get install gcc`');
+  mkdirSync(outDir, { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  const res = spawnSync(cc, [...FLAGS, '-Wl,-soname,libkernel32-emu.so', '-o', tmp, src], { encoding: 'utf8' });
   if (res.status !== 0) {
     rmSync(tmp, { force: true });
     throw new Error(`building ${out} failed (${cc} exited ${res.status}):\n${res.stderr}${res.stdout}`);

@@ -77,7 +77,7 @@ typedef struct HCS_EVENT {
     HCS_OPERATION Operation;
 } HCS_EVENT;
 
-/* x64 layout: 0, 4, 8, 16, 24; sizeof 32. The emulator never hands out std handles (NULL). */
+/* x64 layout: 0, 4, 8, 16, 24; sizeof 32. Std handles: libkernel32-emu.so HANDLEs when pipes were asked for, else NULL (stdio.c). */
 typedef struct HCS_PROCESS_INFORMATION {
     DWORD ProcessId;
     DWORD Reserved;

@@ -68,6 +68,8 @@ static int socket_path(char *out, size_t n) {
     return len > 0 && (size_t)len < n ? 0 : -1;
 }
 
+int conn_socket_path(char *out, size_t n) { return socket_path(out, n); }
+
 static int send_all(int fd, const uint8_t *p, size_t n) {
     while (n > 0) {
         ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
@@ -206,6 +208,7 @@ static HRESULT enqueue_locked(conn *c, emu_op *op, const emu_request *req, uint3
     op->state = OP_PENDING;
     op->type = req->type;
     op->pid = 0;
+    for (int i = 0; i < 3; i++) op->std[i] = NULL;
     free(op->doc);
     op->doc = NULL;
     op->system_id = t && t->o.kind == OBJ_SYSTEM ? t->o.id : t ? t->system_id : 0;
@@ -280,6 +283,14 @@ static void on_response(conn *c, emu_rd *r) {
     uint32_t pid = rd_u32(r);
     char16_t *doc = rd_str16(r);
     if (r->err) return; /* rd_str16 returned NULL: nothing to free */
+    /* Optional trailer of a CreateProcess that made stdio pipes (PROTOCOL.md "Process stdio"). */
+    void *std[3] = {NULL, NULL, NULL};
+    if (r->len - r->off >= 12) {
+        uint64_t token = rd_u64(r);
+        uint32_t mask = rd_u32(r);
+        if (!r->err && mask) stdio_open_streams(token, mask, std);
+        r->err = 0;
+    }
     emu_lock();
     pending **pp = &c->pending;
     while (*pp && (*pp)->seq != seq) pp = &(*pp)->next;
@@ -288,6 +299,7 @@ static void on_response(conn *c, emu_rd *r) {
     if (!p) free(doc); /* e.g. the answer to a CloseSystem/CloseProcess */
     else {
         if (p->created && pid) p->created->pid = pid;
+        for (int i = 0; i < 3; i++) p->op->std[i] = std[i];
         op_complete_locked(p->op, hr, pid, doc);
         obj_unref(&p->op->o);
         if (p->created) obj_unref(&p->created->o);

@@ -85,6 +85,7 @@ typedef struct emu_op {
     uint32_t pid;        /* process id reported by the last call */
     uint64_t system_id;  /* handle ids the last call targeted (0 if none) */
     uint64_t process_id;
+    void *std[3];        /* CreateProcess: StdInput/StdOutput/StdError HANDLEs (stdio.c), caller-owned */
     pthread_cond_t done;
 } emu_op;
 
@@ -128,6 +129,11 @@ void op_complete_locked(emu_op *op, HRESULT hr, uint32_t pid, char16_t *doc); /*
 HRESULT conn_submit(emu_op *op, const emu_request *req);
 void conn_send_close(uint32_t wire_op, uint64_t conn_gen, uint64_t handle_id);
 int conn_is_connected(void);
+int conn_socket_path(char *out, size_t n);        /* the service socket path (PROTOCOL.md) */
+
+/* ---- stdio.c ---- */
+/* Opens the streams in `mask` (1 in, 2 out, 4 err) of a CreateProcess RESPONSE; unlocked. */
+void stdio_open_streams(uint64_t token, uint32_t mask, void *out[3]);
 
 /* ---- wire.c ---- */
 typedef struct emu_buf {

@@ -207,7 +207,12 @@ static HRESULT op_result(HCS_OPERATION operation, int wait, uint32_t timeout_ms,
     else if (op) hr = op->state == OP_PENDING ? HCS_E_OPERATION_PENDING : op->result;
     if (op && op->state == OP_DONE) {
         if (doc && op->doc && !(*doc = u16_dup(op->doc))) hr = HCS_E_OPERATION_RESULT_ALLOCATION_FAILED;
-        if (info) info->ProcessId = op_pid_locked(op);
+        if (info) {
+            info->ProcessId = op_pid_locked(op);
+            info->StdInput = op->std[0];
+            info->StdOutput = op->std[1];
+            info->StdError = op->std[2];
+        }
     }
     if (op) obj_unref(&op->o);
     emu_unlock();

@@ -146,7 +146,7 @@ export class LibraryConnection extends Connection implements EventSink {
 
   private finish(req: RequestFrame, arrived: number, id: string, r: OpResult, pid?: number): void {
     const hresult = r.hresult >>> 0;
-    this.write(encodeResponse({ seq: req.seq, hresult, processId: r.processId ?? 0, result: r.result ?? null }));
+    this.write(encodeResponse({ seq: req.seq, hresult, processId: r.processId ?? 0, result: r.result ?? null, stdio: r.stdio }));
     const durationMs = Math.round((performance.now() - arrived) * 1000) / 1000;
     const at = Math.round(arrived - this.core.startedAt);
     this.core.callLog.add({ at, clientPid: this.pid, op: opName(req.op), id, pid, hresult, durationMs });

@@ -222,7 +222,8 @@ function createProcess({ store, req, entry, newEntry }: OpContext): OpResult {
   if (sys.state !== 'Running') return invalidState(sys, 'CreateProcess');
   const proc = store.createProcess(sys, params.value);
   if (newEntry) store.bindProcessHandle(newEntry, proc);
-  return json(processStatus(proc), proc.pid);
+  const result = json(processStatus(proc), proc.pid);
+  return proc.pipes ? { ...result, stdio: { token: proc.pipes.token, mask: proc.pipes.mask } } : result;
 }
 
 function openProcess({ store, req, entry, newEntry }: OpContext): OpResult {

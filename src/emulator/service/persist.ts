@@ -13,7 +13,7 @@ const FORMAT = 1;
 /** Coalesces bursts of changes (hundreds of calls) into one write. */
 const DEBOUNCE_MS = 20;
 
-type StoredProcess = Omit<ProcessRecord, 'handles' | 'timer'>;
+type StoredProcess = Omit<ProcessRecord, 'handles' | 'timer' | 'pipes'>;
 type StoredSystem = Omit<SystemRecord, 'handles' | 'pendingShutdowns' | 'processes'> & { processes: StoredProcess[] };
 
 interface StateFile {
@@ -24,7 +24,7 @@ interface StateFile {
 
 function toStored(sys: SystemRecord): StoredSystem {
   const { handles: _h, pendingShutdowns: _p, processes, ...rest } = sys;
-  const procs = [...processes.values()].map(({ handles: _ph, timer: _t, ...p }) => p);
+  const procs = [...processes.values()].map(({ handles: _ph, timer: _t, pipes: _pp, ...p }) => p);
   return { ...rest, processes: procs };
 }
 

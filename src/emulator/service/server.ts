@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { decodeHello, FrameDecoder, FrameType, PROTOCOL_VERSION, ProtocolError, Role, type RawFrame } from '../protocol.ts';
+import { decodeHello, decodeStdioAttach, FrameDecoder, FrameType, PROTOCOL_VERSION, ProtocolError, Role, type RawFrame } from '../protocol.ts';
 import { CallLog } from './calllog.ts';
 import { runControl } from './commands.ts';
 import { Connection, ControlConnection, LibraryConnection, type ServiceCore } from './connection.ts';
@@ -114,10 +114,18 @@ export class EmulatorService implements ServiceCore {
   private accept(socket: Socket): void {
     const decoder = new FrameDecoder();
     let conn: Connection | undefined;
-    socket.on('data', (chunk: Buffer) => {
+    let stdio: 'hello' | 'attach' | undefined;
+    const onData = (chunk: Buffer): void => {
       try {
         for (const frame of decoder.push(chunk)) {
+          if (stdio === 'attach') {
+            // From here on the socket is the stream's raw bytes (stdio.ts).
+            socket.off('data', onData);
+            this.attachStdio(socket, frame, decoder.takeRest());
+            return;
+          }
           if (conn) conn.onFrame(frame);
+          else if (frame.type === FrameType.Hello && isStdioHello(frame)) stdio = 'attach';
           else conn = this.hello(socket, frame);
         }
       } catch (err) {
@@ -126,13 +134,25 @@ export class EmulatorService implements ServiceCore {
         this.log(`dropping connection (pid ${conn?.pid ?? '?'}): ${what}`);
         socket.destroy();
       }
-    });
+    };
+    socket.on('data', onData);
     socket.on('error', () => {});
     socket.on('close', () => {
       if (!conn) return;
       this.connections.delete(conn);
       if (conn.open) conn.onClose(this.droppedByService.has(socket));
     });
+  }
+
+  /** STDIO_ATTACH: a known token's stream gets this socket and the acknowledgement byte; else it is closed. */
+  private attachStdio(socket: Socket, frame: RawFrame, rest: Buffer): void {
+    if (frame.type !== FrameType.StdioAttach) throw new ProtocolError(`stdio connection sent frame type ${frame.type}`);
+    const { token, stream } = decodeStdioAttach(frame.body);
+    // The acknowledgement goes out first: the stream's bytes follow it on the same socket.
+    if (!this.store.stdio.attach(token, stream, socket, rest, () => socket.write(Buffer.from([1])))) {
+      this.log(`stdio attach refused (stream ${stream}: unknown token, stream not made, or attached twice)`);
+      socket.destroy();
+    }
   }
 
   private hello(socket: Socket, frame: RawFrame): Connection {
@@ -149,4 +169,11 @@ export class EmulatorService implements ServiceCore {
     this.connections.add(conn);
     return conn;
   }
+}
+
+/** A HELLO of role 3 (a process stdio stream; PROTOCOL.md "Process stdio"). */
+function isStdioHello(frame: RawFrame): boolean {
+  const hello = decodeHello(frame.body);
+  if (hello.protocolVersion !== PROTOCOL_VERSION) throw new ProtocolError(`unsupported protocol version ${hello.protocolVersion}`);
+  return hello.role === Role.Stdio;
 }

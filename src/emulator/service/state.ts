@@ -9,6 +9,8 @@ import { HR } from '../hresult.ts';
 import type { ProcessParameters, SystemDocument } from './documents.ts';
 import { imageNameOf } from './documents.ts';
 import type { ExitType, HandleEntry, ProcessRecord, SystemRecord, SystemState, SystemType } from './types.ts';
+import { runProgram } from './programs.ts';
+import { StdioHub } from './stdio.ts';
 
 /** Exit code given to processes killed by TerminateProcess or by their system stopping (UNVERIFIED). */
 export const KILLED_EXIT_CODE = 1;
@@ -36,6 +38,8 @@ export interface ForeignSpec {
 /** Owns every compute system of the service. */
 export class SystemStore {
   readonly systems = new Map<string, SystemRecord>();
+  /** Process stdio pipes (stdio.ts). */
+  readonly stdio = new StdioHub();
   private nextPid = 1000;
 
   /**
@@ -206,6 +210,14 @@ export class SystemStore {
     }
     sys.processes.set(proc.pid, proc);
     this.armScriptedExit(proc);
+    proc.pipes = this.stdio.create(params.parameters);
+    const pipes = proc.pipes;
+    if (pipes) {
+      // The program starts after CreateProcess answered and its handle is bound (a quick exit
+      // must still reach that handle as ProcessExited).
+      const host = { exit: (code: number) => this.exitProcess(proc, code), get exited() { return proc.exited; } };
+      setImmediate(() => runProgram(proc.commandLine, proc.environment, pipes, host));
+    }
     this.onChange();
     return proc;
   }
@@ -226,6 +238,7 @@ export class SystemStore {
     proc.timer = undefined;
     const owner = this.systems.get(proc.systemId);
     if (owner?.processes.get(proc.pid) === proc) owner.processes.delete(proc.pid);
+    if (proc.pipes) this.stdio.exited(proc.pipes);
     const data = JSON.stringify(processStatus(proc));
     for (const h of proc.handles) h.conn.sendEvent(h.id, EventType.ProcessExited, data);
     this.onChange();
@@ -240,7 +253,10 @@ export class SystemStore {
   /** Drops every system without events (reset / restart without keepSystems). */
   clear(): void {
     for (const sys of this.systems.values()) {
-      for (const proc of sys.processes.values()) if (proc.timer) clearTimeout(proc.timer);
+      for (const proc of sys.processes.values()) {
+        if (proc.timer) clearTimeout(proc.timer);
+        if (proc.pipes) this.stdio.exited(proc.pipes);
+      }
       for (const done of sys.pendingShutdowns.splice(0)) done(HR.HCS_E_SYSTEM_ALREADY_STOPPED);
     }
     this.systems.clear();

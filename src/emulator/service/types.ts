@@ -3,6 +3,8 @@
  * handles library connections hold on them.
  */
 
+import type { ProcessPipes } from './stdio.ts';
+
 /** Compute system states the emulator uses (subset of [SCHEMA] State, hcs-api.md §5). */
 export type SystemState = 'Created' | 'Running' | 'Paused' | 'Stopped';
 
@@ -51,6 +53,8 @@ export interface ProcessRecord {
   timer?: NodeJS.Timeout;
   /** Open process handles, which receive ProcessExited. */
   handles: Set<HandleEntry>;
+  /** Stdio pipes, when ProcessParameters asked for them (stdio.ts); not persisted. */
+  pipes?: ProcessPipes;
 }
 
 /** A compute system. */
@@ -91,4 +95,6 @@ export interface OpResult {
   hresult: number;
   processId?: number;
   result?: string | null;
+  /** CreateProcess with pipes: the RESPONSE's stdio trailer. */
+  stdio?: { token: bigint; mask: number };
 }

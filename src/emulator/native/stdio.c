@@ -1,0 +1,110 @@
+/*
+ * stdio.c: the process stdio pipes of HcsCreateProcess (PROTOCOL.md "Process stdio").
+ *
+ * When the service answers a CreateProcess whose ProcessParameters asked for pipes
+ * (CreateStdInPipe/CreateStdOutPipe/CreateStdErrPipe), the RESPONSE carries a token and a mask of
+ * the streams it made. For each stream this library opens one more Unix socket to the service
+ * (HELLO role 4, then STDIO_ATTACH {token, stream}, then waits for the one-byte acknowledgement),
+ * and hands the socket to libkernel32-emu.so's handle table. The resulting HANDLE values are what
+ * HcsGetOperationResultAndProcessInfo / HcsWaitForOperationResultAndProcessInfo return in
+ * HCS_PROCESS_INFORMATION.StdInput/StdOutput/StdError; the caller owns them and ends them with
+ * CloseHandle, exactly as with the real computecore.dll ([MSDOCS] HcsCreateProcess.md Remarks;
+ * hcsshim internal/hcs/v2/utils.go makeOpenFiles wraps the same three values).
+ *
+ * libkernel32-emu.so is found next to this library (dladdr), so both agree on one handle table
+ * whichever of them koffi loads first (glibc maps one file once).
+ */
+#define _GNU_SOURCE 1 /* dladdr */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "emu.h"
+
+enum { F_HELLO = 6, F_STDIO_ATTACH = 7 };
+#define ROLE_STDIO 4u
+
+typedef void *(*adopt_fn)(int fd);
+
+static adopt_fn g_adopt;
+static pthread_once_t g_adopt_once = PTHREAD_ONCE_INIT;
+
+static void kernel32_init(void) {
+    Dl_info info;
+    if (!dladdr((void *)kernel32_init, &info) || !info.dli_fname) return;
+    char path[4096];
+    const char *slash = strrchr(info.dli_fname, '/');
+    int dir = slash ? (int)(slash - info.dli_fname) : 1;
+    const char *base = slash ? info.dli_fname : ".";
+    if (snprintf(path, sizeof path, "%.*s/libkernel32-emu.so", dir, base) >= (int)sizeof path) return;
+    void *lib = dlopen(path, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
+    if (lib) g_adopt = (adopt_fn)dlsym(lib, "Kernel32EmuAdoptFd");
+    if (!g_adopt) fprintf(stderr, "hcs emulator: %s: %s (stdio pipes unavailable)\n", path, dlerror());
+}
+
+static adopt_fn kernel32_adopt(void) {
+    pthread_once(&g_adopt_once, kernel32_init);
+    return g_adopt;
+}
+
+static int send_all(int fd, const uint8_t *p, size_t n) {
+    while (n > 0) {
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* One stdio socket for (token, stream), acknowledged by the service; -1 on failure. */
+static int stdio_connect(uint64_t token, uint32_t stream) {
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (conn_socket_path(path, sizeof path) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int rc;
+    do rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+    while (rc != 0 && errno == EINTR);
+    emu_buf b = {0};
+    buf_u32(&b, 16); /* HELLO: type + version + role + pid */
+    buf_u32(&b, F_HELLO);
+    buf_u32(&b, 1);
+    buf_u32(&b, ROLE_STDIO);
+    buf_u32(&b, (uint32_t)getpid());
+    buf_u32(&b, 16); /* STDIO_ATTACH: type + token + stream */
+    buf_u32(&b, F_STDIO_ATTACH);
+    buf_u64(&b, token);
+    buf_u32(&b, stream);
+    uint8_t ack = 0;
+    ssize_t n = -1;
+    if (rc == 0 && !b.oom && send_all(fd, b.p, b.len) == 0) {
+        do n = recv(fd, &ack, 1, 0);
+        while (n < 0 && errno == EINTR);
+    }
+    buf_free(&b);
+    if (n != 1 || ack != 1) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void stdio_open_streams(uint64_t token, uint32_t mask, void *out[3]) {
+    for (uint32_t i = 0; i < 3; i++) {
+        out[i] = NULL;
+        if (!(mask & (1u << i))) continue;
+        adopt_fn adopt = kernel32_adopt();
+        int fd = adopt ? stdio_connect(token, i) : -1;
+        if (fd >= 0) out[i] = adopt(fd);
+    }
+}

@@ -1,0 +1,122 @@
+/**
+ * D16 and src/hcs/stdio.ts against the emulator: HcsCreateProcess with pipes hands out
+ * StdInput/StdOutput/StdError, the streams carry the bytes (kernel32 ABI of libkernel32-emu.so on
+ * worker threads), and every handle is closed exactly once.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import type { Readable } from 'node:stream';
+import type { NativeHcsClient, NativeHcsProcess, ProcessEvent } from '../../src/hcs/index.ts';
+import { emulatorOpenPipeHandles, kernel32LibraryPath } from '../../src/hcs/stdio.ts';
+import { assertNoLeaks, containerDoc, eventually, newClient, startService, type Service } from './harness.ts';
+
+const PIPES = { CreateStdInPipe: true, CreateStdOutPipe: true, CreateStdErrPipe: true };
+
+async function readAll(stream: Readable | undefined): Promise<string> {
+  assert.ok(stream, 'stream exists');
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function exitOf(p: NativeHcsProcess): Promise<ProcessEvent> {
+  return new Promise((resolve) => p.onExit(resolve));
+}
+
+describe('process stdio pipes (D16)', () => {
+  let svc: Service;
+  let hcs: NativeHcsClient;
+  let k32: string;
+  before(async () => {
+    svc = await startService();
+    k32 = kernel32LibraryPath(svc.native.libraryPath);
+  });
+  after(async () => svc.stop());
+  beforeEach(() => {
+    hcs = newClient(svc);
+  });
+  afterEach(async () => {
+    await hcs.close();
+    await svc.emu.control.reset();
+    await assertNoLeaks(svc);
+    await eventually(() => emulatorOpenPipeHandles(k32) === 0, 'every pipe handle closed');
+  });
+
+  async function running(id: string) {
+    const sys = await hcs.create(id, containerDoc());
+    await sys.start();
+    return sys;
+  }
+
+  it('cmd /c echo: stdout carries the line, stderr ends empty, exit 0', async () => {
+    const sys = await running('echo');
+    const p = (await sys.createProcess({ CommandLine: 'cmd /c echo hi', ...PIPES })) as NativeHcsProcess;
+    assert.ok(p.stdio, 'stdio handles returned');
+    const exit = exitOf(p);
+    p.stdio.writer()?.end();
+    const [out, err] = await Promise.all([readAll(p.stdio.reader('stdout')), readAll(p.stdio.reader('stderr'))]);
+    assert.equal(out, 'hi\r\n');
+    assert.equal(err, '');
+    assert.equal((await exit).exitCode, 0);
+  });
+
+  it('cmd /c exit 3: exit code 3, pipes end', async () => {
+    const sys = await running('exit3');
+    const p = (await sys.createProcess({ CommandLine: 'cmd.exe /C exit 3', CreateStdOutPipe: true })) as NativeHcsProcess;
+    assert.equal((await exitOf(p)).exitCode, 3);
+    assert.equal(p.stdio?.has('stdin'), false);
+    assert.equal(p.stdio?.has('stderr'), false);
+    assert.equal(await readAll(p.stdio?.reader('stdout')), '');
+  });
+
+  it('cat: stdin is copied to stdout until stdin is closed', async () => {
+    const sys = await running('cat');
+    const p = (await sys.createProcess({ CommandLine: 'cat', ...PIPES })) as NativeHcsProcess;
+    const exit = exitOf(p);
+    const stdin = p.stdio?.writer();
+    assert.ok(stdin);
+    const out = readAll(p.stdio?.reader('stdout'));
+    const big = 'x'.repeat(300_000); // several pipe buffers: back-pressure on both sides
+    stdin.write('one\n');
+    stdin.write(big);
+    stdin.end('two\n');
+    assert.equal(await out, `one\n${big}two\n`);
+    assert.equal((await exit).exitCode, 0);
+    p.stdio?.close(); // stderr was never taken: closed here, once
+  });
+
+  it('printing extension: numbered lines on stdout and stderr, then the scripted exit', async () => {
+    const sys = await running('printer');
+    const env = { HCSEMU_PRINT_EVERY_MS: '1', HCSEMU_PRINT_COUNT: '6', HCSEMU_PRINT_STREAM: 'both', HCSEMU_PRINT_EXIT_CODE: '4' };
+    const p = (await sys.createProcess({ CommandLine: 'app.exe', Environment: env, ...PIPES })) as NativeHcsProcess;
+    p.stdio?.writer()?.end();
+    const [out, err] = await Promise.all([readAll(p.stdio?.reader('stdout')), readAll(p.stdio?.reader('stderr'))]);
+    assert.equal(out, 'line 1\r\nline 3\r\nline 5\r\n');
+    assert.equal(err, 'line 2\r\nline 4\r\nline 6\r\n');
+    assert.equal((await exitOf(p)).exitCode, 4);
+  });
+
+  it('EmulateConsole ignores CreateStdErrPipe; a process without pipes has no stdio', async () => {
+    const sys = await running('console');
+    const p = (await sys.createProcess({ CommandLine: 'cmd /c echo x', EmulateConsole: true, ...PIPES })) as NativeHcsProcess;
+    assert.equal(p.stdio?.has('stderr'), false);
+    assert.equal(p.stdio?.has('stdout'), true);
+    p.stdio?.close();
+    const q = (await sys.createProcess({ CommandLine: 'server.exe' })) as NativeHcsProcess;
+    assert.equal(q.stdio, undefined);
+    await q.terminate();
+  });
+
+  it('a reader that goes away breaks the pipe: the process keeps running, later output is lost', async () => {
+    const sys = await running('broken');
+    const env = { HCSEMU_PRINT_EVERY_MS: '2' };
+    const p = (await sys.createProcess({ CommandLine: 'app.exe', Environment: env, CreateStdOutPipe: true })) as NativeHcsProcess;
+    const stdout = p.stdio?.reader('stdout');
+    assert.ok(stdout);
+    const first = await new Promise<string>((resolve) => stdout.once('data', (c: Buffer) => resolve(c.toString())));
+    assert.match(first, /^line 1\r\n/);
+    await p.terminate(); // ends the stream; the worker closes its handle
+    await readAll(stdout);
+    assert.equal((await exitOf(p)).exitCode, 1);
+  });
+});
