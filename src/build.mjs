@@ -2,7 +2,7 @@
 // `npm run build` (also `prepare`, so `npm ci` in a clone and `npm pack` build it): the compiled
 // package in dist/. Steps: generate the schema validators (ajv standalone code), compile with tsc
 // (tsconfig.build.json: .js + .d.ts, `.ts` import specifiers rewritten to `.js`), then copy the
-// files tsc does not emit: the generated validators, the CLI entry point and the emulator's C
+// files tsc does not emit: the generated validators, the .mjs entry points and the emulator's C
 // sources with their build script (the library is compiled on first use, or at install on Linux;
 // never here, so building on Windows needs no C compiler).
 import { spawnSync } from 'node:child_process';
@@ -28,8 +28,11 @@ run(['--import', 'tsx', 'src/manifest/standalone.ts']);
 // typescript's exports hide bin/tsc from require.resolve; its package folder is found through package.json.
 run([join(dirname(require.resolve('typescript/package.json')), 'bin/tsc'), '-p', 'tsconfig.build.json']);
 cpSync(join(root, 'src/manifest/validators.generated.cjs'), join(dist, 'src/manifest/validators.generated.cjs'));
-cpSync(join(root, 'src/cli/bin.mjs'), join(dist, 'src/cli/bin.mjs'));
-chmodSync(join(dist, 'src/cli/bin.mjs'), 0o755);
+// Plain-JavaScript entry points and workers (bin, log relay, stdio worker): tsc does not emit .mjs.
+for (const file of ['src/cli/bin.mjs', 'src/cli/relay-main.mjs', 'src/hcs/stdio-worker.mjs']) {
+  cpSync(join(root, file), join(dist, file));
+  chmodSync(join(dist, file), 0o755);
+}
 // Everything in native/ except the compiled output folder (native/build/, from a local build).
 const native = join(root, 'src/emulator/native');
 cpSync(native, join(dist, 'src/emulator/native'), {
