@@ -20,19 +20,28 @@ const outDir = join(here, 'build');
 const FLAGS = ['-std=gnu11', '-O2', '-g', '-shared', '-fPIC', '-pthread', '-fvisibility=hidden',
   '-Wl,-z,nodelete', '-Wall', '-Wextra', '-Werror'];
 
-/** Absolute path of the emulator library (it may not be built yet). */
-export function emulatorLibraryPath() {
-  return join(outDir, 'libcomputecore.so');
+// The libraries besides libcomputecore.so and their C files; every other .c file goes to libcomputecore.so.
+// libvmcompute.so: the vmcompute.dll layer exports plus the kernel32/advapi32-ABI calls the layer
+// writer makes (BackupWrite & co., layers.c).
+const LIBRARIES = { 'libvmcompute.so': ['layers.c', 'layers-vmcompute.c'] };
+const MAIN = 'libcomputecore.so';
+
+/** Absolute path of an emulator library, default libcomputecore.so (it may not be built yet). */
+export function emulatorLibraryPath(name = MAIN) {
+  return join(outDir, name);
 }
 
-function sources() {
-  return readdirSync(here).filter((f) => f.endsWith('.c') || f.endsWith('.h')).map((f) => join(here, f));
+function sources(name = MAIN) {
+  const all = readdirSync(here).filter((f) => f.endsWith('.c') || f.endsWith('.h'));
+  const elsewhere = new Set(Object.values(LIBRARIES).flat());
+  const mine = name === MAIN ? all.filter((f) => !elsewhere.has(f)) : all.filter((f) => f.endsWith('.h') || LIBRARIES[name].includes(f));
+  return mine.map((f) => join(here, f));
 }
 
-function isUpToDate(out) {
+function isUpToDate(out, name) {
   if (!existsSync(out)) return false;
   const built = statSync(out).mtimeMs;
-  return sources().every((f) => statSync(f).mtimeMs <= built) && statSync(fileURLToPath(import.meta.url)).mtimeMs <= built;
+  return sources(name).every((f) => statSync(f).mtimeMs <= built) && statSync(fileURLToPath(import.meta.url)).mtimeMs <= built;
 }
 
 function findCompiler() {
@@ -45,8 +54,13 @@ function findCompiler() {
  * Throws when no C compiler exists or compilation fails; the message says how to fix it.
  */
 export function ensureEmulatorLibrary({ force = false } = {}) {
-  const out = emulatorLibraryPath();
-  if (!force && isUpToDate(out)) return out;
+  for (const name of Object.keys(LIBRARIES)) buildLibrary(name, force);
+  return buildLibrary(MAIN, force);
+}
+
+function buildLibrary(name, force) {
+  const out = emulatorLibraryPath(name);
+  if (!force && isUpToDate(out, name)) return out;
   const cc = findCompiler();
   if (!cc) {
     throw new Error('no C compiler found (tried $CC, cc, gcc, clang) to build the HCS emulator library; ' +
@@ -55,7 +69,7 @@ export function ensureEmulatorLibrary({ force = false } = {}) {
   mkdirSync(outDir, { recursive: true });
   // Build to a private name, then rename: a concurrent loader never sees a half-written file.
   const tmp = `${out}.${process.pid}.tmp`;
-  const cFiles = sources().filter((f) => f.endsWith('.c'));
+  const cFiles = sources(name).filter((f) => f.endsWith('.c'));
   const res = spawnSync(cc, [...FLAGS, '-o', tmp, ...cFiles], { encoding: 'utf8' });
   if (res.status !== 0) {
     rmSync(tmp, { force: true });
