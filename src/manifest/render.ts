@@ -87,7 +87,7 @@ function withHostingSystem(document: Doc, uvmId: string): Doc {
 function renderContainer(c: ContainerSpec, name: string): Doc {
   return compact({
     GuestOs: { HostName: c.hostName ?? name },
-    Storage: { Layers: c.layers.map((l) => ({ Id: l.id, Path: l.path })), Path: c.scratch },
+    Storage: { Layers: layersOf(c).map((l) => ({ Id: l.id, Path: l.path })), Path: c.scratch },
     MappedDirectories: c.mappedDirectories?.map((m) => ({ HostPath: m.hostPath, ContainerPath: m.containerPath, ReadOnly: m.readOnly })),
     Memory: c.memoryMB === undefined ? undefined : { SizeInMB: c.memoryMB },
     Processor: c.cpuCount === undefined ? undefined : { Count: c.cpuCount },
@@ -97,7 +97,7 @@ function renderContainer(c: ContainerSpec, name: string): Doc {
 
 /** The WCOW utility VM, as hcsshim's prepareConfigDoc builds it for VmbFS boot. */
 function renderUtilityVm(c: ContainerSpec, name: string): Doc {
-  const baseLayer = c.layers[c.layers.length - 1]!.path;
+  const baseLayer = layersOf(c).at(-1)!.path;
   const memoryMB = c.memoryMB ?? UVM_DEFAULT_MEMORY_MB;
   return {
     StopOnReset: true,
@@ -169,6 +169,12 @@ function renderProcess(p: ProcessSpec): DesiredProcess {
     CreateStdErrPipe: false,
   });
   return { parameters, commandLine: p.commandLine };
+}
+
+/** The layers to render; an `image` manifest gets them from the image store (src/images) first. */
+function layersOf(c: ContainerSpec): NonNullable<ContainerSpec['layers']> {
+  if (!c.layers) throw new Error(`spec.container.image ${c.image ?? ''} is not resolved to layers yet (the image store fills them in)`);
+  return c.layers;
 }
 
 /** Drop undefined members, so optional fields are absent rather than null in the document. */

@@ -43,8 +43,19 @@ const container = {
   type: 'object',
   description: 'A Windows Server container.',
   additionalProperties: false,
-  required: ['layers', 'scratch'],
+  required: ['scratch'],
   properties: {
+    image: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 1024,
+      pattern: '^[^\\s]+$',
+      description: 'Image reference, e.g. `mcr.microsoft.com/windows/nanoserver:ltsc2022` or `...@sha256:<digest>`; pulled and imported by the controller. Not with `layers`.',
+    },
+    imagePullPolicy: {
+      enum: ['IfNotPresent', 'Always', 'Never'],
+      description: 'When to pull `image`: `IfNotPresent` (the default when absent), `Always` (resolve the tag at every create), `Never` (only the local store).',
+    },
     isolation: {
       enum: ['process', 'hyperv'],
       default: 'process',
@@ -54,7 +65,7 @@ const container = {
       type: 'array',
       minItems: 1,
       maxItems: 127,
-      description: 'Read-only image layers, topmost first and base layer last (hcsshim order).',
+      description: 'Read-only image layers, topmost first and base layer last (hcsshim order). For advanced use; not with `image`.',
       items: {
         type: 'object',
         additionalProperties: false,
@@ -97,7 +108,15 @@ const container = {
       },
     },
   },
+  oneOf: [{ required: ['layers'] }, { required: ['image'] }],
+  'x-message': 'exactly one of image or layers is required',
   allOf: [
+    {
+      if: { required: ['imagePullPolicy'] },
+      then: { required: ['image'] },
+      'x-message': 'is only allowed with image',
+      'x-at': 'imagePullPolicy',
+    },
     {
       if: { required: ['utilityVm'] },
       then: { required: ['isolation'], properties: { isolation: { const: 'hyperv' } } },

@@ -28,9 +28,15 @@ export interface UtilityVmSpec {
   scratchPath?: string;
 }
 
+/** When the controller pulls `image` (absent = IfNotPresent). */
+export type ImagePullPolicy = 'IfNotPresent' | 'Always' | 'Never';
+
 export interface ContainerSpec {
+  /** Image reference; exactly one of `image` and `layers` (the image store fills `layers` in before rendering). */
+  image?: string;
+  imagePullPolicy?: ImagePullPolicy;
   isolation: Isolation;
-  layers: LayerSpec[];
+  layers?: LayerSpec[];
   scratch: string;
   hostName?: string;
   memoryMB?: number;
