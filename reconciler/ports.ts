@@ -82,6 +82,8 @@ export interface DesiredSystem {
   suspend: boolean;
   updateStrategy: UpdateStrategy;
   process?: DesiredProcess;
+  /** For `spec.container.image` manifests: the reference as written and the stored digest it rendered from. */
+  image?: { reference: string; digest: string; pullPolicy: 'IfNotPresent' | 'Always' | 'Never' };
   labels: Record<string, string>;
   source: SourceLocation;
 }

@@ -10,6 +10,7 @@ import { openHcs } from '../hcs/index.ts';
 import { formatError, loadPolicyFile, type ManifestOptions } from '../manifest/index.ts';
 import type { HcsClient, Logger } from '../../reconciler/ports.ts';
 import { UsageError } from './output.ts';
+import { imageLookup } from './images.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -21,6 +22,10 @@ export interface GlobalOptions {
   policy?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   logFormat?: 'json' | 'text';
+  /** Image store root (--data-root). */
+  dataRoot?: string;
+  registryConfig?: string;
+  insecureRegistry?: string[];
 }
 
 /** Parse `k=v,k2=v2`. */
@@ -39,6 +44,7 @@ export async function manifestOptions(g: GlobalOptions): Promise<ManifestOptions
   const opts: ManifestOptions = {
     owner: g.owner,
     host: { name: g.hostName ?? hostname(), labels: parseLabels(g.hostLabels) },
+    images: imageLookup(g.dataRoot),
   };
   if (!g.policy) return opts;
   const { policy, errors } = await loadPolicyFile(g.policy);

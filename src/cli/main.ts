@@ -21,6 +21,7 @@ const runCmds = () => import('./commands/run.ts');
 const statusCmds = () => import('./commands/status.ts');
 const serviceCmds = () => import('./commands/service.ts');
 const emulatorCmds = () => import('./commands/emulator.ts');
+const imageCmds = () => import('./commands/image.ts');
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('hcs-reconciler')
@@ -31,6 +32,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--host-name <name>', 'this host for spec.placement (default: the machine name)')
     .option('--host-labels <k=v,...>', 'labels of this host for spec.placement.hostLabels')
     .option('--policy <file>', 'policy file limiting what manifests may request')
+    .option('--data-root <dir>', 'image store and controller data (default: %ProgramData%\\hcs-reconciler, $XDG_DATA_HOME/hcs-reconciler or ~/.local/share/hcs-reconciler)')
+    .option('--registry-config <file>', 'Docker-style config.json with registry credentials (auths)')
+    .option('--insecure-registry <host:port>', 'allow plain HTTP to this registry (repeatable; loopback is always allowed)', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--log-format <format>', 'log format (default: text on a TTY, json otherwise)').choices(['json', 'text']))
     .showHelpAfterError()
@@ -79,6 +83,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('show the event history of the running controller')
     .action(act(async (name: string | undefined, o: { follow?: boolean; output?: string; listen?: string }) => (await statusCmds()).eventsCommand(name, o, g())));
   addEmulatorCommands(program, g, act);
+  addImageCommands(program, g, act);
   addServiceCommands(program, act);
   return program;
 }
@@ -106,6 +111,23 @@ function addEmulatorCommands(
       if (program.getOptionValueSource('owner') !== 'cli') throw new UsageError('emulator create-foreign: --owner is required (the foreign owner, e.g. --owner docker)', 64);
       return (await emulatorCmds()).emulatorCreateForeign(id, { ...o, owner: g().owner }, g());
     }));
+}
+
+function addImageCommands(
+  program: Command,
+  g: () => GlobalOptions,
+  act: <A extends unknown[]>(fn: (...args: A) => Promise<number> | number) => (...args: A) => Promise<void>,
+): void {
+  const img = program.command('image').description('pull, list and remove container images in the local store (--data-root)');
+  const manifests = (c: Command) => c.option('--manifests <dir>', 'manifests folder that decides what is in use', 'manifests');
+  img.command('pull').argument('<ref>', 'image reference, e.g. mcr.microsoft.com/windows/nanoserver:ltsc2022')
+    .description('pull an image for this host and import its layers').action(act(async (ref: string) => (await imageCmds()).imagePull(ref, g())));
+  manifests(img.command('ls')).addOption(output()).description('list stored images')
+    .action(act(async (o: { output?: string; manifests?: string }) => (await imageCmds()).imageLs(o, g())));
+  manifests(img.command('rm')).argument('<ref>').description('remove an image (refused while a manifest uses it)')
+    .action(act(async (ref: string, o: { manifests?: string }) => (await imageCmds()).imageRm(ref, o, g())));
+  manifests(img.command('prune')).addOption(output()).description('remove every image no manifest uses, and unreferenced layers')
+    .action(act(async (o: { output?: string; manifests?: string }) => (await imageCmds()).imagePrune(o, g())));
 }
 
 function addServiceCommands(program: Command, act: <A extends unknown[]>(fn: (...args: A) => Promise<number> | number) => (...args: A) => Promise<void>): void {

@@ -13,6 +13,7 @@ import { isEmptyDocument, MAX_DEPTH, parseYaml, tooDeep, toData, yamlProblems } 
 import { placementMismatch, type HostInfo } from './placement.ts';
 import { checkPolicy } from './policy.ts';
 import { renderManifest } from './render.ts';
+import { withStoredImage, type ImageLookup } from './image.ts';
 import type { Manifest, ManifestPolicy } from './types.ts';
 import { validateDocument } from './validate.ts';
 
@@ -26,6 +27,8 @@ export interface ManifestOptions {
   policy?: ManifestPolicy;
   /** Per-file size limit in bytes. Default 1 MiB. */
   maxFileBytes?: number;
+  /** The local image store, for manifests with `spec.container.image` (absent: such manifests are errors). */
+  images?: ImageLookup;
 }
 
 /** Default HCS Owner. */
@@ -129,7 +132,10 @@ function acceptManifest(ctx: DocContext, manifest: Manifest, opts: ManifestOptio
   }
   const problems = [...selfDependency(manifest), ...(opts.policy ? checkPolicy(manifest, opts.policy) : [])];
   if (problems.length > 0) return fail(problems.map((p) => ctx.error(p, name)));
-  out.manifests.push(toDesired(manifest, source, opts.owner ?? DEFAULT_OWNER));
+  const resolved = withStoredImage(manifest, opts.images);
+  if ('problem' in resolved) return fail([ctx.error(resolved.problem, name)]);
+  const desired = toDesired(resolved.manifest, source, opts.owner ?? DEFAULT_OWNER);
+  out.manifests.push('image' in resolved && resolved.image ? { ...desired, image: resolved.image } : desired);
   out.declared.push({ name, at: ctx.at(findNode(ctx.doc, ['metadata', 'name'])), dependsOnAt: dependsOnLocations(ctx, manifest) });
 }
 
