@@ -27,10 +27,10 @@ export function entryName(raw: string): string {
 export type ApplyProgress = (bytes: number) => void;
 
 /**
- * Reads `blobPath`, writes every entry through `writer`, checks the diff_id, then `writer.finish()`.
+ * Reads the blob (a file, or the download stream itself), writes every entry through `writer`, checks the diff_id, then `writer.finish()`.
  * On any error the writer is aborted and the error is rethrown (the caller removes the folder).
  */
-export async function applyLayer(blobPath: string, compression: 'gzip' | 'none', diffId: string, writer: LayerWriter, onProgress?: ApplyProgress): Promise<void> {
+export async function applyLayer(blob: string | Readable, compression: 'gzip' | 'none', diffId: string, writer: LayerWriter, onProgress?: ApplyProgress): Promise<void> {
   const hash = createHash('sha256');
   let bytes = 0;
   const tee = new Transform({
@@ -43,7 +43,7 @@ export async function applyLayer(blobPath: string, compression: 'gzip' | 'none',
   });
   const extract = tar.extract();
   const consume = consumeEntries(extract, writer);
-  const source: Readable = createReadStream(blobPath, { highWaterMark: 1 << 20 });
+  const source: Readable = typeof blob === 'string' ? createReadStream(blob, { highWaterMark: 1 << 20 }) : blob;
   try {
     await Promise.all([
       compression === 'gzip' ? pipeline(source, createGunzip({ chunkSize: 1 << 20 }), tee, extract) : pipeline(source, tee, extract),

@@ -8,9 +8,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { formatReference, parseReference, type ImageReference, type RegistryClient, type ResolvedImage } from '../registry/index.ts';
+import { PassThrough, type Readable } from 'node:stream';
+import { formatReference, parseReference, RegistryError, type ImageReference, type RegistryClient, type ResolvedImage } from '../registry/index.ts';
 import { applyLayer } from './apply.ts';
-import { BlobFetcher } from './blobs.ts';
+import { BlobFetcher, TapUnused } from './blobs.ts';
 import { hexOf, StorePaths } from './paths.ts';
 import { BaseLayerWriter, LegacyLayerWriter, type LayerOps } from './writers.ts';
 
@@ -87,6 +88,12 @@ export function chainIds(diffIds: readonly string[]): string[] {
   return out;
 }
 
+/** A tap stream destroyed by its download's failure surfaces as the cause of the apply error. */
+function isTapError(err: unknown): boolean {
+  const cause = (err as { cause?: unknown })?.cause;
+  return cause instanceof TapUnused || (cause instanceof RegistryError && cause.kind === 'network');
+}
+
 const recordName = (reference: string) => `${createHash('sha256').update(reference).digest('hex')}.json`;
 
 async function dirSize(path: string): Promise<number> {
@@ -140,9 +147,12 @@ export class ImageStore {
   private async pullResolved(ref: ImageReference, resolved: ResolvedImage, opts: PullOptions): Promise<ImageRecord> {
     const ids = chainIds(resolved.layers.map((l) => l.diffId));
     const present = await Promise.all(ids.map((c) => this.hasLayer(c)));
-    // Downloads run concurrently; imports run in order (each needs its parents).
+    // Downloads run concurrently; imports run in order (each needs its parents). The first layer to
+    // import is imported from its download stream as it arrives (a tap), the others from their files.
+    const first = present.indexOf(false);
+    const tap = first >= 0 && !this.importing.has(ids[first]!) ? new PassThrough({ highWaterMark: 1 << 20 }) : undefined;
     const downloads = resolved.layers.map((l, i) =>
-      present[i] ? undefined : this.blobs.ensure(opts.client, ref, l, (done, total) => opts.onProgress?.({ digest: l.digest, phase: 'download', done, total }), opts.signal),
+      present[i] ? undefined : this.blobs.ensure(opts.client, ref, l, (done, total) => opts.onProgress?.({ digest: l.digest, phase: 'download', done, total }), opts.signal, i === first ? tap : undefined),
     );
     downloads.forEach((d) => d?.catch(() => undefined)); // a failure is reported by the await below, once
     for (const [i, l] of resolved.layers.entries()) {
@@ -150,10 +160,22 @@ export class ImageStore {
         opts.onProgress?.({ digest: l.digest, phase: 'exists', done: l.size, total: l.size });
         continue;
       }
-      const blob = await downloads[i]!;
-      opts.onProgress?.({ digest: l.digest, phase: 'import', done: 0, total: l.size });
-      await this.importOnce(ids[i]!, () => this.importLayer(blob, l, ids.slice(0, i), ids[i]!));
-      await rm(blob, { force: true }); // the layer folder is the durable form
+      const download = downloads[i]!;
+      const parents = ids.slice(0, i);
+      await this.importOnce(ids[i]!, async () => {
+        if (i === first && tap) {
+          try {
+            return await this.importLayer(tap, l, parents, ids[i]!, download);
+          } catch (err) {
+            // The stream was not fed, or broke off: the download resumes into its file; import from that.
+            if (!(err instanceof TapUnused) && !(err instanceof RegistryError && err.kind === 'network') && !isTapError(err)) throw err;
+          }
+        }
+        const blob = await download;
+        opts.onProgress?.({ digest: l.digest, phase: 'import', done: 0, total: l.size });
+        await this.importLayer(blob, l, parents, ids[i]!, download);
+      });
+      await rm(await download, { force: true }); // the layer folder is the durable form
       opts.onProgress?.({ digest: l.digest, phase: 'done', done: l.size, total: l.size });
     }
     const record = toRecord(ref, resolved, ids);
@@ -257,7 +279,8 @@ export class ImageStore {
     return p;
   }
 
-  private async importLayer(blob: string, layer: ResolvedImage['layers'][number], parentChainIds: string[], chainId: string): Promise<void> {
+  /** Imports into a staging folder, waits for the blob's digest check, then renames the folder into place. */
+  private async importLayer(blob: string | Readable, layer: ResolvedImage['layers'][number], parentChainIds: string[], chainId: string, verified: Promise<string>): Promise<void> {
     const final = this.paths.layer(chainId);
     if (await this.hasLayer(chainId)) return;
     const staging = join(this.paths.layers, `${STAGING}${hexOf(chainId).slice(0, 16)}-${randomBytes(4).toString('hex')}`);
@@ -272,6 +295,7 @@ export class ImageStore {
         await mkdir(transport);
         await applyLayer(blob, layer.compression, layer.diffId, new LegacyLayerWriter(this.ops, transport, staging, parents));
       }
+      await verified; // the compressed digest: a layer from a stream is committed only after it
       // UNVERIFIED on Windows: renaming a processed layer folder keeps it valid (blank.vhdx's parent locator).
       await rename(staging, final).catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST' && err.code !== 'EPERM') throw err;

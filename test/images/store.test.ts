@@ -110,6 +110,32 @@ describe('image store faults', { skip }, () => {
     }
   });
 
+  test('the base layer is imported from its download stream; when that stream breaks, from the resumed file', async () => {
+    const { img } = await image('web');
+    const fake = await startFakeRegistry({ faults: new Map([[img.layers[0]!.digest, 'truncate-once']]) });
+    try {
+      fake.add('win/web', 'v1', img);
+      const store = await newStore();
+      const phases: string[] = [];
+      const r = await store.pull(`${fake.host}/win/web:v1`, { client, onProgress: (p) => p.digest === img.layers[0]!.digest && phases.push(p.phase) });
+      assert.equal(fake.blobGets.get(img.layers[0]!.digest), 2, 'resumed once');
+      assert.ok(phases.includes('import'), 'imported from the file after the stream broke');
+      assert.ok(existsSync(join(store.hcsLayers(r)[1]!.path, 'blank.vhdx')));
+      assert.deepEqual((await readdir(store.paths.layers)).filter((n) => n.startsWith('.tmp-')), []);
+      const clean = await newStore();
+      const phases2: string[] = [];
+      const fake2 = await startFakeRegistry();
+      fake2.add('win/web', 'v1', img);
+      await clean.pull(`${fake2.host}/win/web:v1`, { client, onProgress: (p) => p.digest === img.layers[0]!.digest && phases2.push(p.phase) });
+      assert.ok(!phases2.includes('import'), 'a clean download is imported while it streams (no second read)');
+      await fake2.close();
+      await rm(store.paths.root, { recursive: true });
+      await rm(clean.paths.root, { recursive: true });
+    } finally {
+      await fake.close();
+    }
+  });
+
   test('kill -9 in the middle of a pull, then a new pull: resumed, no duplicate or half layer', async () => {
     // A big incompressible top layer, streamed slowly (half, then a stall), so the child is killed mid-download.
     const { randomBytes } = await import('node:crypto');
