@@ -23,7 +23,9 @@ const FLAGS = ['-std=gnu11', '-O2', '-g', '-shared', '-fPIC', '-pthread', '-fvis
 // The libraries besides libcomputecore.so and their C files; every other .c file goes to libcomputecore.so.
 // libvmcompute.so: the vmcompute.dll layer exports plus the kernel32/advapi32-ABI calls the layer
 // writer makes (BackupWrite & co., layers.c).
-const LIBRARIES = { 'libvmcompute.so': ['layers.c', 'layers-vmcompute.c'] };
+// libcomputenetwork.so: the computenetwork.dll (HCN) exports (hcn.c); host.c is the synchronous service
+// client it shares with the scratch exports (scratch.c), one copy per library (hidden symbols).
+const LIBRARIES = { 'libvmcompute.so': ['layers.c', 'layers-vmcompute.c', 'scratch.c', 'host.c'], 'libcomputenetwork.so': ['hcn.c', 'host.c'] };
 const MAIN = 'libcomputecore.so';
 
 /** Absolute path of an emulator library, default libcomputecore.so (it may not be built yet). */
