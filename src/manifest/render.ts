@@ -15,6 +15,7 @@
 import type { DesiredProcess, RenderedPart } from '../../reconciler/ports.ts';
 import { systemIdFor } from '../../reconciler/identity.ts';
 import { sha256Canonical } from './hash.ts';
+import { PROVISION_KEY, provisionOf } from './provision.ts';
 import type { ContainerSpec, DocumentSpec, Manifest, ProcessSpec, VirtualMachineSpec } from './types.ts';
 
 /** HCS schema version we render: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
@@ -67,7 +68,9 @@ function draftParts(manifest: Manifest, owner: string): Draft[] {
   if (spec.document) return [renderPassthrough(spec.document, owner)];
   const c = spec.container!;
   const container = renderContainer(c, metadata.name);
-  if (c.isolation === 'process') return [{ role: 'main', systemType: 'Container', document: top(owner, { Container: container }) }];
+  const provision = provisionOf(c);
+  const body = provision ? { Container: container, [PROVISION_KEY]: provision } : { Container: container };
+  if (c.isolation === 'process') return [{ role: 'main', systemType: 'Container', document: top(owner, body) }];
   return [
     { role: 'utilityVm', systemType: 'VirtualMachine', document: top(owner, { VirtualMachine: renderUtilityVm(c, metadata.name) }) },
     { role: 'main', systemType: 'Container', hosted: true, document: top(owner, { HostedSystem: { SchemaVersion: SCHEMA_VERSION, Container: container } }) },

@@ -37,7 +37,13 @@ export interface ContainerSpec {
   imagePullPolicy?: ImagePullPolicy;
   isolation: Isolation;
   layers?: LayerSpec[];
-  scratch: string;
+  /** Absent: the controller creates the scratch (scratchSizeGB). */
+  scratch?: string;
+  scratchSizeGB?: number;
+  /** `host:container[/tcp|udp]`: published on an endpoint the controller creates. */
+  ports?: string[];
+  /** An existing HNS network by name (default with ports: the controller's own NAT network). */
+  network?: string;
   hostName?: string;
   memoryMB?: number;
   cpuCount?: number;

@@ -1,0 +1,55 @@
+// Manifests with provisioned scratch and ports: the rendered request, the config hash, and the
+// cross-file host-port check.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatError, loadManifests } from '../../src/manifest/index.ts';
+import { PROVISION_KEY } from '../../src/manifest/provision.ts';
+
+const manifest = (name: string, extra: string) => `apiVersion: hcs-reconciler/v1alpha1
+kind: ComputeSystem
+metadata: { name: ${name} }
+spec:
+  container:
+    layers: [{ id: 11111111-2222-5333-8444-555555555555, path: 'C:\\ProgramData\\hcs-reconciler\\layers\\base' }]
+${extra}`;
+
+function folder(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hcsr-provision-'));
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+  return dir;
+}
+
+test('ports, network and scratchSizeGB render a provisioning request and no Storage.Path; the hash follows the ports', async () => {
+  const a = await loadManifests(folder({ 'web.yaml': manifest('web', '    ports: ["8080:80", "5353:53/udp"]\n    scratchSizeGB: 30\n') }));
+  assert.deepEqual(a.errors.map(formatError), []);
+  const doc = a.manifests[0]!.parts[0]!.document as Record<string, any>;
+  assert.deepEqual(doc[PROVISION_KEY], {
+    Scratch: { SizeGB: 30 },
+    Network: { Ports: [{ Protocol: 'tcp', InternalPort: 80, ExternalPort: 8080 }, { Protocol: 'udp', InternalPort: 53, ExternalPort: 5353 }] },
+  });
+  assert.equal(doc.Container.Storage.Path, undefined, 'the volume is filled in at create');
+  assert.equal(doc.Container.Networking, undefined);
+  const b = await loadManifests(folder({ 'web.yaml': manifest('web', '    ports: ["8081:80", "5353:53/udp"]\n    scratchSizeGB: 30\n') }));
+  assert.notEqual(b.manifests[0]!.configHash, a.manifests[0]!.configHash, 'a changed port is a new system');
+  const named = await loadManifests(folder({ 'web.yaml': manifest('web', '    network: nat\n') }));
+  assert.deepEqual((named.manifests[0]!.parts[0]!.document as Record<string, any>)[PROVISION_KEY], { Scratch: {}, Network: { Ports: [], Network: 'nat' } });
+  const own = await loadManifests(folder({ 'web.yaml': manifest('web', "    scratch: '\\\\?\\Volume{11111111-2222-3333-4444-555555555555}\\'\n") }));
+  assert.equal((own.manifests[0]!.parts[0]!.document as Record<string, any>)[PROVISION_KEY], undefined, 'nothing to provision');
+});
+
+test('two manifests asking for the same host port: a validation error on both, naming the other file; neither applied', async () => {
+  const dir = folder({
+    'web.yaml': manifest('web', '    ports: ["8081:80"]\n'),
+    'api.yaml': manifest('api', '    ports: ["8081:8080/tcp", "9090:90"]\n'),
+    'dns.yaml': manifest('dns', '    ports: ["8081:53/udp"]\n'),
+  });
+  const s = await loadManifests(dir);
+  assert.deepEqual(s.manifests.map((m) => m.name), ['dns'], 'udp 8081 is a different port');
+  assert.deepEqual(s.errors.map(formatError), [
+    `${join(dir, 'api.yaml')}:1:1 spec.container.ports: host port 8081/tcp is also published by "web" (${join(dir, 'web.yaml')}:1:1); none of them is applied`,
+    `${join(dir, 'web.yaml')}:1:1 spec.container.ports: host port 8081/tcp is also published by "api" (${join(dir, 'api.yaml')}:1:1); none of them is applied`,
+  ]);
+});
