@@ -11,6 +11,7 @@ import { formatError, loadPolicyFile, type ManifestOptions } from '../manifest/i
 import type { HcsClient, Logger } from '../../reconciler/ports.ts';
 import { UsageError } from './output.ts';
 import { imageLookup } from './images.ts';
+import { withProvisioning } from './provisioning.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -69,7 +70,7 @@ export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { st
   const explicit = g.library ?? process.env.HCS_LIBRARY;
   if (explicit || process.platform === 'win32') {
     const libraryPath = explicit ?? 'computecore.dll';
-    return { hcs: openHcs({ libraryPath }), description: libraryPath };
+    return { hcs: provisioned(openHcs({ libraryPath }), g, logger, opts.start), description: libraryPath };
   }
   const socketPath = g.emulatorSocket ?? defaultSocketPath();
   process.env.HCS_EMULATOR_SOCKET = socketPath;
@@ -85,5 +86,10 @@ export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { st
     }
     await control.close();
   }
-  return { hcs: openHcs({ libraryPath }), description: `HCS emulator at ${socketPath}` };
+  return { hcs: provisioned(openHcs({ libraryPath }), g, logger, opts.start), description: `HCS emulator at ${socketPath}` };
+}
+
+/** Commands that change things (`run`, `apply`: start=true) provision scratches and networks; read-only ones do not. */
+function provisioned(hcs: HcsClient, g: GlobalOptions, logger: Logger, changes: boolean): HcsClient {
+  return changes ? withProvisioning(hcs, g.dataRoot, logger) : hcs;
 }

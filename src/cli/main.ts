@@ -99,6 +99,8 @@ function addEmulatorCommands(
   emu.command('stop').description('stop the emulator service').action(act(async () => (await emulatorCmds()).emulatorStop(g())));
   emu.command('status').addOption(output()).description('service status and all systems (exit 3 when not running)')
     .action(act(async (o: { output?: string }) => (await emulatorCmds()).emulatorStatus(o, g())));
+  emu.command('reboot').description('emulate a Windows reboot: systems, mounted scratches, endpoints, namespaces, NAT networks vanish; files stay')
+    .action(act(async () => (await import('./commands/emulator-reboot.ts')).emulatorReboot(g())));
   emu.command('crash').argument('<id>').description('make a system exit unexpectedly').action(act(async (id: string) => (await emulatorCmds()).emulatorCrash(id, g())));
   emu.command('fault').argument('<op>', 'operation: Create, Start, ShutDown, Terminate, Enumerate, ...').argument('<hresult>', 'e.g. HCS_E_INVALID_STATE or 0x80370105')
     .option('--count <n>', 'number of calls that fail', '1').option('--latency <ms>', 'also add this latency to every call of op').option('--id <id>', 'only calls on this system')
