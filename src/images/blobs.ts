@@ -58,8 +58,9 @@ class Fanout extends Writable {
     this.file.end(cb);
   }
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!this.tap.destroyed) this.tap.destroy(err ?? undefined);
-    this.file.destroy();
+    // autoDestroy runs this after a clean finish too: the tap then still holds data for the importer.
+    if (err && !this.tap.destroyed) this.tap.destroy(err);
+    if (err) this.file.destroy();
     cb(err);
   }
 }
