@@ -11,7 +11,6 @@ import { formatError, loadPolicyFile, type ManifestOptions } from '../manifest/i
 import type { HcsClient, Logger } from '../../reconciler/ports.ts';
 import { UsageError } from './output.ts';
 import { imageLookup } from './images.ts';
-import { withProvisioning } from './provisioning.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -70,7 +69,7 @@ export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { st
   const explicit = g.library ?? process.env.HCS_LIBRARY;
   if (explicit || process.platform === 'win32') {
     const libraryPath = explicit ?? 'computecore.dll';
-    return { hcs: provisioned(openHcs({ libraryPath }), g, logger, opts.start), description: libraryPath };
+    return { hcs: await provisioned(openHcs({ libraryPath }), g, logger, opts.start), description: libraryPath };
   }
   const socketPath = g.emulatorSocket ?? defaultSocketPath();
   process.env.HCS_EMULATOR_SOCKET = socketPath;
@@ -86,10 +85,12 @@ export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { st
     }
     await control.close();
   }
-  return { hcs: provisioned(openHcs({ libraryPath }), g, logger, opts.start), description: `HCS emulator at ${socketPath}` };
+  return { hcs: await provisioned(openHcs({ libraryPath }), g, logger, opts.start), description: `HCS emulator at ${socketPath}` };
 }
 
 /** Commands that change things (`run`, `apply`: start=true) provision scratches and networks; read-only ones do not. */
-function provisioned(hcs: HcsClient, g: GlobalOptions, logger: Logger, changes: boolean): HcsClient {
-  return changes ? withProvisioning(hcs, g.dataRoot, logger) : hcs;
+async function provisioned(hcs: HcsClient, g: GlobalOptions, logger: Logger, changes: boolean): Promise<HcsClient> {
+  if (!changes) return hcs;
+  const { withProvisioning } = await import('./provisioning.ts'); // loaded only by commands that change things
+  return withProvisioning(hcs, g.dataRoot, logger);
 }

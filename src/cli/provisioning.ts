@@ -16,9 +16,12 @@ import { openLayers } from './images.ts';
 export function withProvisioning(hcs: HcsClient, dataRoot: string | undefined, logger: Logger): ProvisioningHcs {
   const root = dataRoot ?? defaultDataRoot();
   const emulated = process.platform !== 'win32';
-  if (emulated) ensureEmulatorLibrary();
-  const hcn = new HcnNative(emulated && !process.env.HCS_COMPUTENETWORK_LIBRARY ? { libraryPath: emulatorLibraryPath('libcomputenetwork.so') } : {});
-  const scratchNative = new ScratchNative(emulated && !process.env.HCS_VMCOMPUTE_LIBRARY ? emulatorLibraryPath('libvmcompute.so') : undefined);
-  const scratch = new ScratchStore(root, scratchNative, openLayers());
-  return provisioningHcs(hcs, { scratch, network: new NetworkProvisioner(hcn, root), log: logger });
+  // Loaded on first use: a host without computenetwork.dll still runs manifests that provision nothing.
+  return provisioningHcs(hcs, () => {
+    if (emulated) ensureEmulatorLibrary();
+    const hcn = new HcnNative(emulated && !process.env.HCS_COMPUTENETWORK_LIBRARY ? { libraryPath: emulatorLibraryPath('libcomputenetwork.so') } : {});
+    const scratchNative = new ScratchNative(emulated && !process.env.HCS_VMCOMPUTE_LIBRARY ? emulatorLibraryPath('libvmcompute.so') : undefined);
+    const scratch = new ScratchStore(root, scratchNative, openLayers());
+    return { scratch, network: new NetworkProvisioner(hcn, root), log: logger };
+  });
 }

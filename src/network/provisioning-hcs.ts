@@ -51,8 +51,30 @@ function failure(op: string, systemId: string, err: unknown): HcsFailure {
   return e;
 }
 
-/** Wraps `inner` so documents with a provisioning request get their scratch and network first. */
-export function provisioningHcs(inner: HcsClient, deps: ProvisioningDeps): ProvisioningHcs {
+/**
+ * Wraps `inner` so documents with a provisioning request get their scratch and network first.
+ * `lazyDeps` may be a function: the native libraries are then loaded on first use, so a host without
+ * computenetwork.dll (no Containers feature) still runs manifests that provision nothing.
+ */
+export function provisioningHcs(inner: HcsClient, lazyDeps: ProvisioningDeps | (() => ProvisioningDeps)): ProvisioningHcs {
+  let loaded: ProvisioningDeps | undefined;
+  let loadError: unknown;
+  const depsOrThrow = (): ProvisioningDeps => {
+    if (loaded) return loaded;
+    if (typeof lazyDeps !== 'function') return (loaded = lazyDeps);
+    try {
+      return (loaded = lazyDeps());
+    } catch (err) {
+      loadError = err;
+      throw err;
+    }
+  };
+  const log = typeof lazyDeps === 'function' ? undefined : lazyDeps.log;
+  const deps = {
+    get scratch() { return depsOrThrow().scratch; },
+    get network() { return depsOrThrow().network; },
+    get log() { return loaded?.log ?? log; },
+  } as ProvisioningDeps;
   const pending = new Set<string>();
   let lock: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -65,6 +87,10 @@ export function provisioningHcs(inner: HcsClient, deps: ProvisioningDeps): Provi
   let again = false;
   /** Under the lock. keep = systems in HCS (or, for `running`, only those not stopped) and creates in flight. */
   const sweepLocked = async (running: boolean): Promise<void> => {
+    if (!loaded && loadError === undefined) {
+      try { depsOrThrow(); } catch { /* below */ }
+    }
+    if (!loaded) return; // the libraries cannot be loaded on this host: nothing can have been provisioned
     const before = new Set(pending);
     const present = (await inner.enumerate()).filter((s) => !running || (s.state !== 'Stopped' && s.stopped !== true));
     const keep = new Set([...before, ...pending, ...present.map((s) => s.id)]);
