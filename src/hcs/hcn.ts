@@ -96,9 +96,11 @@ const PROTOTYPES = {
   HcnQueryNetworkProperties: 'int32_t __stdcall HcnQueryNetworkProperties(void *network, const char16_t *query, _Out_ void **properties, _Out_ void **errorRecord)',
   HcnDeleteNetwork: 'int32_t __stdcall HcnDeleteNetwork(const HCN_GUID *id, _Out_ void **errorRecord)',
   HcnCloseNetwork: 'int32_t __stdcall HcnCloseNetwork(void *network)',
+  HcnModifyNetwork: 'int32_t __stdcall HcnModifyNetwork(void *network, const char16_t *settings, _Out_ void **errorRecord)',
   HcnEnumerateEndpoints: 'int32_t __stdcall HcnEnumerateEndpoints(const char16_t *query, _Out_ void **endpoints, _Out_ void **errorRecord)',
   HcnCreateEndpoint: 'int32_t __stdcall HcnCreateEndpoint(void *network, const HCN_GUID *id, const char16_t *settings, _Out_ void **endpoint, _Out_ void **errorRecord)',
   HcnOpenEndpoint: 'int32_t __stdcall HcnOpenEndpoint(const HCN_GUID *id, _Out_ void **endpoint, _Out_ void **errorRecord)',
+  HcnModifyEndpoint: 'int32_t __stdcall HcnModifyEndpoint(void *endpoint, const char16_t *settings, _Out_ void **errorRecord)',
   HcnQueryEndpointProperties: 'int32_t __stdcall HcnQueryEndpointProperties(void *endpoint, const char16_t *query, _Out_ void **properties, _Out_ void **errorRecord)',
   HcnDeleteEndpoint: 'int32_t __stdcall HcnDeleteEndpoint(const HCN_GUID *id, _Out_ void **errorRecord)',
   HcnCloseEndpoint: 'int32_t __stdcall HcnCloseEndpoint(void *endpoint)',
@@ -211,6 +213,10 @@ export class HcnNative {
   async deleteNetwork(id: string): Promise<void> {
     await this.run(this.f.HcnDeleteNetwork, 'delete network', id, [guidStruct(id)]);
   }
+  /** HcnModifyNetwork (never called on a network the controller did not create). */
+  async modifyNetwork(h: HcnHandle, settings: string, target: string): Promise<void> {
+    await this.run(this.f.HcnModifyNetwork, 'modify network', target, [h.ptr, settings]);
+  }
   /** HcnCloseNetwork. */
   closeNetwork(h: HcnHandle): Promise<void> {
     return this.close(this.f.HcnCloseNetwork, 'close network', h);
@@ -232,6 +238,10 @@ export class HcnNative {
   /** HcnQueryEndpointProperties. */
   async queryEndpointProperties(h: HcnHandle, query: string, target: string): Promise<string> {
     return (await this.run(this.f.HcnQueryEndpointProperties, 'query endpoint', target, [h.ptr, query], 'string')) as string;
+  }
+  /** HcnModifyEndpoint. */
+  async modifyEndpoint(h: HcnHandle, settings: string, target: string): Promise<void> {
+    await this.run(this.f.HcnModifyEndpoint, 'modify endpoint', target, [h.ptr, settings]);
   }
   /** HcnDeleteEndpoint. */
   async deleteEndpoint(id: string): Promise<void> {

@@ -35,6 +35,7 @@ describe('HCN binding on the emulator', () => {
     assert.deepEqual(JSON.parse(await hcn.enumerateNetworks(byName('nope'))), []);
     await assert.rejects(hcn.createNetwork(ZERO_GUID, NAT('t-nat1'), 't-nat1'), (e) => isNetworkAlreadyExists(e) && /hcn create network t-nat1: HCN_E_NETWORK_ALREADY_EXISTS \(0x803B0010\)/.test((e as Error).message));
     await assert.rejects(hcn.createNetwork(ZERO_GUID, '{not json', 'bad'), /HCN_E_INVALID_JSON \(0x803B001B\)/);
+    await assert.rejects(hcn.modifyNetwork(h, '{}', 't-nat1'), /hcn modify network t-nat1: HCN_E_REQUEST_UNSUPPORTED \(0x803B0015\)/, 'not modelled: refused, never silently accepted');
     await hcn.closeNetwork(h);
     await hcn.deleteNetwork(id);
     await assert.rejects(hcn.openNetwork(id), (e) => isHcnNotFound(e) && /HCN_E_NETWORK_NOT_FOUND/.test((e as Error).message));
