@@ -17,7 +17,7 @@ import { parseSystemId, shortHash } from './identity.ts';
 import { Limiter } from './limiter.ts';
 import { groupObserved, isLive, type ObservedState } from './observed.ts';
 import { plan, type Plan } from './plan.ts';
-import type { Clock, Disposable, HcsClient, Logger, ManifestSnapshot, ProcessEvent, ResourcePorts, SystemEvent } from './ports.ts';
+import type { Clock, Disposable, HcsClient, Logger, ManifestSnapshot, ProcessEvent, ProvisionPort, ResourcePorts, SystemEvent } from './ports.ts';
 import type { ExitInfo } from './reasons.ts';
 import { NO_RUNTIME, reduceRuntime, type Outcome, type RuntimeInfo } from './runtime.ts';
 import { buildStatus, type ControllerStatus } from './status.ts';
@@ -43,6 +43,8 @@ export interface ControllerOptions {
   defaultStopTimeoutMs?: number;
   /** An enumerate that has not answered for this long makes status not converged. Default 10 s. */
   listStaleMs?: number;
+  /** Scratches, endpoints and namespaces for parts that ask for them (src/network, src/scratch). */
+  provision?: ProvisionPort;
 }
 
 /** A running controller. */
@@ -109,6 +111,7 @@ class ControllerImpl implements Controller {
       enumerate: () => opts.hcs.enumerate({ owners: [opts.owner] }, { timeoutMs: this.#timeouts.enumerate }),
       desired: (name) => this.#desired.get(name),
       runtime: (name) => this.#info(name),
+      ...(opts.provision ? { provision: opts.provision } : {}),
     });
     this.#systems = new SystemActors({
       runNodes: (name, nodes, signal) => this.#runNodes(name, nodes, signal),
@@ -283,6 +286,14 @@ class ControllerImpl implements Controller {
       const knownBefore = new Set([...this.#runtime.values()].flatMap((info) => Object.keys(info.live ?? {})));
       const all = await this.#ports.computeSystem.observe({ kind: 'computeSystem', name: '*' });
       const observed = groupObserved(all, this.opts.owner);
+      if (this.opts.provision) {
+        const ref = { kind: 'scratch' as const, name: '*' };
+        observed.provisioned = {
+          scratch: await this.#ports.scratch.observe(ref),
+          endpoint: await this.#ports.endpoint.observe({ ...ref, kind: 'endpoint' }),
+          namespace: await this.#ports.namespace.observe({ ...ref, kind: 'namespace' }),
+        };
+      }
       this.#detectMissedExits(observed, knownBefore);
       await this.#releaseStopped(observed);
       await this.#adopt(observed);

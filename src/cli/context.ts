@@ -69,7 +69,7 @@ export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { st
   const explicit = g.library ?? process.env.HCS_LIBRARY;
   if (explicit || process.platform === 'win32') {
     const libraryPath = explicit ?? 'computecore.dll';
-    return { hcs: await provisioned(openHcs({ libraryPath }), g, logger, opts.start), description: libraryPath };
+    return { hcs: openHcs({ libraryPath }), description: libraryPath };
   }
   const socketPath = g.emulatorSocket ?? defaultSocketPath();
   process.env.HCS_EMULATOR_SOCKET = socketPath;
@@ -85,12 +85,5 @@ export async function openHcsForCli(g: GlobalOptions, logger: Logger, opts: { st
     }
     await control.close();
   }
-  return { hcs: await provisioned(openHcs({ libraryPath }), g, logger, opts.start), description: `HCS emulator at ${socketPath}` };
-}
-
-/** Commands that change things (`run`, `apply`: start=true) provision scratches and networks; read-only ones do not. */
-async function provisioned(hcs: HcsClient, g: GlobalOptions, logger: Logger, changes: boolean): Promise<HcsClient> {
-  if (!changes) return hcs;
-  const { withProvisioning } = await import('./provisioning.ts'); // loaded only by commands that change things
-  return withProvisioning(hcs, g.dataRoot, logger);
+  return { hcs: openHcs({ libraryPath }), description: `HCS emulator at ${socketPath}` };
 }

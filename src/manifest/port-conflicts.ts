@@ -5,10 +5,8 @@
  * duplicate names), so the running system keeps its last-known-good manifest.
  */
 import type { DesiredSystem, ManifestError } from '../../reconciler/ports.ts';
-import { PROVISION_KEY, type ProvisionRequest } from './provision.ts';
 
-const portsOf = (m: DesiredSystem) =>
-  m.parts.flatMap((p) => ((p.document[PROVISION_KEY] as ProvisionRequest | undefined)?.Network?.Ports ?? []).map((q) => `${q.ExternalPort}/${q.Protocol}`));
+const portsOf = (m: DesiredSystem) => m.parts.flatMap((p) => (p.provision?.network?.ports ?? []).map((q) => `${q.hostPort}/${q.protocol}`));
 
 const where = (m: DesiredSystem) => `"${m.name}" (${m.source.file}:${m.source.line}:${m.source.col})`;
 

@@ -15,7 +15,7 @@
 import type { DesiredProcess, RenderedPart } from '../../reconciler/ports.ts';
 import { systemIdFor } from '../../reconciler/identity.ts';
 import { sha256Canonical } from './hash.ts';
-import { PROVISION_KEY, provisionOf } from './provision.ts';
+import { provisionOf } from './provision.ts';
 import type { ContainerSpec, DocumentSpec, Manifest, ProcessSpec, VirtualMachineSpec } from './types.ts';
 
 /** HCS schema version we render: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
@@ -48,11 +48,13 @@ export function renderManifest(manifest: Manifest, owner: string): Rendering {
   const spec = manifest.spec;
   const process = spec.container?.process && renderProcess(spec.container.process);
   const drafts = draftParts(manifest, owner);
-  const configHash = sha256Canonical({ documents: drafts.map((d) => d.document), process: process?.parameters ?? null });
+  // What is provisioned counts too (a changed port is a new system); absent for the other manifests, so their hashes do not change.
+  const provisions = drafts.flatMap((d) => (d.provision ? [d.provision] : []));
+  const configHash = sha256Canonical({ documents: drafts.map((d) => d.document), process: process?.parameters ?? null, ...(provisions.length > 0 ? { provision: provisions } : {}) });
   const uvmId = systemIdFor(name, configHash, 'utilityVm');
   const parts = drafts.map((d): RenderedPart => {
     const document = d.hosted ? withHostingSystem(d.document, uvmId) : d.document;
-    return { id: systemIdFor(name, configHash, d.role), role: d.role, systemType: d.systemType, document };
+    return { id: systemIdFor(name, configHash, d.role), role: d.role, systemType: d.systemType, document, ...(d.provision ? { provision: d.provision } : {}) };
   });
   return { configHash, parts, ...(process ? { process } : {}) };
 }
@@ -69,8 +71,7 @@ function draftParts(manifest: Manifest, owner: string): Draft[] {
   const c = spec.container!;
   const container = renderContainer(c, metadata.name);
   const provision = provisionOf(c);
-  const body = provision ? { Container: container, [PROVISION_KEY]: provision } : { Container: container };
-  if (c.isolation === 'process') return [{ role: 'main', systemType: 'Container', document: top(owner, body) }];
+  if (c.isolation === 'process') return [{ role: 'main', systemType: 'Container', document: top(owner, { Container: container }), ...(provision ? { provision } : {}) }];
   return [
     { role: 'utilityVm', systemType: 'VirtualMachine', document: top(owner, { VirtualMachine: renderUtilityVm(c, metadata.name) }) },
     { role: 'main', systemType: 'Container', hosted: true, document: top(owner, { HostedSystem: { SchemaVersion: SCHEMA_VERSION, Container: container } }) },

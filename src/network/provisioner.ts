@@ -126,6 +126,71 @@ export class NetworkProvisioner {
     }
   }
 
+  /**
+   * The endpoint alone (the `endpoint` plan node): a leftover of ours for this system is released
+   * first. A host port in use is a PortInUseError.
+   */
+  async createEndpoint(systemId: string, needs: NetworkNeeds): Promise<string> {
+    await this.release(systemId);
+    const networkId = await this.networkId(needs.network);
+    const name = `${ENDPOINT_PREFIX}${systemId}`;
+    const settings = {
+      Name: name, HostComputeNetwork: networkId, SchemaVersion: SCHEMA,
+      Policies: needs.ports.map((p) => ({ Type: 'PortMapping', Settings: { Protocol: PROTOCOL_NUMBER[p.protocol], InternalPort: p.containerPort, ExternalPort: p.hostPort } })),
+    };
+    const net = await this.hcn.openNetwork(networkId);
+    try {
+      const ep = await this.hcn.createEndpoint(net, ZERO_GUID, JSON.stringify(settings), name).catch(async (err: unknown) => {
+        if (isPortInUse(err)) throw new PortInUseError(needs.ports, await holderOf(needs.ports), err as HcnError);
+        throw err;
+      });
+      try {
+        const endpointId = (JSON.parse(await this.hcn.queryEndpointProperties(ep, '', name)) as { ID: string }).ID;
+        this.writeJournal({ systemId, endpointId });
+        return endpointId;
+      } finally {
+        await this.hcn.closeEndpoint(ep);
+      }
+    } finally {
+      await this.hcn.closeNetwork(net);
+    }
+  }
+
+  /** The namespace holding the system's endpoint (the `namespace` plan node, after `endpoint`). */
+  async createNamespace(systemId: string): Promise<string> {
+    const existing = await this.find(systemId);
+    if (existing) return existing.namespaceId;
+    const name = `${ENDPOINT_PREFIX}${systemId}`;
+    const endpointId = ids(await this.hcn.enumerateEndpoints(query({ Name: name })))[0];
+    if (!endpointId) throw new Error(`network ${systemId}: no endpoint ${name} to put in a namespace`);
+    const ns = await this.hcn.createNamespace(ZERO_GUID, JSON.stringify({ SchemaVersion: SCHEMA }), systemId);
+    try {
+      const namespaceId = (JSON.parse(await this.hcn.queryNamespaceProperties(ns, '', systemId)) as { ID: string }).ID;
+      this.writeJournal({ systemId, endpointId, namespaceId });
+      await this.hcn.modifyNamespace(ns, JSON.stringify({ ResourceType: 'Endpoint', RequestType: 'Add', Settings: { EndpointId: endpointId } }), namespaceId);
+      return namespaceId;
+    } finally {
+      await this.hcn.closeNamespace(ns);
+    }
+  }
+
+  /** Per system id of ours: whether its endpoint exists, and whether it is in a namespace. */
+  async observe(): Promise<Array<{ systemId: string; endpoint: boolean; namespace: boolean; journal: boolean }>> {
+    const byId = new Map<string, { systemId: string; endpoint: boolean; namespace: boolean; journal: boolean }>();
+    const entry = (id: string) => byId.get(id) ?? byId.set(id, { systemId: id, endpoint: false, namespace: false, journal: false }).get(id)!;
+    for (const id of ids(await this.hcn.enumerateEndpoints(''))) {
+      const props = await this.endpointProps(id);
+      if (!props?.Name.startsWith(ENDPOINT_PREFIX)) continue;
+      const e = entry(props.Name.slice(ENDPOINT_PREFIX.length));
+      e.endpoint = true;
+      if (props.HostComputeNamespace) e.namespace = true;
+    }
+    try {
+      for (const f of readdirSync(this.journalDir)) if (f.endsWith('.json')) entry(f.slice(0, -5)).journal = true;
+    } catch { /* no journal yet */ }
+    return [...byId.values()];
+  }
+
   /** The complete provisioned network of a system (endpoint in a namespace), or undefined. */
   async find(systemId: string): Promise<SystemNetwork | undefined> {
     const name = `${ENDPOINT_PREFIX}${systemId}`;

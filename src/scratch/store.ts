@@ -151,6 +151,12 @@ export class ScratchStore {
   async sweep(keep: ReadonlySet<string>): Promise<string[]> {
     const removed: string[] = [];
     for (const id of this.list()) if (!keep.has(id) && (await this.remove(id))) removed.push(id);
+    await this.cleanRemoved();
+    return removed;
+  }
+
+  /** Finishes removals a crash interrupted (rm-* folders of ours). */
+  async cleanRemoved(): Promise<void> {
     if (existsSync(this.root)) {
       for (const n of readdirSync(this.root)) {
         const dir = join(this.root, n);
@@ -160,7 +166,6 @@ export class ScratchStore {
         }
       }
     }
-    return removed;
   }
 }
 

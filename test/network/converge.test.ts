@@ -13,7 +13,7 @@ import { LayerNative } from '../../src/hcs/layers.ts';
 import { ScratchNative } from '../../src/hcs/scratch.ts';
 import { formatError, loadManifests, type ImageLookup } from '../../src/manifest/index.ts';
 import { NetworkProvisioner } from '../../src/network/provisioner.ts';
-import { provisioningHcs } from '../../src/network/provisioning-hcs.ts';
+import { ProvisioningPort } from '../../src/network/provisioning-port.ts';
 import { ScratchStore } from '../../src/scratch/store.ts';
 import { createController } from '../../reconciler/index.ts';
 import { OWNER, quiet, startRig, until } from '../integration/helpers.ts';
@@ -48,10 +48,11 @@ test('image + ports + scratchSizeGB: converge, port answers, move port, conflict
 
   const scratch = new ScratchStore(dataRoot, new ScratchNative(vmcomputeLibrary()), layers);
   const network = new NetworkProvisioner(new HcnNative({ libraryPath: hcnLibrary() }), dataRoot);
-  const hcs = provisioningHcs(new NativeHcsClient(rig.native), { scratch, network, log: quiet });
+  const hcs = new NativeHcsClient(rig.native);
+  const provision = new ProvisioningPort(() => ({ scratch, network }));
   const clock = new SimulatedClock();
   const controller = createController({
-    hcs, owner: OWNER, logger: quiet, resyncMs: 0, allowEmpty: true,
+    hcs, owner: OWNER, logger: quiet, resyncMs: 0, allowEmpty: true, provision,
     clock: { now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id as number) },
   });
   const running = async () => (await rig.systems()).filter((s) => s.endsWith(':Running')).map((s) => s.split(':')[0]!);
@@ -66,14 +67,12 @@ test('image + ports + scratchSizeGB: converge, port answers, move port, conflict
     const doc = (await rig.emu.control.list()).find((s) => s.id === id1)!.document as Record<string, any>;
     assert.match(doc.Container.Storage.Path, /^\\\\\?\\Volume\{[0-9a-f-]{36}\}\\$/, 'the scratch volume is in the document');
     assert.match(doc.Container.Networking.Namespace, /^[0-9a-f-]{36}$/);
-    assert.equal(doc.HcsReconcilerProvision, undefined, 'the request is not passed to HCS');
 
     // 8080:80 → 8081:80 moves the listener.
     rig.write('web', web('web', [`${p2}:80`, `${udp}:53/udp`]));
     controller.applySnapshot(await load());
     await until(async () => { const r = await running(); return r.length === 1 && r[0] !== id1; }, 'web re-created', controller);
     const [id2] = await running();
-    await hcs.sweep();
     assert.equal(await probeTcp(p2), `hcs-emulator ${id2} 80\n`);
     assert.equal(await probeTcp(p1), 'refused', 'the old port is closed');
     assert.deepEqual(readdirSync(scratch.root), [id2], 'only the new system has a scratch');
@@ -102,8 +101,7 @@ test('image + ports + scratchSizeGB: converge, port answers, move port, conflict
     controller.applySnapshot({ ...(await load()) });
     await until(async () => (await running()).length === 0, 'web removed', controller);
     await until(async () => (await rig.systems()).length === 0, 'gone from HCS', controller);
-    await hcs.sweep();
-    assert.equal(await probeTcp(p2), 'refused');
+    await until(async () => (await probeTcp(p2)) === 'refused', 'the port closed', controller);
     const sock = createSocket('udp4');
     await new Promise<void>((r, j) => { sock.once('error', j); sock.bind(udp, '127.0.0.1', () => r()); });
     await new Promise<void>((r) => sock.close(() => r()));

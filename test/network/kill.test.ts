@@ -11,7 +11,9 @@ import { LayerNative } from '../../src/hcs/layers.ts';
 import { ScratchNative } from '../../src/hcs/scratch.ts';
 import { emulatorLibraryPath } from '../../src/emulator/native/build.mjs';
 import { NetworkProvisioner } from '../../src/network/provisioner.ts';
-import { provisioningHcs } from '../../src/network/provisioning-hcs.ts';
+import { ProvisioningPort } from '../../src/network/provisioning-port.ts';
+import { createController } from '../../reconciler/index.ts';
+import { SimulatedClock } from 'xstate';
 import { ScratchStore } from '../../src/scratch/store.ts';
 import { freePort, hcnLibrary, privateEmulator, probeTcp, vmcomputeLibrary } from './helpers.ts';
 
@@ -41,16 +43,27 @@ test('kill -9 between scratch and system create: no orphan after restart', async
     assert.equal((await host()).endpoints.length, 1, 'and an endpoint holding the port');
     assert.equal(await probeTcp(port), '', 'the port is still published');
 
-    // The restarted controller: its first relist sweeps what has no system.
+    // The restarted controller: its first pass plans the removal of what has no system.
     const scratch = new ScratchStore(dataRoot, new ScratchNative(vmcomputeLibrary()), layers);
-    const hcs = provisioningHcs(new NativeHcsClient(loadHcsLibrary({ libraryPath: emulatorLibraryPath() })), {
-      scratch, network: new NetworkProvisioner(new HcnNative({ libraryPath: hcnLibrary() }), dataRoot),
+    const network = new NetworkProvisioner(new HcnNative({ libraryPath: hcnLibrary() }), dataRoot);
+    const hcs = new NativeHcsClient(loadHcsLibrary({ libraryPath: emulatorLibraryPath() }));
+    const clock = new SimulatedClock();
+    const controller = createController({
+      hcs, owner: 'hcs-reconciler', logger: { debug() {}, info() {}, warn() {}, error() {} }, resyncMs: 0, allowEmpty: true,
+      provision: new ProvisioningPort(() => ({ scratch, network })),
+      clock: { now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id as number) },
     });
-    await hcs.enumerate();
-    await hcs.idle();
+    controller.applySnapshot({ manifests: [], errors: [], ignored: [], files: [], folderOk: true });
+    const removals = await controller.waitForPass((p) => p.nodes.some((n) => n.op === 'remove'), 30_000);
+    assert.deepEqual(removals.nodes.map((n) => [n.id, n.reason]), [
+      ['remove:namespace:web-deadbeef0001', 'systemGone'], ['remove:endpoint:web-deadbeef0001', 'systemGone'], ['remove:scratch:web-deadbeef0001', 'systemGone'],
+    ]);
+    const emptyDir = (p: string) => { try { return readdirSync(p).length === 0; } catch { return true; } };
+    const waitFor = async (cond: () => Promise<boolean>) => { const end = Date.now() + 30_000; while (!(await cond())) { if (Date.now() > end) assert.fail('timed out'); await new Promise((r) => setTimeout(r, 20)); } };
+    await waitFor(async () => emptyDir(scratch.root) && emptyDir(join(dataRoot, 'network')) && (await host()).volumes.length === 0 && (await host()).endpoints.length === 0);
+    await controller.dispose();
     assert.deepEqual(await host(), { ...(await host()), endpoints: [], namespaces: [], volumes: [] });
-    assert.deepEqual(readdirSync(scratch.root), []);
-    assert.deepEqual(readdirSync(join(dataRoot, 'network')), []);
+
     assert.equal(await probeTcp(port), 'refused');
     await hcs.close();
   } finally {

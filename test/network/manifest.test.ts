@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatError, loadManifests } from '../../src/manifest/index.ts';
-import { PROVISION_KEY } from '../../src/manifest/provision.ts';
+import { plan } from '../../reconciler/index.ts';
 
 const manifest = (name: string, extra: string) => `apiVersion: hcs-reconciler/v1alpha1
 kind: ComputeSystem
@@ -22,22 +22,33 @@ function folder(files: Record<string, string>): string {
   return dir;
 }
 
-test('ports, network and scratchSizeGB render a provisioning request and no Storage.Path; the hash follows the ports', async () => {
+test('ports, network and scratchSizeGB render a provisioning request and no Storage.Path; plan shows scratch, endpoint and namespace nodes before the create; the hash follows the ports', async () => {
   const a = await loadManifests(folder({ 'web.yaml': manifest('web', '    ports: ["8080:80", "5353:53/udp"]\n    scratchSizeGB: 30\n') }));
   assert.deepEqual(a.errors.map(formatError), []);
-  const doc = a.manifests[0]!.parts[0]!.document as Record<string, any>;
-  assert.deepEqual(doc[PROVISION_KEY], {
-    Scratch: { SizeGB: 30 },
-    Network: { Ports: [{ Protocol: 'tcp', InternalPort: 80, ExternalPort: 8080 }, { Protocol: 'udp', InternalPort: 53, ExternalPort: 5353 }] },
+  const part = a.manifests[0]!.parts[0]!;
+  const doc = part.document as Record<string, any>;
+  assert.deepEqual(part.provision, {
+    scratch: { sizeGB: 30 },
+    network: { ports: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080 }, { protocol: 'udp', containerPort: 53, hostPort: 5353 }] },
   });
   assert.equal(doc.Container.Storage.Path, undefined, 'the volume is filled in at create');
   assert.equal(doc.Container.Networking, undefined);
   const b = await loadManifests(folder({ 'web.yaml': manifest('web', '    ports: ["8081:80", "5353:53/udp"]\n    scratchSizeGB: 30\n') }));
+  const p = plan({ desired: a.manifests, observed: { groups: new Map(), unrecognised: [] } });
+  const id = part.id;
+  assert.deepEqual(p.nodes.map((n) => [n.id, n.deps]), [
+    [`create:scratch:${id}`, []],
+    [`create:endpoint:${id}`, [`create:scratch:${id}`]],
+    [`create:namespace:${id}`, [`create:endpoint:${id}`]],
+    [`create:${id}`, [`create:namespace:${id}`]],
+    [`start:${id}`, [`create:${id}`]],
+  ]);
+  assert.equal(p.nodes[0]!.cause, `needed by ${id}`);
   assert.notEqual(b.manifests[0]!.configHash, a.manifests[0]!.configHash, 'a changed port is a new system');
   const named = await loadManifests(folder({ 'web.yaml': manifest('web', '    network: nat\n') }));
-  assert.deepEqual((named.manifests[0]!.parts[0]!.document as Record<string, any>)[PROVISION_KEY], { Scratch: {}, Network: { Ports: [], Network: 'nat' } });
+  assert.deepEqual(named.manifests[0]!.parts[0]!.provision, { scratch: {}, network: { ports: [], network: 'nat' } });
   const own = await loadManifests(folder({ 'web.yaml': manifest('web', "    scratch: '\\\\?\\Volume{11111111-2222-3333-4444-555555555555}\\'\n") }));
-  assert.equal((own.manifests[0]!.parts[0]!.document as Record<string, any>)[PROVISION_KEY], undefined, 'nothing to provision');
+  assert.equal(own.manifests[0]!.parts[0]!.provision, undefined, 'nothing to provision');
 });
 
 test('two manifests asking for the same host port: a validation error on both, naming the other file; neither applied', async () => {

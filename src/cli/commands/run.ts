@@ -71,6 +71,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     const controller = createController({
       hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
+      provision: (await import('../provisioning.ts')).openProvisioning(g.dataRoot),
     });
     stack.push(controller);
     if (folderWarning) controller.warn(folderWarning);
