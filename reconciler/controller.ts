@@ -284,16 +284,12 @@ class ControllerImpl implements Controller {
       // Only runs known before the enumerate was sent can be judged by its answer: one that began
       // while it was in flight may be missing from it without having exited.
       const knownBefore = new Set([...this.#runtime.values()].flatMap((info) => Object.keys(info.live ?? {})));
+      // Provisioned objects are observed before the enumerate, so the enumerate stays the freshest
+      // input of the plan (a name with nodes in flight replans after them anyway).
+      const provisioned = this.opts.provision ? await this.#observeProvisioned() : undefined;
       const all = await this.#ports.computeSystem.observe({ kind: 'computeSystem', name: '*' });
       const observed = groupObserved(all, this.opts.owner);
-      if (this.opts.provision) {
-        const ref = { kind: 'scratch' as const, name: '*' };
-        observed.provisioned = {
-          scratch: await this.#ports.scratch.observe(ref),
-          endpoint: await this.#ports.endpoint.observe({ ...ref, kind: 'endpoint' }),
-          namespace: await this.#ports.namespace.observe({ ...ref, kind: 'namespace' }),
-        };
-      }
+      if (provisioned) observed.provisioned = provisioned;
       this.#detectMissedExits(observed, knownBefore);
       await this.#releaseStopped(observed);
       await this.#adopt(observed);
@@ -302,6 +298,15 @@ class ControllerImpl implements Controller {
     } finally {
       this.#listingSince = undefined;
     }
+  }
+
+  async #observeProvisioned(): Promise<NonNullable<ObservedState['provisioned']>> {
+    const ref = { name: '*' };
+    return {
+      scratch: await this.#ports.scratch.observe({ ...ref, kind: 'scratch' }),
+      endpoint: await this.#ports.endpoint.observe({ ...ref, kind: 'endpoint' }),
+      namespace: await this.#ports.namespace.observe({ ...ref, kind: 'namespace' }),
+    };
   }
 
   /** Resync period, shortened to the end of the earliest backoff window (resync 0 = only then). */
