@@ -157,12 +157,12 @@ export class NetworkProvisioner {
   }
 
   /** The namespace holding the system's endpoint (the `namespace` plan node, after `endpoint`). */
-  async createNamespace(systemId: string): Promise<string> {
+  async createNamespace(systemId: string, needs: NetworkNeeds): Promise<string> {
     const existing = await this.find(systemId);
     if (existing) return existing.namespaceId;
     const name = `${ENDPOINT_PREFIX}${systemId}`;
-    const endpointId = ids(await this.hcn.enumerateEndpoints(query({ Name: name })))[0];
-    if (!endpointId) throw new Error(`network ${systemId}: no endpoint ${name} to put in a namespace`);
+    // The endpoint node made it; if it vanished since (a reboot after the list step), make it again.
+    const endpointId = ids(await this.hcn.enumerateEndpoints(query({ Name: name })))[0] ?? (await this.createEndpoint(systemId, needs));
     const ns = await this.hcn.createNamespace(ZERO_GUID, JSON.stringify({ SchemaVersion: SCHEMA }), systemId);
     try {
       const namespaceId = (JSON.parse(await this.hcn.queryNamespaceProperties(ns, '', systemId)) as { ID: string }).ID;

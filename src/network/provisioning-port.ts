@@ -23,6 +23,11 @@ function failure(op: string, systemId: string, err: unknown): HcsFailure {
 const layersOf = (part: RenderedPart) =>
   (((part.document.Container as { Storage?: { Layers?: Array<{ Id: string; Path: string }> } } | undefined)?.Storage?.Layers) ?? []).map((l) => ({ id: l.Id, path: l.Path }));
 
+const needsOf = (part: RenderedPart) => {
+  const net = part.provision?.network;
+  return { ports: net?.ports ?? [], ...(net?.network ? { network: net.network } : {}) };
+};
+
 /** Provisioning on the real (or emulated) vmcompute and computenetwork libraries. */
 export class ProvisioningPort implements ProvisionPort {
   /** @param deps loaded on first use, so a host without computenetwork.dll runs manifests that provision nothing */
@@ -59,8 +64,8 @@ export class ProvisioningPort implements ProvisionPort {
     const req = part.provision;
     try {
       if (kind === 'scratch') await this.deps.scratch.create(systemId, layersOf(part), req?.scratch?.sizeGB);
-      else if (kind === 'endpoint') await this.deps.network.createEndpoint(systemId, { ports: req?.network?.ports ?? [], ...(req?.network?.network ? { network: req.network.network } : {}) });
-      else await this.deps.network.createNamespace(systemId);
+      else if (kind === 'endpoint') await this.deps.network.createEndpoint(systemId, needsOf(part));
+      else await this.deps.network.createNamespace(systemId, needsOf(part));
     } catch (err) {
       throw failure(`create ${kind}`, systemId, err);
     }
@@ -79,12 +84,22 @@ export class ProvisioningPort implements ProvisionPort {
   async document(systemId: string, part: RenderedPart): Promise<Record<string, unknown>> {
     const container = { ...(part.document.Container as Record<string, unknown>) };
     if (part.provision?.scratch) {
-      const m = await this.deps.scratch.mounted(systemId);
+      // Normally the scratch node made it; when it vanished after the list step (a reboot between
+      // the observation and the create), it is made here rather than failing the create.
+      let m = await this.deps.scratch.mounted(systemId);
+      if (!m) {
+        await this.create('scratch', systemId, part);
+        m = await this.deps.scratch.mounted(systemId);
+      }
       if (!m) throw failure('create', systemId, new Error(`the scratch of ${systemId} is not mounted`));
       container.Storage = { ...(container.Storage as Record<string, unknown>), Path: m.volumePath };
     }
     if (part.provision?.network) {
-      const n = await this.deps.network.find(systemId);
+      let n = await this.deps.network.find(systemId);
+      if (!n) {
+        await this.create('namespace', systemId, part);
+        n = await this.deps.network.find(systemId);
+      }
       if (!n) throw failure('create', systemId, new Error(`the namespace of ${systemId} does not exist`));
       container.Networking = { ...(container.Networking as Record<string, unknown> | undefined), Namespace: n.namespaceId };
     }

@@ -74,8 +74,10 @@ test('image + ports + scratchSizeGB: converge, port answers, move port, conflict
     await until(async () => { const r = await running(); return r.length === 1 && r[0] !== id1; }, 'web re-created', controller);
     const [id2] = await running();
     assert.equal(await probeTcp(p2), `hcs-emulator ${id2} 80\n`);
-    assert.equal(await probeTcp(p1), 'refused', 'the old port is closed');
+    assert.equal(await probeTcp(p1), 'refused', 'the old port is closed (its endpoint was removed before the new one was made)');
     assert.deepEqual(readdirSync(scratch.root), [id2], 'only the new system has a scratch');
+    const replaced = controller.history.list('web').map((e) => e.kind);
+    assert.ok(replaced.includes('stopped'), `history: ${replaced.join(',')}`);
 
     // A second manifest on the same host port: a validation error naming both files; web keeps running.
     rig.write('other', web('other', [`${p2}:8080`]));
@@ -102,6 +104,7 @@ test('image + ports + scratchSizeGB: converge, port answers, move port, conflict
     await until(async () => (await running()).length === 0, 'web removed', controller);
     await until(async () => (await rig.systems()).length === 0, 'gone from HCS', controller);
     await until(async () => (await probeTcp(p2)) === 'refused', 'the port closed', controller);
+    await until(() => readdirSync(scratch.root).length === 0, 'the scratch removed after the endpoint', controller);
     const sock = createSocket('udp4');
     await new Promise<void>((r, j) => { sock.once('error', j); sock.bind(udp, '127.0.0.1', () => r()); });
     await new Promise<void>((r) => sock.close(() => r()));
