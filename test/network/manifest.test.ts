@@ -45,6 +45,23 @@ test('ports, network and scratchSizeGB render a provisioning request and no Stor
   ]);
   assert.equal(p.nodes[0]!.cause, `needed by ${id}`);
   assert.notEqual(b.manifests[0]!.configHash, a.manifests[0]!.configHash, 'a changed port is a new system');
+  // A ports-only change, with the old system running and its objects provisioned: the old system is
+  // stopped before its namespace, endpoint and scratch are removed, then the new ones are made
+  // before the new system. The image (layers) and the network are not touched.
+  const newId = b.manifests[0]!.parts[0]!.id;
+  const ready = [{ systemId: id, ready: true }];
+  const change = plan({
+    desired: b.manifests,
+    observed: {
+      groups: new Map([['web', { name: 'web', parts: [{ id, name: 'web', role: 'main' as const, hash: id.slice(-12), state: 'Running' as const }] }]]),
+      unrecognised: [],
+      provisioned: { scratch: ready, endpoint: ready, namespace: ready },
+    },
+  });
+  assert.deepEqual(change.nodes.map((n) => n.id), [
+    `stop:${id}`, `remove:namespace:${id}`, `remove:endpoint:${id}`, `remove:scratch:${id}`,
+    `create:scratch:${newId}`, `create:endpoint:${newId}`, `create:namespace:${newId}`, `create:${newId}`, `start:${newId}`,
+  ]);
   const named = await loadManifests(folder({ 'web.yaml': manifest('web', '    network: nat\n') }));
   assert.deepEqual(named.manifests[0]!.parts[0]!.provision, { scratch: {}, network: { ports: [], network: 'nat' } });
   const own = await loadManifests(folder({ 'web.yaml': manifest('web', "    scratch: '\\\\?\\Volume{11111111-2222-3333-4444-555555555555}\\'\n") }));
