@@ -15,7 +15,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HcnNative, ZERO_GUID, isHcnNotFound, isNetworkAlreadyExists, isPortInUse, HcnError } from '../hcs/hcn.ts';
+import { type HcnError, type HcnHandle, type HcnNative, ZERO_GUID, isHcnNotFound, isNetworkAlreadyExists, isPortInUse } from '../hcs/hcn.ts';
 import { PROTOCOL_NUMBER, type PortSpec } from './ports.ts';
 
 /** The name of the controller's own NAT network. */
@@ -251,7 +251,7 @@ export class NetworkProvisioner {
   }
 
   private async removeFromNamespace(nsId: string, endpointId: string): Promise<void> {
-    let ns;
+    let ns: HcnHandle;
     try {
       ns = await this.hcn.openNamespace(nsId);
     } catch (err) {

@@ -64,7 +64,7 @@ test('image + ports + scratchSizeGB: converge, port answers, move port, conflict
     const [id1] = await running();
     assert.equal(await probeTcp(p1), `hcs-emulator ${id1} 80\n`, 'the published TCP port reaches the running system');
     assert.equal(await probeUdp(udp), `hcs-emulator ${id1} 53\n`);
-    const doc = (await rig.emu.control.list()).find((s) => s.id === id1)!.document as Record<string, any>;
+    const doc = (await rig.emu.control.list()).find((s) => s.id === id1)!.document as { Container: { Storage: { Path: string }; Networking: { Namespace: string } } };
     assert.match(doc.Container.Storage.Path, /^\\\\\?\\Volume\{[0-9a-f-]{36}\}\\$/, 'the scratch volume is in the document');
     assert.match(doc.Container.Networking.Namespace, /^[0-9a-f-]{36}$/);
 

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { HcnNative, ZERO_GUID, isHcnNotFound, isPortInUse, isNetworkAlreadyExists, isHcnInUse, isEndpointInNamespace, HcnError } from '../../src/hcs/hcn.ts';
+import { type HcnError, HcnNative, ZERO_GUID, isHcnNotFound, isPortInUse, isNetworkAlreadyExists, isHcnInUse, isEndpointInNamespace } from '../../src/hcs/hcn.ts';
 import { freePort, hcnLibrary, privateEmulator, probeTcp, probeUdp } from './helpers.ts';
 
 const NAT = (name: string) => JSON.stringify({

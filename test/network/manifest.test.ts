@@ -26,7 +26,7 @@ test('ports, network and scratchSizeGB render a provisioning request and no Stor
   const a = await loadManifests(folder({ 'web.yaml': manifest('web', '    ports: ["8080:80", "5353:53/udp"]\n    scratchSizeGB: 30\n') }));
   assert.deepEqual(a.errors.map(formatError), []);
   const part = a.manifests[0]!.parts[0]!;
-  const doc = part.document as Record<string, any>;
+  const doc = part.document as { Container: { Storage: { Path?: string }; Networking?: unknown } };
   assert.deepEqual(part.provision, {
     scratch: { sizeGB: 30 },
     network: { ports: [{ protocol: 'tcp', containerPort: 80, hostPort: 8080 }, { protocol: 'udp', containerPort: 53, hostPort: 5353 }] },
