@@ -161,13 +161,20 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
       buffer = parts.pop() ?? '';
       for (const line of parts) {
         lines.push(line);
-        for (const w of [...waiters]) if (w.re.test(line)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+        for (const w of [...waiters]) {
+          if (!w.re.test(line)) continue;
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
       }
     });
     const waitLog = (re: RegExp) => new Promise<void>((resolve, reject) => {
       if (lines.some((l) => re.test(l))) return resolve();
       const t = setTimeout(() => reject(new Error(`no log line matching ${re}; got:\n${lines.join('\n')}`)), 60_000);
-      waiters.push({ re, resolve: () => (clearTimeout(t), resolve()) });
+      waiters.push({ re, resolve: () => {
+        clearTimeout(t);
+        resolve();
+      } });
     });
     try {
       await waitLog(/"system":"web","event":"started"/);

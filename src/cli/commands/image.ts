@@ -4,7 +4,6 @@
  */
 import { existsSync } from 'node:fs';
 import cliProgress from 'cli-progress';
-import type { LayerNative } from '../../hcs/layers.ts';
 import { openLayers, registryClient } from '../images.ts';
 import { defaultDataRoot } from '../../images/paths.ts';
 import { ImageStore, type ImageRecord, type LayerProgress } from '../../images/store.ts';
