@@ -70,7 +70,7 @@ export async function controllerImages(g: GlobalOptions, logger: Logger, gcGrace
   const auto = new AutoPuller(puller, { onChange: () => onChange(), setTimer: timer });
   const disposables: { dispose(): void }[] = [auto];
   return {
-    images: storeLookup(store.paths.root, () => layers, (ref, policy) => auto.want(ref, policy)),
+    images: storeLookup(store.paths.root, () => layers, (ref, policy) => auto.want(ref, policy), (ref) => auto.refresh(ref)),
     bind(source) {
       onChange = () => void source.reparse?.();
       if (gcGraceMs <= 0) return;

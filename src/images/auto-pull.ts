@@ -18,6 +18,7 @@ export interface AutoPullerOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   refreshMs?: number;
+  alwaysEveryMs?: number;
 }
 
 interface Want {
@@ -35,7 +36,7 @@ const mb = (n: number) => (n / 1e6).toFixed(1);
 /** The controller's on-demand puller. Dispose to stop its timers. */
 export class AutoPuller {
   private readonly wants = new Map<string, Want>();
-  private refresh: { dispose(): void } | undefined;
+  private refreshTimer: { dispose(): void } | undefined;
   private readonly now: () => number;
   constructor(private readonly puller: ImagePuller, private readonly opts: AutoPullerOptions) {
     this.now = opts.now ?? Date.now;
@@ -54,6 +55,22 @@ export class AutoPuller {
     if (w.pulling) return `Pulling ${reference}: ${this.progressText(reference)}`;
     const inS = Math.max(0, Math.ceil(((w.retryAt ?? 0) - this.now()) / 1000));
     return `image ${reference}: pull failed (attempt ${w.attempts}, retry in ${inS}s): ${w.error}`;
+  }
+
+  private readonly refreshedAt = new Map<string, number>();
+  /**
+   * `Always` for a stored image: re-resolve the tag at most every `alwaysEveryMs` (default 60 s),
+   * in the background. A moved tag is pulled, and `onChange` re-renders the manifest with the new
+   * layers, so the system is re-created. kubelet resolves at every container start; the controller
+   * creates rarely, so it checks periodically instead.
+   */
+  refresh(reference: string): void {
+    const last = this.refreshedAt.get(reference);
+    if (last !== undefined && this.now() - last < (this.opts.alwaysEveryMs ?? 60_000)) return;
+    this.refreshedAt.set(reference, this.now());
+    void this.puller.ensure(reference, 'Always').then((res) => {
+      if (res.ok && res.pulled) this.opts.onChange();
+    });
   }
 
   /** References the loader asked for (pulling, failed or waiting): GC must keep their images. */
@@ -90,9 +107,9 @@ export class AutoPuller {
   }
 
   private ensureRefresh(): void {
-    if (this.refresh) return;
+    if (this.refreshTimer) return;
     const tick = async () => {
-      this.refresh = undefined;
+      this.refreshTimer = undefined;
       const pulling = [...this.wants].filter(([, w]) => w.pulling).map(([r]) => r);
       if (pulling.length === 0) return;
       for (const o of await this.puller.observe(pulling)) {
@@ -101,12 +118,12 @@ export class AutoPuller {
       this.opts.onChange();
       this.ensureRefresh();
     };
-    this.refresh = this.opts.setTimer(() => void tick(), this.opts.refreshMs ?? 2000);
+    this.refreshTimer = this.opts.setTimer(() => void tick(), this.opts.refreshMs ?? 2000);
   }
 
   /** Stops the timers (pulls in flight finish on their own). */
   dispose(): void {
-    this.refresh?.dispose();
+    this.refreshTimer?.dispose();
     for (const w of this.wants.values()) w.timer?.dispose();
   }
 }

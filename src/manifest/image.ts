@@ -32,6 +32,8 @@ export interface ImageLookup {
    * and returns the text to report on the manifest (e.g. `pulling ...: 12.0 of 80.0 MB`).
    */
   missing?(reference: string, policy: ImagePullPolicy): string;
+  /** Called for a stored image whose manifest says `Always`: the controller re-resolves the tag in the background. */
+  refresh?(reference: string): void;
 }
 
 /** Quotes one argument for a Windows command line (CommandLineToArgvW rules). */
@@ -95,6 +97,7 @@ export function withStoredImage(
         : `image ${c.image} is not pulled yet; run "hcs-reconciler image pull ${c.image}"`;
     return { problem: { path: ['spec', 'container', 'image'], key: false, message } };
   }
+  if (pullPolicyOf(m) === 'Always') images?.refresh?.(c.image);
   const process = mergedProcess(c.process, stored);
   const { image: _image, imagePullPolicy: _policy, process: _p, ...rest } = c;
   return {

@@ -79,3 +79,21 @@ test('a permanent failure is not retried and says so', async () => {
   assert.equal(h.calls.length, 1);
   h.auto.dispose();
 });
+
+test('Always re-resolves a stored image at most once a minute; only a moved tag makes the manifests be read again', async () => {
+  const h = harness([
+    { ok: true, pulled: false, record: {} as never },
+    { ok: true, pulled: true, record: {} as never },
+  ]);
+  h.auto.refresh('r/x:latest');
+  h.auto.refresh('r/x:latest');
+  assert.deepEqual(h.calls, ['r/x:latest Always']);
+  await h.settle();
+  assert.equal(h.changes(), 0, 'unchanged tag');
+  await h.advance(60_000);
+  h.auto.refresh('r/x:latest');
+  assert.equal(h.calls.length, 2);
+  await h.settle();
+  assert.equal(h.changes(), 1, 'the tag moved');
+  h.auto.dispose();
+});
