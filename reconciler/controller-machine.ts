@@ -1,34 +1,24 @@
 /**
- * The controller machine: idle → listing → planning → applying → idle. Triggers: a snapshot or
- * HCS event (`reconcile`), a child that settled, and the periodic resync (`after`). Triggers that
- * arrive while a pass runs set `dirty`, so a burst of them costs one extra pass, not one each.
+ * The controller machine: idle → passing (list HCS, then plan) → applying → idle. Triggers: a
+ * snapshot or HCS event (`reconcile`), a system actor that settled, and the periodic resync
+ * (`after`). Triggers that arrive while a pass runs set `dirty`, so a burst of them costs one
+ * extra pass, not one each. Its dependencies (the pass, dispatch, the wake delays) come in through
+ * `.provide()` (see controller.ts), so it can be tested alone.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { Plan, PlanAction } from './plan.ts';
+import type { PlanNode } from './graph.ts';
 import type { ObservedState } from './observed.ts';
+import type { Plan } from './plan.ts';
 import type { SystemSettledEvent } from './system-machine.ts';
 
-/** What the machine needs from the controller facade. */
-export interface ControllerMachineDeps {
-  /** Enumerate HCS (ours only), adopt and detect missed exits. */
-  list(): Promise<ObservedState>;
-  /** Plan from the current desired state, runtime and clock. */
-  plan(observed: ObservedState): Plan;
-  /** Hand one name's actions to its system actor (created on first use). */
-  dispatch(name: string, actions: PlanAction[]): void;
-  resyncMs: number;
-  /** Delay until the next pass when nothing happens: the resync period, or sooner when a backoff ends. */
-  nextWakeMs(): number;
-  listRetryMs: number;
-  /** Called after each pass with its plan. */
-  onPass(plan: Plan, observed: ObservedState): void;
-  onListError(err: unknown): void;
+/** What one pass produced: the observation and the plan made from it. */
+export interface PassResult {
+  observed: ObservedState;
+  plan: Plan;
 }
 
 interface ControllerContext {
-  deps: ControllerMachineDeps;
-  observed?: ObservedState;
-  plan?: Plan;
+  result?: PassResult;
   dirty: boolean;
   passes: number;
 }
@@ -36,84 +26,79 @@ interface ControllerContext {
 /** Events the controller machine accepts. */
 export type ControllerEvent = { type: 'reconcile' } | { type: 'snapshot' } | SystemSettledEvent;
 
-/** The controller machine. */
+/** The controller machine; provide `pass`, `dispatch`, `passDone`, `listFailed`, `wake` and `listRetry`. */
 export const controllerMachine = setup({
   types: {
     context: {} as ControllerContext,
-    input: {} as { deps: ControllerMachineDeps },
     events: {} as ControllerEvent,
   },
   actors: {
-    list: fromPromise<ObservedState, { deps: ControllerMachineDeps }>(({ input }) => input.deps.list()),
+    /** Enumerate HCS (ours only), adopt, detect missed exits, then plan. */
+    pass: fromPromise<PassResult>(async () => {
+      throw new Error('controller machine: pass was not provided');
+    }),
+  },
+  actions: {
+    /** Hand each name's nodes to its system actor (names with only waits are skipped). */
+    dispatch: (_args, _params: { plan: Plan }) => {},
+    /** A pass completed with this result. */
+    passDone: (_args, _params: PassResult) => {},
+    /** The listing failed. */
+    listFailed: (_args, _params: { error: unknown }) => {},
   },
   delays: {
-    wake: ({ context }) => context.deps.nextWakeMs(),
-    listRetry: ({ context }) => context.deps.listRetryMs,
+    /** Delay until the next pass when nothing happens: the resync period, or sooner when a backoff ends. */
+    wake: 30_000,
+    listRetry: 2_000,
   },
   guards: {
     dirty: ({ context }) => context.dirty,
   },
-  actions: {
-    markDirty: assign({ dirty: true }),
-    // System actors live outside the machine's children (see system-actors.ts: xstate copies the
-    // children object on every spawn/stop, which made large dispatches quadratic).
-    dispatch: ({ context }) => {
-      const plan = context.plan;
-      if (!plan) return;
-      for (const [name, actions] of groupByName(plan.actions)) {
-        if (actions.every((a) => a.kind === 'wait')) continue;
-        context.deps.dispatch(name, actions);
-      }
-    },
-  },
 }).createMachine({
   id: 'controller',
-  context: ({ input }) => ({ deps: input.deps, dirty: false, passes: 0 }),
+  context: { dirty: false, passes: 0 },
   // Nothing is planned before the first snapshot: with an empty desired state the first pass
   // would prune every running system of ours (a restarted controller must adopt, not kill).
+  // A reconcile or settle before it needs no memory: the snapshot starts a full pass anyway.
   initial: 'awaitingSnapshot',
   states: {
     awaitingSnapshot: {
-      on: { snapshot: 'listing' },
+      on: { snapshot: 'passing' },
     },
     idle: {
-      on: { reconcile: 'listing', snapshot: 'listing', 'system.settled': 'listing' },
-      after: { wake: { target: 'listing' } },
+      on: { reconcile: 'passing', snapshot: 'passing', 'system.settled': 'passing' },
+      after: { wake: { target: 'passing' } },
     },
-    listing: {
+    passing: {
       entry: assign({ dirty: false }),
-      on: { reconcile: { actions: 'markDirty' }, snapshot: { actions: 'markDirty' }, 'system.settled': { actions: 'markDirty' } },
+      on: { reconcile: { actions: assign({ dirty: true }) }, snapshot: { actions: assign({ dirty: true }) }, 'system.settled': { actions: assign({ dirty: true }) } },
       invoke: {
-        src: 'list',
-        input: ({ context }) => ({ deps: context.deps }),
-        onDone: { target: 'planning', actions: assign({ observed: ({ event }) => event.output }) },
-        onError: { target: 'listFailed', actions: ({ context, event }) => context.deps.onListError(event.error) },
+        src: 'pass',
+        onDone: { target: 'applying', actions: assign(({ context, event }) => ({ result: event.output, passes: context.passes + 1 })) },
+        onError: { target: 'listFailed', actions: { type: 'listFailed', params: ({ event }) => ({ error: event.error }) } },
       },
     },
-    planning: {
-      entry: assign({
-        plan: ({ context }) => context.deps.plan(context.observed!),
-        passes: ({ context }) => context.passes + 1,
-      }),
-      always: 'applying',
-    },
     applying: {
-      entry: ['dispatch', ({ context }) => context.deps.onPass(context.plan!, context.observed!)],
-      always: [{ guard: 'dirty', target: 'listing' }, { target: 'idle' }],
+      entry: [
+        { type: 'dispatch', params: ({ context }) => ({ plan: context.result!.plan }) },
+        { type: 'passDone', params: ({ context }) => context.result! },
+      ],
+      always: [{ guard: 'dirty', target: 'passing' }, { target: 'idle' }],
     },
     listFailed: {
-      on: { reconcile: 'listing', snapshot: 'listing' },
-      after: { listRetry: 'listing' },
+      on: { reconcile: 'passing', snapshot: 'passing', 'system.settled': 'passing' },
+      after: { listRetry: 'passing' },
     },
   },
 });
 
-function groupByName(actions: readonly PlanAction[]): Map<string, PlanAction[]> {
-  const out = new Map<string, PlanAction[]>();
-  for (const a of actions) {
-    const list = out.get(a.name);
-    if (list) list.push(a);
-    else out.set(a.name, [a]);
+/** Group a plan's nodes by manifest name, for dispatch. */
+export function nodesByName(nodes: readonly PlanNode[]): Map<string, PlanNode[]> {
+  const out = new Map<string, PlanNode[]>();
+  for (const n of nodes) {
+    const list = out.get(n.resource.name);
+    if (list) list.push(n);
+    else out.set(n.resource.name, [n]);
   }
   return out;
 }

@@ -4,18 +4,22 @@
  * (src/cli) creates one, feeds it snapshots and disposes it on shutdown. Disposing never stops a
  * workload: handles are closed, systems keep running (ShouldTerminateOnLastHandleClosed is false).
  */
-import { createActor, type Actor } from 'xstate';
-import { controllerMachine } from './controller-machine.ts';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { controllerMachine, nodesByName } from './controller-machine.ts';
 import { DesiredStore } from './desired.ts';
-import { StepExecutor } from './executor.ts';
+import { classifyFailure, createDrivers, runNode } from './executor.ts';
+import { historyLine } from './events.ts';
+import { runGraph, type ActionNode, type NodeResult } from './graph.ts';
 import { SystemActors } from './system-actors.ts';
 import { HandleRegistry } from './handles.ts';
 import { EventHistory } from './history.ts';
 import { parseSystemId, shortHash } from './identity.ts';
 import { Limiter } from './limiter.ts';
 import { groupObserved, isLive, type ObservedState } from './observed.ts';
-import { plan, recordExit, type Plan, type RuntimeInfo } from './plan.ts';
-import type { Clock, Disposable, ExitType, HcsClient, Logger, ManifestSnapshot, ProcessEvent, SystemEvent } from './ports.ts';
+import { plan, type Plan } from './plan.ts';
+import type { Clock, Disposable, HcsClient, Logger, ManifestSnapshot, ProcessEvent, ResourcePorts, SystemEvent } from './ports.ts';
+import type { ExitInfo } from './reasons.ts';
+import { NO_RUNTIME, reduceRuntime, type Outcome, type RuntimeInfo } from './runtime.ts';
 import { buildStatus, type ControllerStatus } from './status.ts';
 import { DEFAULT_TIMEOUTS, type OperationTimeouts } from './timeouts.ts';
 
@@ -37,6 +41,8 @@ export interface ControllerOptions {
   /** Global suspend: observe and report only. */
   suspended?: boolean;
   defaultStopTimeoutMs?: number;
+  /** An enumerate that has not answered for this long makes status not converged. Default 10 s. */
+  listStaleMs?: number;
 }
 
 /** A running controller. */
@@ -66,12 +72,12 @@ export function createController(opts: ControllerOptions): Controller {
 class ControllerImpl implements Controller {
   readonly history: EventHistory;
   readonly #desired = new DesiredStore();
+  /** The runtime state of every name: written only by {@link ControllerImpl.record}. */
   readonly #runtime = new Map<string, RuntimeInfo>();
   readonly #handles: HandleRegistry;
   readonly #limiter: Limiter;
   readonly #timeouts: OperationTimeouts;
-  readonly #running = new Map<string, { name: string; since: number }>();
-  readonly #expectedStops = new Set<string>();
+  readonly #ports: ResourcePorts;
   readonly #passListeners = new Set<(plan: Plan) => void>();
   readonly #passObservers = new Set<(pass: { plan: Plan; durationMs: number }) => void>();
   #passStartedAt = 0;
@@ -82,6 +88,7 @@ class ControllerImpl implements Controller {
   #lastPlan: Plan | undefined;
   #lastObserved: ObservedState | undefined;
   #lastPassAt: number | undefined;
+  #listingSince: number | undefined;
   #passes = 0;
   #listError: string | undefined;
   #disconnected = false;
@@ -94,39 +101,32 @@ class ControllerImpl implements Controller {
       onSystemEvent: (id, e) => this.#onSystemEvent(id, e),
       onProcessExit: (id, e) => this.#onProcessExit(id, e),
     });
-    const executor = new StepExecutor({
+    this.#ports = createDrivers({
       handles: this.#handles,
       limiter: this.#limiter,
       timeouts: this.#timeouts,
-      history: this.history,
-      logger: opts.logger,
-      now: () => opts.clock.now(),
+      clock: opts.clock,
+      enumerate: () => opts.hcs.enumerate({ owners: [opts.owner] }, { timeoutMs: this.#timeouts.enumerate }),
       desired: (name) => this.#desired.get(name),
-      runtime: (name) => this.#runtime.get(name) ?? { restarts: 0 },
-      setRuntime: (name, info) => void this.#runtime.set(name, info),
-      expectedStops: this.#expectedStops,
-      running: this.#running,
+      runtime: (name) => this.#info(name),
     });
     this.#systems = new SystemActors({
-      executor,
+      runNodes: (name, nodes, signal) => this.#runNodes(name, nodes, signal),
       clock: opts.clock,
       onSettled: (name) => this.#actor.send({ type: 'system.settled', name }),
     });
-    this.#actor = createActor(controllerMachine, {
-      clock: opts.clock,
-      input: {
-        deps: {
-          list: () => this.#list(),
-          plan: (observed) => this.#plan(observed),
-          dispatch: (name, actions) => this.#systems.dispatch(name, actions),
-          resyncMs: opts.resyncMs ?? 30_000,
-          nextWakeMs: () => this.#nextWakeMs(),
-          listRetryMs: 2_000,
-          onPass: (p, observed) => this.#onPass(p, observed),
-          onListError: (err) => this.#onListError(err),
+    const machine = controllerMachine.provide({
+      actors: { pass: fromPromise(async () => this.#pass()) },
+      actions: {
+        dispatch: (_args, { plan: p }) => {
+          for (const [name, nodes] of nodesByName(p.nodes)) if (nodes.some((n) => n.op !== 'wait')) this.#systems.dispatch(name, nodes);
         },
+        passDone: (_args, result) => this.#onPass(result.plan, result.observed),
+        listFailed: (_args, { error }) => this.#onListError(error),
       },
+      delays: { wake: () => this.#nextWakeMs(), listRetry: 2_000 },
     });
+    this.#actor = createActor(machine, { clock: opts.clock });
     this.#actor.start();
   }
 
@@ -149,6 +149,8 @@ class ControllerImpl implements Controller {
   }
 
   status(): ControllerStatus {
+    const now = this.opts.clock.now();
+    const stale = this.#listingSince !== undefined && now - this.#listingSince >= (this.opts.listStaleMs ?? 10_000);
     return buildStatus({
       owner: this.opts.owner,
       desired: this.#desired,
@@ -156,13 +158,13 @@ class ControllerImpl implements Controller {
       observed: this.#lastObserved,
       plan: this.#lastPlan,
       runtime: this.#runtime,
-      phase: (name) => this.#systems.phase(name),
+      phase: (name) => this.#phase(name, now),
       history: this.history,
       passes: this.#passes,
       lastPassAt: this.#lastPassAt,
-      listError: this.#listError,
+      listError: this.#listError ?? (stale ? `enumerate has not answered for ${Math.round((now - this.#listingSince!) / 1000)} s` : undefined),
       suspended: this.opts.suspended === true,
-      now: this.opts.clock.now(),
+      now,
       warnings: this.#warnings,
     });
   }
@@ -205,21 +207,90 @@ class ControllerImpl implements Controller {
     await this.#handles.releaseAll();
   }
 
+  #info(name: string): RuntimeInfo {
+    return this.#runtime.get(name) ?? NO_RUNTIME;
+  }
+
+  /**
+   * The one place runtime state changes: fold an outcome in with the pure reducer, then record
+   * the history line it gives. Everything that happens (node results, HCS events, adoption)
+   * comes through here.
+   */
+  #record(name: string, outcome: Outcome): void {
+    const before = this.#info(name);
+    const after = reduceRuntime(before, outcome, { desired: this.#desired.get(name) });
+    if (after !== before) this.#runtime.set(name, after);
+    const line = historyLine(outcome, before, after, this.opts.clock.now());
+    if (line) this.history.record(name, line.kind, line.message, { ...(line.id ? { id: line.id } : {}), ...(line.hresult ? { hresult: line.hresult } : {}) });
+  }
+
+  /** Run one name's nodes as a graph; every result becomes an outcome. */
+  async #runNodes(name: string, nodes: ActionNode[], signal: AbortSignal): Promise<NodeResult<ActionNode>[]> {
+    return runGraph(nodes, {
+      concurrency: this.opts.concurrency ?? 16,
+      signal,
+      onStart: (n) => this.#record(name, { type: 'nodeStarted', node: n, at: this.opts.clock.now() }),
+      run: async (n) => {
+        let outcomes: Outcome[];
+        try {
+          outcomes = await runNode(this.#ports, n, signal);
+        } catch (err) {
+          if (!signal.aborted) this.#failed(name, n, err);
+          throw err;
+        }
+        for (const o of outcomes) this.#record(name, o);
+        this.#record(name, { type: 'done', node: n });
+      },
+    });
+  }
+
+  #failed(name: string, n: ActionNode, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const failure = classifyFailure(err);
+    const code = (err as { hresult?: unknown }).hresult;
+    const hresult = typeof code === 'number' ? `0x${(code >>> 0).toString(16).toUpperCase().padStart(8, '0')}` : undefined;
+    this.#record(name, { type: 'failed', node: n, failure, message, at: this.opts.clock.now(), ...(hresult ? { hresult } : {}) });
+    const fields = { op: n.op, system: name, id: n.resource.hcsId, err: message };
+    if (failure === 'permanent') this.opts.logger.error('step failed permanently', fields);
+    else if (failure === 'transient') this.opts.logger.warn('step failed, backing off', fields);
+  }
+
+  /** `working` while the actor runs nodes; otherwise what the runtime says (failed, backoff, idle). */
+  #phase(name: string, now: number): string | undefined {
+    if (this.#systems.working(name)) return 'working';
+    const info = this.#runtime.get(name);
+    const d = this.#desired.get(name);
+    if (info?.failed && d && info.failed.hash === d.configHash) return 'failed';
+    if (info?.nextRetryAt !== undefined && info.nextRetryAt > now) return 'backoff';
+    return undefined;
+  }
+
+  async #pass(): Promise<{ observed: ObservedState; plan: Plan }> {
+    const observed = await this.#list();
+    return { observed, plan: this.#plan(observed) };
+  }
+
   async #list(): Promise<ObservedState> {
     this.#passStartedAt = performance.now();
-    if (this.#disconnected) {
-      this.#disconnected = false;
-      await this.#handles.releaseAll();
+    this.#listingSince = this.opts.clock.now();
+    try {
+      if (this.#disconnected) {
+        this.#disconnected = false;
+        await this.#handles.releaseAll();
+      }
+      // Only runs known before the enumerate was sent can be judged by its answer: one that began
+      // while it was in flight may be missing from it without having exited.
+      const knownBefore = new Set([...this.#runtime.values()].flatMap((info) => Object.keys(info.live ?? {})));
+      const all = await this.#ports.computeSystem.observe({ kind: 'computeSystem', name: '*' });
+      const observed = groupObserved(all, this.opts.owner);
+      this.#detectMissedExits(observed, knownBefore);
+      await this.#releaseStopped(observed);
+      await this.#adopt(observed);
+      this.#listError = undefined;
+      return observed;
+    } finally {
+      this.#listingSince = undefined;
     }
-    const all = await this.#limiter.run(() =>
-      this.opts.hcs.enumerate({ owners: [this.opts.owner] }, { timeoutMs: this.#timeouts.enumerate }),
-    );
-    const observed = groupObserved(all, this.opts.owner);
-    this.#detectMissedExits(observed);
-    await this.#releaseStopped(observed);
-    await this.#adopt(observed);
-    this.#listError = undefined;
-    return observed;
   }
 
   /** Resync period, shortened to the end of the earliest backoff window (resync 0 = only then). */
@@ -262,10 +333,7 @@ class ControllerImpl implements Controller {
   async #adoptOne(name: string, id: string, running: boolean): Promise<void> {
     try {
       await this.#limiter.run(() => this.#handles.get(id));
-      if (running && !this.#running.has(id)) {
-        this.#running.set(id, { name, since: this.opts.clock.now() });
-        this.history.record(name, 'adopted', `${id} already running`, { id });
-      }
+      this.#record(name, { type: 'adopted', id, running, at: this.opts.clock.now() });
     } catch (err) {
       this.opts.logger.warn('adopt failed', { system: name, id, err: String(err) });
     }
@@ -285,12 +353,14 @@ class ControllerImpl implements Controller {
   }
 
   /** Systems we knew running that are now gone or stopped, without an event (missed, or controller was disconnected). */
-  #detectMissedExits(observed: ObservedState): void {
-    for (const [id, known] of [...this.#running]) {
-      const part = observed.groups.get(known.name)?.parts.find((p) => p.id === id);
-      if (part && isLive(part)) continue;
-      if (this.#expectedStops.has(id)) continue;
-      this.#registerExit(id, { exitType: part?.exitType ?? 'Unknown' });
+  #detectMissedExits(observed: ObservedState, knownBefore: ReadonlySet<string>): void {
+    for (const [name, info] of [...this.#runtime]) {
+      for (const id of Object.keys(info.live ?? {})) {
+        if (!knownBefore.has(id)) continue;
+        const part = observed.groups.get(name)?.parts.find((p) => p.id === id);
+        if (part && isLive(part)) continue;
+        this.#exit(id, { exitType: part?.exitType ?? 'Unknown' });
+      }
     }
   }
 
@@ -301,37 +371,26 @@ class ControllerImpl implements Controller {
       this.reconcile();
       return;
     }
-    if (this.#expectedStops.delete(id)) return;
-    this.#registerExit(id, { exitType: event.exitType, status: event.status });
+    const name = parseSystemId(id)?.name;
+    const expected = name !== undefined && this.#info(name).stopping?.includes(id) === true;
+    this.#exit(id, { exitType: event.exitType });
+    if (expected) return;
     // Close our handle before planning again: HCS keeps a stopped system (and its id) while
     // handles to it are open, so re-creating it first would fail with "already exists".
     void this.#handles.release(id).catch(() => undefined).finally(() => this.reconcile());
   }
 
-  /**
-   * Count the end of a run once. A crash can report twice (the entrypoint's ProcessExited, then
-   * SystemExited; or a utility VM and its hosted container), so only the first report of a live
-   * run of the main part counts as a restart; the others are history only.
-   */
-  #registerExit(id: string, exit: { exitType?: ExitType; status?: number; exitCode?: number; pid?: number }): void {
-    const parsed = parseSystemId(id);
-    const known = this.#running.get(id);
-    this.#running.delete(id);
-    const name = known?.name ?? parsed?.name;
+  /** A run ended (event or missed): the reducer counts it once, or not at all for a deliberate stop. */
+  #exit(id: string, exit: ExitInfo, pid?: number): void {
+    const name = parseSystemId(id)?.name;
     if (!name) return;
-    const message = exit.exitCode !== undefined ? `entrypoint pid ${exit.pid} exited with code ${exit.exitCode}` : `${id} exited (ExitType ${exit.exitType ?? 'Unknown'})`;
-    this.history.record(name, exit.exitCode !== undefined ? 'process-exited' : 'exited', message, { id });
-    const d = this.#desired.get(name);
-    if (!known || parsed?.role !== 'main' || !d || shortHash(d.configHash) !== parsed.hash) return;
-    const now = this.opts.clock.now();
-    const info = recordExit(this.#runtime.get(name) ?? { restarts: 0 }, d, { at: now, exitType: exit.exitType, exitCode: exit.exitCode, ranMs: now - known.since });
-    this.#runtime.set(name, exit.exitCode === undefined ? info : { ...info, entrypointExited: { hash: d.configHash, exitCode: exit.exitCode } });
+    this.#record(name, { type: 'exited', id, exit, at: this.opts.clock.now(), ...(pid !== undefined ? { pid } : {}) });
   }
 
   /** The entrypoint exited: the container is shut down (like Docker) and the restart policy decides. */
   #onProcessExit(systemId: string, event: ProcessEvent): void {
     void this.#handles.releaseProcess(systemId).catch(() => undefined);
-    this.#registerExit(systemId, { exitCode: event.exitCode, pid: event.processId });
+    this.#exit(systemId, { exitCode: event.exitCode }, event.processId);
     this.reconcile();
   }
 

@@ -1,150 +1,125 @@
 /**
- * Executes single plan steps against the HcsClient port: the side-effecting half of the core.
- * The system machine decides *when* (ordering, stop timeout, backoff); this decides *how*.
+ * The per-kind drivers: the side-effecting half of the core. Each resource kind has one
+ * {@link ResourcePort} (ports.ts) implemented here on top of the adapters' ports: compute systems
+ * and entrypoint processes on the HcsClient port (src/hcs). A driver performs one node's call and
+ * returns the outcomes; it never writes runtime state (runtime.ts reducers do, in the controller).
  */
-import { backoffDelay, DEFAULT_BACKOFF, formatDelay } from './backoff.ts';
+import { isRemoval, type ActionNode, type ComputeSystemNode, type ProcessNode } from './graph.ts';
 import type { HandleRegistry } from './handles.ts';
-import type { EventHistory } from './history.ts';
 import type { Limiter } from './limiter.ts';
-import type { PlanAction, RuntimeInfo } from './plan.ts';
-import type { DesiredSystem, HcsFailure, Logger, ObservedProcess } from './ports.ts';
+import type { Clock, DesiredSystem, HcsFailure, ObservedProcess, ObservedSystem, ResourcePort, ResourcePorts } from './ports.ts';
+import type { FailureClass, Outcome, RuntimeInfo } from './runtime.ts';
 import type { OperationTimeouts } from './timeouts.ts';
 
-/** What the executor needs from the controller. */
-export interface ExecutorDeps {
+/** What the drivers need from the controller (read-only views of its state). */
+export interface DriverDeps {
   handles: HandleRegistry;
   limiter: Limiter;
   timeouts: OperationTimeouts;
-  history: EventHistory;
-  logger: Logger;
-  now(): number;
+  clock: Clock;
+  enumerate(): Promise<ObservedSystem[]>;
   desired(name: string): DesiredSystem | undefined;
   runtime(name: string): RuntimeInfo;
-  setRuntime(name: string, info: RuntimeInfo): void;
-  /** Ids being stopped on purpose: their SystemExited is not an unexpected exit. */
-  expectedStops: Set<string>;
-  /** Ids this controller knows to be running (for exit detection on relist). */
-  running: Map<string, { name: string; since: number }>;
 }
 
-/** Outcome of a failed step, as the system machine needs it. */
-export interface FailureOutcome {
-  permanent: boolean;
-  delayMs: number;
-  message: string;
+/** Classify a failed call from the fields the adapter sets (never from HRESULT codes or text). */
+export function classifyFailure(err: unknown): FailureClass {
+  const failure = err as Partial<HcsFailure>;
+  if (failure.permanent) return 'permanent';
+  if (failure.kind === 'alreadyStopped' || failure.kind === 'notFound') return 'gone';
+  return 'transient';
 }
 
-type StepAction = Exclude<PlanAction, { kind: 'wait' | 'stop' }>;
-type StopAction = Extract<PlanAction, { kind: 'stop' }>;
+/** Compute systems: observe = enumerate (ours), ensure = create/start/pause/resume, remove = stop. */
+export class ComputeSystemDriver implements ResourcePort<ComputeSystemNode, ObservedSystem[]> {
+  readonly kind = 'computeSystem' as const;
 
-/** Runs plan steps through the HCS port with bounded concurrency and named timeouts. */
-export class StepExecutor {
-  /** Systems this controller created whose entrypoint has not been started yet. */
-  readonly #awaitingEntrypoint = new Set<string>();
+  constructor(private readonly deps: DriverDeps) {}
 
-  constructor(private readonly deps: ExecutorDeps) {}
+  observe(): Promise<ObservedSystem[]> {
+    return this.deps.limiter.run(() => this.deps.enumerate());
+  }
 
-  /** Execute one non-stop step. */
-  async run(action: StepAction, signal?: AbortSignal): Promise<void> {
-    switch (action.kind) {
+  async ensure(n: ComputeSystemNode, signal?: AbortSignal): Promise<Outcome[]> {
+    const { handles, limiter, timeouts, clock } = this.deps;
+    const id = n.resource.hcsId;
+    switch (n.op) {
       case 'create':
-        return this.#create(action, signal);
-      case 'start':
-        return this.#start(action, signal);
+        await limiter.run(() => handles.create(id, n.part.document, { signal, timeoutMs: timeouts.create }));
+        return [{ type: 'created', id, main: n.part.role === 'main', at: clock.now() }];
+      case 'start': {
+        const system = await handles.get(id);
+        await limiter.run(() => system.start({ signal, timeoutMs: timeouts.start }));
+        return [{ type: 'started', id, at: clock.now() }];
+      }
       case 'pause':
-        return this.#simple(action, 'pause', this.deps.timeouts.pause, signal);
-      case 'resume':
-        return this.#simple(action, 'resume', this.deps.timeouts.resume, signal);
-      case 'startProcess':
-        return this.#startProcess(action.name, action.id, signal);
-      case 'ensureProcess':
-        return this.#ensureProcess(action.name, action.id, signal);
+      case 'resume': {
+        const system = await handles.get(id);
+        const op = n.op;
+        await limiter.run(() => system[op]({ signal, timeoutMs: timeouts[op] }));
+        return [];
+      }
+      case 'stop':
+        return this.remove(n, signal);
     }
   }
 
-  /** Graceful stop (HcsShutDownComputeSystem); the machine falls back to terminate on timeout. */
-  async shutdown(action: StopAction, signal?: AbortSignal): Promise<void> {
-    this.deps.expectedStops.add(action.id);
-    const system = await this.deps.handles.get(action.id);
-    await this.deps.limiter.run(() => system.shutdown({ signal, timeoutMs: action.stopTimeoutMs }));
-    await this.#stopped(action, 'shut down');
-  }
-
-  /** Forced stop (HcsTerminateComputeSystem). */
-  async terminate(action: StopAction, signal?: AbortSignal): Promise<void> {
-    this.deps.expectedStops.add(action.id);
-    const system = await this.deps.handles.get(action.id);
-    await this.deps.limiter.run(() => system.terminate({ signal, timeoutMs: this.deps.timeouts.terminate }));
-    await this.#stopped(action, 'terminated');
-  }
-
-  /** Record a failed step: permanent errors park the name, others back off (kubelet curve). */
-  onFailure(action: PlanAction, err: unknown): FailureOutcome {
-    const failure = err as Partial<HcsFailure>;
-    const message = err instanceof Error ? err.message : String(err);
-    const info = this.deps.runtime(action.name);
-    const d = this.deps.desired(action.name);
-    const fields = { op: action.kind, system: action.name, id: 'id' in action ? action.id : undefined, err: message };
-    if (failure.permanent && d) {
-      this.deps.setRuntime(action.name, { ...info, failed: { hash: d.configHash, message } });
-      this.deps.history.record(action.name, 'error', `${action.kind} failed permanently: ${message}`, this.#errExtra(action, failure));
-      this.deps.logger.error('step failed permanently', fields);
-      return { permanent: true, delayMs: 0, message };
+  /** Graceful shutdown; terminate when it fails or has not finished after the node's stopTimeout. */
+  async remove(n: ComputeSystemNode, signal?: AbortSignal): Promise<Outcome[]> {
+    if (n.op !== 'stop') throw new Error(`internal: ${n.op} is not a removal`);
+    const { handles, limiter, timeouts, clock } = this.deps;
+    const id = n.resource.hcsId;
+    const system = await handles.get(id);
+    const graceful = new AbortController();
+    const abort = () => graceful.abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    let timer: unknown;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = clock.setTimeout(() => resolve('timeout'), n.stopTimeoutMs)));
+    try {
+      const shutdown = limiter.run(() => system.shutdown({ signal: graceful.signal, timeoutMs: n.stopTimeoutMs })).then(() => 'done' as const, () => 'failed' as const);
+      const first = await Promise.race([shutdown, timedOut]);
+      if (first !== 'done') {
+        graceful.abort();
+        await limiter.run(() => system.terminate({ signal, timeoutMs: timeouts.terminate }));
+      }
+      await handles.release(id);
+      return [{ type: 'stopped', node: n as ComputeSystemNode & { op: 'stop' }, how: first === 'done' ? 'shut down' : 'terminated' }];
+    } finally {
+      clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
     }
-    if (failure.kind === 'alreadyStopped' || failure.kind === 'notFound') {
-      // The system stopped or vanished under this step (a crash mid-sequence): its exit event is
-      // counted by the controller, so counting the failed step too would double the backoff.
-      this.deps.history.record(action.name, 'error', `${action.kind} found the system gone: ${message}`, this.#errExtra(action, failure));
-      return { permanent: false, delayMs: 0, message };
-    }
-    const restarts = info.restarts + 1;
-    const delayMs = Math.max(backoffDelay(restarts, d?.backoff ?? DEFAULT_BACKOFF), 1000);
-    this.deps.setRuntime(action.name, { ...info, restarts, nextRetryAt: this.deps.now() + delayMs });
-    this.deps.history.record(action.name, 'backoff', `${action.kind} failed: ${message}; retry in ${formatDelay(delayMs)}`, this.#errExtra(action, failure));
-    this.deps.logger.warn('step failed, backing off', { ...fields, delayMs });
-    return { permanent: false, delayMs, message };
+  }
+}
+
+/** Entrypoint processes: observe = the container's ProcessList, ensure = start or find again. */
+export class ProcessDriver implements ResourcePort<ProcessNode, ObservedProcess[]> {
+  readonly kind = 'process' as const;
+
+  constructor(private readonly deps: DriverDeps) {}
+
+  async observe(ref: { hcsId?: string }, signal?: AbortSignal): Promise<ObservedProcess[]> {
+    const system = await this.deps.handles.get(ref.hcsId!);
+    const props = await this.deps.limiter.run(() => system.properties({ propertyTypes: ['ProcessList'] }, { signal, timeoutMs: this.deps.timeouts.properties }));
+    return props.processList ?? [];
   }
 
-  #errExtra(action: PlanAction, failure: Partial<HcsFailure>): { id?: string; hresult?: string } {
-    return {
-      ...('id' in action ? { id: action.id } : {}),
-      ...(typeof failure.hresult === 'number' ? { hresult: `0x${(failure.hresult >>> 0).toString(16).toUpperCase().padStart(8, '0')}` } : {}),
-    };
+  async ensure(n: ProcessNode, signal?: AbortSignal): Promise<Outcome[]> {
+    const d = this.deps.desired(n.resource.name);
+    if (!d?.process) return [];
+    return n.op === 'startProcess' ? this.#start(n, d, signal) : this.#find(n, d, signal);
   }
 
-  async #create(action: Extract<PlanAction, { kind: 'create' }>, signal?: AbortSignal): Promise<void> {
-    const { handles, limiter, timeouts } = this.deps;
-    await limiter.run(() => handles.create(action.id, action.part.document, { signal, timeoutMs: timeouts.create }));
-    if (action.part.role === 'main') this.#awaitingEntrypoint.add(action.id);
-    // A new run: an exit recorded for the previous run no longer applies.
-    const { entrypointExited: _previous, entrypointRunning: _old, ...rest } = this.deps.runtime(action.name);
-    this.deps.setRuntime(action.name, rest);
-    const kind = action.cause.startsWith('config hash changed') ? 'recreated' : 'created';
-    this.deps.history.record(action.name, kind, `${action.id}: ${action.cause}`, { id: action.id });
+  /** Entrypoints end with their container (the stop of the compute system). */
+  async remove(): Promise<Outcome[]> {
+    return [];
   }
 
-  async #start(action: Extract<PlanAction, { kind: 'start' }>, signal?: AbortSignal): Promise<void> {
-    const system = await this.deps.handles.get(action.id);
-    await this.deps.limiter.run(() => system.start({ signal, timeoutMs: this.deps.timeouts.start }));
-    this.deps.running.set(action.id, { name: action.name, since: this.deps.now() });
-    this.deps.history.record(action.name, 'started', `${action.id} running`, { id: action.id });
-  }
-
-  async #simple(action: Extract<PlanAction, { kind: 'pause' | 'resume' }>, op: 'pause' | 'resume', timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const system = await this.deps.handles.get(action.id);
-    await this.deps.limiter.run(() => system[op]({ signal, timeoutMs }));
-    this.deps.history.record(action.name, op === 'pause' ? 'paused' : 'resumed', `${action.id}: ${action.cause}`, { id: action.id });
-  }
-
-  async #startProcess(name: string, id: string, signal?: AbortSignal): Promise<void> {
-    const d = this.deps.desired(name);
-    if (!d?.process) return;
+  async #start(n: ProcessNode, d: DesiredSystem, signal?: AbortSignal): Promise<Outcome[]> {
+    const id = n.resource.hcsId;
     const system = await this.deps.handles.get(id);
     const proc = await this.deps.limiter.run(() => system.createProcess(d.process!.parameters, { signal, timeoutMs: this.deps.timeouts.process }));
     await this.deps.handles.trackProcess(proc);
-    this.#awaitingEntrypoint.delete(id);
-    this.deps.setRuntime(name, { ...this.deps.runtime(name), entrypointRunning: d.configHash });
-    this.deps.history.record(name, 'process-started', `pid ${proc.processId}: ${d.process.commandLine}`, { id });
+    return [{ type: 'processStarted', hash: d.configHash, id, pid: proc.processId, commandLine: d.process!.commandLine }];
   }
 
   /**
@@ -152,40 +127,31 @@ export class StepExecutor {
    * container runs but its entrypoint is gone, it exited while the controller was away: treat it
    * like a process exit (shut the container down, then the restart policy decides).
    */
-  async #ensureProcess(name: string, id: string, signal?: AbortSignal): Promise<void> {
-    const d = this.deps.desired(name);
-    if (!d?.process) return;
-    if (this.deps.handles.hasProcess(id)) {
-      this.deps.setRuntime(name, { ...this.deps.runtime(name), entrypointRunning: d.configHash });
-      return;
-    }
-    const system = await this.deps.handles.get(id);
-    const props = await this.deps.limiter.run(() => system.properties({ propertyTypes: ['ProcessList'] }, { signal, timeoutMs: this.deps.timeouts.properties }));
-    const found = findEntrypoint(props.processList ?? [], d.process.commandLine);
-    const info = this.deps.runtime(name);
+  async #find(n: ProcessNode, d: DesiredSystem, signal?: AbortSignal): Promise<Outcome[]> {
+    const id = n.resource.hcsId;
+    if (this.deps.handles.hasProcess(id)) return [{ type: 'processStarted', hash: d.configHash, id }];
+    const found = findEntrypoint(await this.observe(n.resource, signal), d.process!.commandLine);
     if (found) {
+      const system = await this.deps.handles.get(id);
       const proc = await this.deps.limiter.run(() => system.openProcess(found.processId, { signal, timeoutMs: this.deps.timeouts.process }));
       await this.deps.handles.trackProcess(proc);
-      this.deps.setRuntime(name, { ...info, entrypointRunning: d.configHash });
-      this.deps.history.record(name, 'adopted', `found entrypoint pid ${found.processId} again`, { id });
-      return;
+      return [{ type: 'processStarted', hash: d.configHash, id, pid: found.processId, found: true }];
     }
-    if (this.#awaitingEntrypoint.has(id)) return this.#startProcess(name, id, signal);
-    this.deps.setRuntime(name, { ...info, entrypointExited: { hash: d.configHash, exitCode: -1 } });
-    this.deps.history.record(name, 'process-exited', 'entrypoint not running (exited while the controller was away)', { id });
+    if (this.deps.runtime(n.resource.name).awaitingEntrypoint === id) return this.#start(n, d, signal);
+    return [{ type: 'processMissing', hash: d.configHash, id }];
   }
+}
 
-  async #stopped(action: StopAction, how: string): Promise<void> {
-    this.#awaitingEntrypoint.delete(action.id);
-    await this.deps.handles.release(action.id);
-    this.deps.running.delete(action.id);
-    const kind = action.cause === 'manifest removed' ? 'pruned' : 'stopped';
-    this.deps.history.record(action.name, kind, `${action.id} ${how}: ${action.cause}`, { id: action.id });
-    if (action.exit) {
-      const { entrypointExited: _done, entrypointRunning: _r, ...rest } = this.deps.runtime(action.name);
-      this.deps.setRuntime(action.name, rest);
-    }
-  }
+/** The drivers of every kind, keyed by kind (a new kind without a driver does not compile). */
+export function createDrivers(deps: DriverDeps): ResourcePorts {
+  return { computeSystem: new ComputeSystemDriver(deps), process: new ProcessDriver(deps) };
+}
+
+/** Run one node on the port of its kind: removals go to `remove`, everything else to `ensure`. */
+export function runNode(ports: ResourcePorts, n: ActionNode, signal?: AbortSignal): Promise<Outcome[]> {
+  // The port of a kind takes exactly the nodes of that kind (ResourcePorts is keyed by kind).
+  const port = ports[n.resource.kind] as unknown as ResourcePort<ActionNode, unknown>;
+  return isRemoval(n) ? port.remove(n, signal) : port.ensure(n, signal);
 }
 
 /** Match the entrypoint in a ProcessList by command line, else by image name. */

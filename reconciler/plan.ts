@@ -1,42 +1,18 @@
 /**
- * The pure planner: `plan(desired, observed)` returns the ordered actions that move HCS towards
- * the manifests, each with a cause, like `docker compose up --dry-run`. It never performs I/O;
- * `hcs-reconciler plan` prints exactly this, and the controller executes it.
+ * The pure planner: `plan(desired, observed, runtime)` returns the graph of resource actions that
+ * moves HCS towards the manifests, each node with a typed reason (like `docker compose up
+ * --dry-run`). It never performs I/O; `hcs-reconciler plan` prints exactly this, and the
+ * controller executes it. The backoff window is enforced here and nowhere else.
  */
-import { backoffDelay, DEFAULT_BACKOFF, formatDelay } from './backoff.ts';
+import { chain, node, topoSort, type ComputeSystemNode, type NodeInit, type PlanNode, type ProcessNode, type WaitNode } from './graph.ts';
 import { shortHash } from './identity.ts';
 import { isLive, type ObservedGroup, type ObservedPart, type ObservedState } from './observed.ts';
-import type { DesiredSystem, ExitType, RenderedPart } from './ports.ts';
+import type { DesiredSystem, RenderedPart } from './ports.ts';
+import type { Why } from './reasons.ts';
+import { NO_RUNTIME, type RuntimeInfo } from './runtime.ts';
 
-/** What the controller remembers about a name between passes (restarts, failures, exits). */
-export interface RuntimeInfo {
-  /** Restarts since the last reset (kubelet's restart count). */
-  restarts: number;
-  /** Clock time before which the next (re)creation must wait. */
-  nextRetryAt?: number;
-  /** A permanent failure for this config hash: shown in status, not retried until the spec changes. */
-  failed?: { hash: string; message: string };
-  /** The run of this hash ended and the restart policy says not to restart it. */
-  completed?: { hash: string; message: string };
-  /** The entrypoint of the running container exited: the container must be shut down. */
-  entrypointExited?: { hash: string; exitCode: number };
-  /** The entrypoint of this hash is known to be running (started or found again). */
-  entrypointRunning?: string;
-}
-
-/** Why an action is blocked (wait actions only). */
-export type WaitReason = 'backoff' | 'dependency' | 'failed' | 'completed' | 'suspended';
-
-/** One step of a plan. Actions of one name are executed in order by that name's actor. */
-export type PlanAction =
-  | { kind: 'create'; name: string; id: string; part: RenderedPart; cause: string }
-  | { kind: 'start'; name: string; id: string; cause: string }
-  | { kind: 'startProcess'; name: string; id: string; cause: string }
-  | { kind: 'ensureProcess'; name: string; id: string; cause: string }
-  | { kind: 'pause'; name: string; id: string; cause: string }
-  | { kind: 'resume'; name: string; id: string; cause: string }
-  | { kind: 'stop'; name: string; id: string; cause: string; stopTimeoutMs: number; exit?: boolean }
-  | { kind: 'wait'; name: string; reason: WaitReason; cause: string };
+/** Runtime state as the planner reads it (defined with its reducers in runtime.ts). */
+export type { RuntimeInfo } from './runtime.ts';
 
 /** Input of {@link plan}. */
 export interface PlanInput {
@@ -55,30 +31,27 @@ export interface PlanInput {
 
 /** Result of {@link plan}. */
 export interface Plan {
-  actions: PlanAction[];
+  /** In dependency order: every node after the nodes it depends on. */
+  nodes: PlanNode[];
   /** True when nothing is left to do and nothing waits on a backoff or a dependency. */
   converged: boolean;
 }
 
-const NO_RUNTIME: RuntimeInfo = { restarts: 0 };
-
-/** Compute the actions that converge HCS to the desired state. Pure. */
+/** Compute the nodes that converge HCS to the desired state. Pure. */
 export function plan(input: PlanInput): Plan {
-  const runtime = input.runtime ?? new Map<string, RuntimeInfo>();
   const ctx: PlanContext = {
     input,
-    runtime,
+    runtime: input.runtime ?? new Map<string, RuntimeInfo>(),
     now: input.now ?? 0,
     desiredByName: new Map(input.desired.map((d) => [d.name, d] as const)),
   };
-  const actions: PlanAction[] = [];
   if (input.suspended) {
-    for (const d of input.desired) actions.push(wait(d.name, 'suspended', 'controller suspended'));
-    return { actions, converged: true };
+    return { nodes: input.desired.map((d) => wait(d.name, { reason: 'suspended', scope: 'controller' })), converged: true };
   }
-  for (const d of topologicalOrder(input.desired)) actions.push(...planDesired(ctx, d));
-  if (input.allowPrune !== false) actions.push(...planPrune(ctx));
-  return { actions, converged: isConverged(actions) };
+  const nodes: PlanNode[] = [];
+  for (const d of topologicalOrder(input.desired)) nodes.push(...chain(planDesired(ctx, d)));
+  if (input.allowPrune !== false) nodes.push(...planPrune(ctx));
+  return { nodes, converged: isConverged(nodes) };
 }
 
 interface PlanContext {
@@ -92,21 +65,25 @@ interface PlanContext {
  * Converged when only parked waits remain. `ensureProcess` is a verification (find the entrypoint
  * of an adopted container in its ProcessList), not a change, so it does not count as pending.
  */
-function isConverged(actions: readonly PlanAction[]): boolean {
-  return actions.every((a) => a.kind === 'ensureProcess' || (a.kind === 'wait' && (a.reason === 'failed' || a.reason === 'completed' || a.reason === 'suspended')));
+function isConverged(nodes: readonly PlanNode[]): boolean {
+  return nodes.every((n) => n.op === 'ensureProcess' || (n.op === 'wait' && (n.reason === 'failed' || n.reason === 'completed' || n.reason === 'suspended')));
 }
 
-function wait(name: string, reason: WaitReason, cause: string): PlanAction {
-  return { kind: 'wait', name, reason, cause };
+function wait(name: string, why: Why): WaitNode {
+  return node<WaitNode>({ op: 'wait', resource: { kind: 'computeSystem', name }, why });
 }
 
-function planDesired(ctx: PlanContext, d: DesiredSystem): PlanAction[] {
+function system(name: string, id: string, fields: NodeInit<ComputeSystemNode, 'resource'>): ComputeSystemNode {
+  return node<ComputeSystemNode>({ ...fields, resource: { kind: 'computeSystem', name, hcsId: id } } as NodeInit<ComputeSystemNode>);
+}
+
+function planDesired(ctx: PlanContext, d: DesiredSystem): PlanNode[] {
   const group = ctx.input.observed.groups.get(d.name);
   const hash = shortHash(d.configHash);
   const current = (group?.parts ?? []).filter((p) => p.hash === hash);
   const stale = (group?.parts ?? []).filter((p) => p.hash !== hash && isLive(p));
-  if (d.suspend) return [wait(d.name, 'suspended', 'spec.suspend is true')];
-  if (d.state === 'Stopped') return stopParts(d.name, [...current, ...stale], 'desired state Stopped', d.stopTimeoutMs);
+  if (d.suspend) return [wait(d.name, { reason: 'suspended', scope: 'manifest' })];
+  if (d.state === 'Stopped') return stopParts(d.name, [...current, ...stale], { reason: 'desiredStopped' }, d.stopTimeoutMs);
   const info = ctx.runtime.get(d.name) ?? NO_RUNTIME;
   const blocked = blockedBy(ctx, d, info, current);
   if (blocked) return [blocked];
@@ -114,13 +91,13 @@ function planDesired(ctx: PlanContext, d: DesiredSystem): PlanAction[] {
 }
 
 /** Waits that apply before anything is (re)created: failure, completion, dependencies. */
-function blockedBy(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[]): PlanAction | undefined {
-  if (info.failed?.hash === d.configHash) return wait(d.name, 'failed', `failed: ${info.failed.message}`);
+function blockedBy(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[]): WaitNode | undefined {
+  if (info.failed?.hash === d.configHash) return wait(d.name, { reason: 'failed', message: info.failed.message });
   const allRunning = d.parts.every((p) => current.some((o) => o.id === p.id && (o.state === 'Running' || o.state === 'Paused')));
-  if (info.completed?.hash === d.configHash && !allRunning) return wait(d.name, 'completed', info.completed.message);
+  if (info.completed?.hash === d.configHash && !allRunning) return wait(d.name, { reason: 'completed', message: info.completed.message });
   if (allRunning) return undefined;
   const notReady = d.dependsOn.filter((dep) => !isRunning(ctx, dep));
-  if (notReady.length > 0) return wait(d.name, 'dependency', `waiting for dependency ${notReady.join(', ')}`);
+  if (notReady.length > 0) return wait(d.name, { reason: 'dependency', waitingFor: notReady });
   return undefined;
 }
 
@@ -132,63 +109,70 @@ function isRunning(ctx: PlanContext, name: string): boolean {
   return group.parts.some((o) => o.id === main?.id && (o.state === 'Running' || o.state === 'Paused'));
 }
 
-function planRunning(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[], stale: ObservedPart[]): PlanAction[] {
-  const actions: PlanAction[] = [];
-  const hashChange = stale.length > 0 ? `config hash changed ${stale[0]!.hash}→${shortHash(d.configHash)}` : undefined;
+function planRunning(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[], stale: ObservedPart[]): PlanNode[] {
+  const nodes: PlanNode[] = [];
+  const hashChange: Why | undefined = stale.length > 0 ? { reason: 'configChanged', from: stale[0]!.hash, to: shortHash(d.configHash) } : undefined;
   // The entrypoint exited: shut the container down first (the system may also be gone already,
   // e.g. after a crash, and then there is nothing left to stop).
   const live = current.filter(isLive);
   if (info.entrypointExited?.hash === d.configHash && live.length > 0) {
-    const cause = `entrypoint exited with code ${info.entrypointExited.exitCode}`;
-    return stopParts(d.name, live, cause, d.stopTimeoutMs, true);
+    return stopParts(d.name, live, { reason: 'entrypointExited', exitCode: info.entrypointExited.exitCode }, d.stopTimeoutMs);
   }
   const replaceLater = d.updateStrategy === 'CreateBeforeStop';
-  if (hashChange && !replaceLater) actions.push(...stopParts(d.name, stale, hashChange, d.stopTimeoutMs));
-  const bring = bringUp(ctx, d, info, current, hashChange);
-  actions.push(...bring);
-  const blockedOnBackoff = bring.some((a) => a.kind === 'wait');
-  if (hashChange && replaceLater && !blockedOnBackoff) actions.push(...stopParts(d.name, stale, `replaced by ${shortHash(d.configHash)} (CreateBeforeStop)`, d.stopTimeoutMs));
-  return actions;
+  if (hashChange && !replaceLater) nodes.push(...stopParts(d.name, stale, hashChange, d.stopTimeoutMs));
+  const bring = withBackoff(ctx, d.name, info, bringUp(d, info, current, hashChange));
+  nodes.push(...bring);
+  const blockedOnBackoff = bring.some((n) => n.op === 'wait');
+  if (hashChange && replaceLater && !blockedOnBackoff) nodes.push(...stopParts(d.name, stale, { reason: 'replaced', by: shortHash(d.configHash) }, d.stopTimeoutMs));
+  return nodes;
+}
+
+/** The backoff window holds back every change of the name (a verification may still run). */
+function withBackoff(ctx: PlanContext, name: string, info: RuntimeInfo, nodes: PlanNode[]): PlanNode[] {
+  const retryInMs = (info.nextRetryAt ?? 0) - ctx.now;
+  if (retryInMs <= 0 || !nodes.some((n) => n.op !== 'ensureProcess')) return nodes;
+  const after = info.backoffAfter?.kind === 'failure'
+    ? info.backoffAfter
+    : { kind: 'exit' as const, restarts: info.restarts, ...(info.backoffAfter?.exit ? { exit: info.backoffAfter.exit } : {}) };
+  return [wait(name, { reason: 'backoff', retryInMs, after })];
 }
 
 /** Create/start/resume/pause each part in creation order; then make sure the entrypoint runs. */
-function bringUp(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[], hashChange?: string): PlanAction[] {
-  const actions: PlanAction[] = [];
+function bringUp(d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[], hashChange?: Why): PlanNode[] {
+  const nodes: PlanNode[] = [];
   const pausable = pausablePart(d);
   let started = false;
   for (const part of d.parts) {
     const seen = current.find((o) => o.id === part.id);
     if (!seen || !isLive(seen)) {
-      const retryIn = (info.nextRetryAt ?? 0) - ctx.now;
-      if (info.restarts > 0 && retryIn > 0) {
-        return [wait(d.name, 'backoff', `exited unexpectedly (restart ${info.restarts}, backoff ${formatDelay(retryIn)})`)];
-      }
-      const cause = hashChange ?? (info.restarts > 0 ? `exited unexpectedly (restart ${info.restarts})` : 'not found');
-      actions.push({ kind: 'create', name: d.name, id: part.id, part, cause });
-      actions.push({ kind: 'start', name: d.name, id: part.id, cause: 'created' });
+      const why: Why = hashChange
+        ?? (info.lastExit?.hash === d.configHash ? { reason: 'exited', restarts: info.restarts, ...(info.lastExit.exit ? { exit: info.lastExit.exit } : {}) } : { reason: 'notFound' });
+      nodes.push(system(d.name, part.id, { op: 'create', part, why }));
+      nodes.push(system(d.name, part.id, { op: 'start', why: { reason: 'created' } }));
       started = true;
     } else if (seen.state === 'Created' || seen.state === '') {
-      actions.push({ kind: 'start', name: d.name, id: part.id, cause: 'created but not started' });
+      nodes.push(system(d.name, part.id, { op: 'start', why: { reason: 'notStarted' } }));
       started = true;
     } else if (seen.state === 'Paused' && !(d.state === 'Paused' && part.id === pausable?.id)) {
-      actions.push({ kind: 'resume', name: d.name, id: part.id, cause: 'desired state Running' });
+      nodes.push(system(d.name, part.id, { op: 'resume', why: { reason: 'desiredRunning' } }));
     }
   }
-  actions.push(...entrypointActions(d, info, started));
+  nodes.push(...entrypointNodes(d, info, started));
   if (d.state === 'Paused' && pausable) {
     const seen = current.find((o) => o.id === pausable.id);
-    if (seen?.state !== 'Paused') actions.push({ kind: 'pause', name: d.name, id: pausable.id, cause: 'desired state Paused' });
+    if (seen?.state !== 'Paused') nodes.push(system(d.name, pausable.id, { op: 'pause', why: { reason: 'desiredPaused' } }));
   }
-  return actions;
+  return nodes;
 }
 
-function entrypointActions(d: DesiredSystem, info: RuntimeInfo, started: boolean): PlanAction[] {
+function entrypointNodes(d: DesiredSystem, info: RuntimeInfo, started: boolean): ProcessNode[] {
   if (!d.process) return [];
   const main = d.parts.find((p) => p.role === 'main');
   if (!main) return [];
-  if (started) return [{ kind: 'startProcess', name: d.name, id: main.id, cause: `entrypoint ${d.process.commandLine}` }];
+  const resource = { kind: 'process' as const, name: d.name, hcsId: main.id };
+  if (started) return [node<ProcessNode>({ op: 'startProcess', resource, why: { reason: 'entrypoint', commandLine: d.process.commandLine } })];
   if (info.entrypointRunning === d.configHash) return [];
-  return [{ kind: 'ensureProcess', name: d.name, id: main.id, cause: 'entrypoint not yet tracked' }];
+  return [node<ProcessNode>({ op: 'ensureProcess', resource, why: { reason: 'entrypointUntracked' } })];
 }
 
 /** The part that `Paused` applies to: the VM itself, or the utility VM of a Hyper-V container. */
@@ -200,22 +184,22 @@ export function pausablePart(d: DesiredSystem): RenderedPart | undefined {
 }
 
 /** Stop live parts: hosted containers before their utility VM. */
-function stopParts(name: string, parts: ObservedPart[], cause: string, stopTimeoutMs: number, exit = false): PlanAction[] {
+function stopParts(name: string, parts: ObservedPart[], why: Why, stopTimeoutMs: number): ComputeSystemNode[] {
   return parts
     .filter(isLive)
     .sort((a, b) => (a.role === b.role ? a.id.localeCompare(b.id) : a.role === 'main' ? -1 : 1))
-    .map((p) => ({ kind: 'stop' as const, name, id: p.id, cause, stopTimeoutMs, ...(exit ? { exit } : {}) }));
+    .map((p) => system(name, p.id, { op: 'stop', why, stopTimeoutMs }));
 }
 
 /** Systems of ours whose manifest is gone: stop them, dependents first where known. */
-function planPrune(ctx: PlanContext): PlanAction[] {
-  const actions: PlanAction[] = [];
+function planPrune(ctx: PlanContext): PlanNode[] {
+  const nodes: PlanNode[] = [];
   const timeout = ctx.input.defaultStopTimeoutMs ?? 30_000;
   for (const group of sortedGroups(ctx.input.observed.groups)) {
     if (ctx.desiredByName.has(group.name)) continue;
-    actions.push(...stopParts(group.name, group.parts, 'manifest removed', timeout));
+    nodes.push(...chain(stopParts(group.name, group.parts, { reason: 'manifestRemoved' }, timeout)));
   }
-  return actions;
+  return nodes;
 }
 
 function sortedGroups(groups: ReadonlyMap<string, ObservedGroup>): ObservedGroup[] {
@@ -224,38 +208,5 @@ function sortedGroups(groups: ReadonlyMap<string, ObservedGroup>): ObservedGroup
 
 /** Order desired systems so dependencies come first (cycles are rejected at validation). */
 export function topologicalOrder(desired: readonly DesiredSystem[]): DesiredSystem[] {
-  const byName = new Map(desired.map((d) => [d.name, d] as const));
-  const done = new Set<string>();
-  const out: DesiredSystem[] = [];
-  const visit = (d: DesiredSystem, path: Set<string>): void => {
-    if (done.has(d.name) || path.has(d.name)) return;
-    path.add(d.name);
-    for (const dep of d.dependsOn) {
-      const target = byName.get(dep);
-      if (target) visit(target, path);
-    }
-    path.delete(d.name);
-    done.add(d.name);
-    out.push(d);
-  };
-  for (const d of [...desired].sort((a, b) => a.name.localeCompare(b.name))) visit(d, new Set());
-  return out;
-}
-
-/** Record an exit in the runtime info and return the updated info (pure). */
-export function recordExit(
-  info: RuntimeInfo,
-  d: DesiredSystem,
-  exit: { at: number; exitType?: ExitType; exitCode?: number; ranMs: number },
-): RuntimeInfo {
-  const policy = d.backoff ?? DEFAULT_BACKOFF;
-  const success = exit.exitCode !== undefined ? exit.exitCode === 0 : exit.exitType === 'GracefulExit';
-  const what = exit.exitCode !== undefined ? `exit code ${exit.exitCode}` : `ExitType ${exit.exitType ?? 'Unknown'}`;
-  const { entrypointExited: _gone, entrypointRunning: _running, ...rest } = info;
-  if (d.restartPolicy === 'Never' || (d.restartPolicy === 'OnFailure' && success)) {
-    return { ...rest, completed: { hash: d.configHash, message: `exited (${what}), restartPolicy ${d.restartPolicy}` } };
-  }
-  const base = exit.ranMs >= policy.resetAfterMs ? 0 : info.restarts;
-  const restarts = base + 1;
-  return { ...rest, restarts, nextRetryAt: exit.at + backoffDelay(restarts, policy) };
+  return topoSort([...desired].sort((a, b) => a.name.localeCompare(b.name)), (d) => d.name, (d) => d.dependsOn);
 }

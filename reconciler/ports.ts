@@ -263,3 +263,36 @@ export interface Clock {
   setTimeout(fn: (...args: unknown[]) => void, timeoutMs: number): unknown;
   clearTimeout(id: unknown): void;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Per-kind resource ports: how the core drives one kind of host resource
+// ---------------------------------------------------------------------------------------------
+
+export type { ResourceKind, ResourceRef } from './graph.ts';
+import type { ActionNode, ResourceKind, ResourceRef } from './graph.ts';
+import type { Outcome } from './runtime.ts';
+
+/**
+ * One kind of host resource (compute system, process; later image, scratch, network, endpoint):
+ * observe what exists, ensure a node's wanted state, remove. Implemented in reconciler/executor.ts
+ * on top of the adapter port of that kind (HcsClient for compute systems and processes).
+ */
+export interface ResourcePort<N extends ActionNode, Observed> {
+  readonly kind: N['resource']['kind'];
+  observe(ref: ResourceRef, signal?: AbortSignal): Promise<Observed>;
+  /** Perform a node that creates or changes the resource; resolves with what happened. */
+  ensure(node: N, signal?: AbortSignal): Promise<Outcome[]>;
+  /** Perform a node that removes (stops) the resource. */
+  remove(node: N, signal?: AbortSignal): Promise<Outcome[]>;
+}
+
+/** What `observe` returns, per kind. */
+export interface ObservedByKind {
+  computeSystem: ObservedSystem[];
+  process: ObservedProcess[];
+}
+
+/** The port of every kind, keyed by kind: a kind without a port does not compile. */
+export type ResourcePorts = {
+  [K in ResourceKind]: ResourcePort<Extract<ActionNode, { resource: { kind: K } }>, ObservedByKind[K]>;
+};

@@ -7,7 +7,8 @@ import type { DesiredStore } from './desired.ts';
 import type { EventHistory } from './history.ts';
 import { shortHash } from './identity.ts';
 import type { ObservedState } from './observed.ts';
-import type { Plan, RuntimeInfo } from './plan.ts';
+import type { Plan } from './plan.ts';
+import type { RuntimeInfo } from './runtime.ts';
 import type { IgnoredManifest, ManifestError, ManifestSnapshot } from './ports.ts';
 
 /** One row of `status`. */
@@ -22,7 +23,7 @@ export interface SystemStatus {
   restarts: number;
   /** Clock time of the next retry, when backing off. */
   nextRetryAt?: number;
-  /** What the actor is doing (`idle`, `working.calling`, `backoff`, `failed`, ...). */
+  /** What the system is doing: `idle`, `working`, `backoff` or `failed`. */
   phase: string;
   /** Causes of the pending actions (empty when converged). */
   pending: string[];
@@ -31,7 +32,7 @@ export interface SystemStatus {
   lastKnownGood: boolean;
   suspended: boolean;
   source?: string;
-  /** Clock time of the first event recorded for this system. */
+  /** Clock time the current run was created or adopted (else of the first event recorded). */
   since?: number;
 }
 
@@ -62,8 +63,8 @@ export interface StatusInputs {
   observed?: ObservedState;
   plan?: Plan;
   runtime: ReadonlyMap<string, RuntimeInfo>;
-  /** State value of a system's actor (undefined when it has none). */
-  phase(name: string): unknown;
+  /** `working`, `backoff` or `failed`; undefined when idle. */
+  phase(name: string): string | undefined;
   history: EventHistory;
   passes: number;
   lastPassAt?: number;
@@ -79,19 +80,17 @@ export function buildStatus(inp: StatusInputs): ControllerStatus {
   // Pending actions grouped once: filtering the whole plan per row made a status of N systems
   // with a large plan O(N x actions).
   const pending = new Map<string, string[]>();
-  for (const a of inp.plan?.actions ?? []) {
-    const list = pending.get(a.name);
-    const cause = `${a.kind}: ${a.cause}`;
+  for (const n of inp.plan?.nodes ?? []) {
+    const list = pending.get(n.resource.name);
+    const cause = `${n.op}: ${n.cause}`;
     if (list) list.push(cause);
-    else pending.set(a.name, [cause]);
+    else pending.set(n.resource.name, [cause]);
   }
   const systems = [...names].sort().map((name) => row(inp, name, pending.get(name) ?? []));
   return {
     owner: inp.owner,
     ready: inp.passes > 0,
-    // Converged: the last plan had nothing to do and no actor is still working (e.g. verifying an
-    // adopted entrypoint, which the plan does not count as a change).
-    converged: (inp.plan?.converged ?? false) && systems.every((s) => s.phase === 'idle' || s.phase === 'failed'),
+    converged: isConverged(inp, systems),
     passes: inp.passes,
     ...(inp.lastPassAt !== undefined ? { lastPassAt: inp.lastPassAt } : {}),
     ...(inp.desired.pruneHold() ? { pruneHold: inp.desired.pruneHold() } : {}),
@@ -105,6 +104,22 @@ export function buildStatus(inp: StatusInputs): ControllerStatus {
   };
 }
 
+/**
+ * Converged: the last plan had nothing to do, no system is still working (e.g. verifying an
+ * adopted entrypoint, which the plan does not count as a change), HCS answered the last listing
+ * (rows are not stale) and every desired Running system exists unless it is parked (failed,
+ * completed, suspended).
+ */
+function isConverged(inp: StatusInputs, systems: readonly SystemStatus[]): boolean {
+  if (!(inp.plan?.converged ?? false) || inp.listError !== undefined) return false;
+  return systems.every((s) => {
+    if (s.phase !== 'idle' && s.phase !== 'failed') return false;
+    const d = inp.desired.get(s.name);
+    if (!d || d.state === 'Stopped' || s.suspended || s.actual !== 'Absent' || s.phase === 'failed') return true;
+    return inp.runtime.get(s.name)?.completed?.hash === d.configHash;
+  });
+}
+
 function row(inp: StatusInputs, name: string, pending: string[]): SystemStatus {
   const d = inp.desired.get(name);
   const parts = inp.observed?.groups.get(name)?.parts ?? [];
@@ -112,24 +127,24 @@ function row(inp: StatusInputs, name: string, pending: string[]): SystemStatus {
   const hash = d ? shortHash(d.configHash) : undefined;
   const mainId = d?.parts.find((p) => p.role === 'main')?.id;
   const main = parts.find((p) => p.id === mainId) ?? parts.find((p) => p.role === 'main');
-  const events = inp.history.list(name);
-  const errors = events.filter((e) => e.kind === 'error' || e.kind === 'backoff');
-  const child = inp.phase(name);
-  const firstEvent = events[0];
+  const firstEvent = inp.history.list(name)[0];
+  const since = info.since ?? firstEvent?.at;
+  const lastError = info.failed?.hash === d?.configHash ? info.failed?.message : info.lastError;
   return {
     name,
     desired: d ? d.state : 'Absent',
-    actual: main ? main.state || 'Created' : 'Absent',
+    // With HCS not answering, the last observation is stale: say so rather than show it.
+    actual: inp.listError !== undefined ? 'Unknown' : main ? main.state || 'Created' : 'Absent',
     ids: parts.map((p) => p.id),
     ...(hash ? { hash } : {}),
     restarts: info.restarts,
     ...(info.nextRetryAt !== undefined && info.nextRetryAt > inp.now ? { nextRetryAt: info.nextRetryAt } : {}),
-    phase: child === undefined ? 'idle' : typeof child === 'string' ? child : JSON.stringify(child),
+    phase: inp.phase(name) ?? 'idle',
     pending,
-    ...(info.failed ? { lastError: info.failed.message } : errors.length > 0 ? { lastError: errors[errors.length - 1]!.message } : {}),
+    ...(lastError !== undefined ? { lastError } : {}),
     lastKnownGood: inp.desired.isLastKnownGood(name),
     suspended: inp.suspended || d?.suspend === true,
     ...(d ? { source: `${d.source.file}:${d.source.line}` } : {}),
-    ...(firstEvent ? { since: firstEvent.at } : {}),
+    ...(since !== undefined ? { since } : {}),
   };
 }

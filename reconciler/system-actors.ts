@@ -5,46 +5,51 @@
  * were quadratic: 1000 systems cost ~300 ms before the first Create and ~1.2 s to dispose, 5000
  * systems several seconds and tens of seconds. Here a spawn, a send and a stop are O(1).
  */
-import { createActor, type Actor } from 'xstate';
-import type { StepExecutor } from './executor.ts';
-import type { PlanAction } from './plan.ts';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import type { ActionNode, NodeResult, PlanNode } from './graph.ts';
 import type { Clock } from './ports.ts';
-import { systemMachine } from './system-machine.ts';
+import { systemMachine, type RunNodesInput } from './system-machine.ts';
 
 /** What the registry needs. */
 export interface SystemActorsOptions {
-  executor: StepExecutor;
+  /** Run one name's nodes (graph order, bounded concurrency); resolves when all are done or skipped. */
+  runNodes(name: string, nodes: ActionNode[], signal: AbortSignal): Promise<NodeResult<ActionNode>[]>;
   /** The controller's clock (a SimulatedClock in tests drives the actors' timers too). */
   clock: Clock;
-  /** A system actor settled (idle, backoff over, failed): the controller plans again. */
+  /** A system actor settled: the controller plans again. */
   onSettled(name: string): void;
 }
 
 /** One actor per managed system name, created on first dispatch. */
 export class SystemActors {
   readonly #actors = new Map<string, Actor<typeof systemMachine>>();
+  readonly #machine;
 
-  constructor(private readonly opts: SystemActorsOptions) {}
+  constructor(private readonly opts: SystemActorsOptions) {
+    this.#machine = systemMachine.provide({
+      actors: { runNodes: fromPromise<NodeResult<ActionNode>[], RunNodesInput>(({ input, signal }) => opts.runNodes(input.name, input.nodes, signal)) },
+      actions: { settled: (_args, params) => opts.onSettled(params.name) },
+    });
+  }
 
-  /** Hand a name's actions to its actor, creating the actor on first use. */
-  dispatch(name: string, actions: PlanAction[]): void {
+  /** Hand a name's nodes to its actor, creating the actor on first use. */
+  dispatch(name: string, nodes: PlanNode[]): void {
     const existing = this.#actors.get(name);
     if (existing) {
-      existing.send({ type: 'apply', actions });
+      existing.send({ type: 'apply', nodes });
       return;
     }
-    const { executor, clock, onSettled } = this.opts;
-    const actor = createActor(systemMachine, { clock, input: { name, executor, initial: actions, onSettled } });
+    const actor = createActor(this.#machine, { clock: this.opts.clock, input: { name, initial: nodes } });
     this.#actors.set(name, actor);
     actor.start();
   }
 
-  /** The actor's state value (`idle`, `{working: 'calling'}`, `backoff`, ...), undefined if none. */
-  phase(name: string): unknown {
-    return this.#actors.get(name)?.getSnapshot().value;
+  /** Whether the actor of this name is running nodes now. */
+  working(name: string): boolean {
+    return this.#actors.get(name)?.getSnapshot().value === 'working';
   }
 
-  /** Stop every actor (in-flight steps are aborted through their signals). */
+  /** Stop every actor (in-flight nodes are aborted through their signals). */
   stopAll(): void {
     for (const actor of this.#actors.values()) actor.stop();
     this.#actors.clear();

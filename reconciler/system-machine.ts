@@ -1,56 +1,54 @@
 /**
- * One actor per managed system. It runs the plan steps of its name in order: create → start →
- * entrypoint, pause/resume, and stop as "graceful shutdown, then terminate once stopTimeout has
- * passed". A failed step either parks the system (`failed`, permanent errors: shown in status, not
- * retried until the spec changes) or backs off (`backoff`, kubelet's curve) before the controller
- * plans again. Timers are xstate `after` delays, so tests drive them with a SimulatedClock.
+ * One actor per managed system name. It runs the action nodes of its name (a subgraph of the
+ * plan) through the provided `runNodes` actor and reports when it settles, so that the controller
+ * plans again. Its dependencies come in through `.provide()` (see system-actors.ts), so a test can
+ * run the machine alone with fakes. What a run changed is not kept here: the executor returns
+ * outcomes and the controller folds them into the runtime state (runtime.ts), which is also where
+ * backoff and permanent failures live (the planner then answers with wait nodes).
+ *
+ * No `apply` is dropped: one that arrives while the actor works is remembered (the latest wins)
+ * and, when the run ends, turned into a request for a fresh plan (`settled` with `replan`), not
+ * executed: it was planned while the earlier nodes were still in flight, so it is stale.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { FailureOutcome, StepExecutor } from './executor.ts';
-import type { PlanAction } from './plan.ts';
-
-type StepAction = Exclude<PlanAction, { kind: 'wait' | 'stop' }>;
-type StopAction = Extract<PlanAction, { kind: 'stop' }>;
+import type { ActionNode, NodeResult, PlanNode } from './graph.ts';
 
 /** Input of a system actor. */
 export interface SystemInput {
   name: string;
-  executor: StepExecutor;
-  /** Steps to run right away (the plan that made the controller spawn this actor). */
-  initial?: PlanAction[];
-  /** Called whenever the actor settles (idle, backoff over, failed). */
-  onSettled?(name: string): void;
+  /** Nodes to run right away (the plan that made the controller spawn this actor). */
+  initial?: readonly PlanNode[];
 }
 
 interface SystemContext {
   name: string;
-  executor: StepExecutor;
-  onSettled?: (name: string) => void;
-  queue: PlanAction[];
-  index: number;
-  failure?: FailureOutcome;
+  nodes: ActionNode[];
+  /** Nodes of an `apply` that arrived while working. */
+  pending?: ActionNode[];
+  /** Whether the run that just ended missed an apply (the controller must plan again). */
+  replan: boolean;
 }
 
 /** Events a system actor accepts. */
-export type SystemMachineEvent = { type: 'apply'; actions: PlanAction[] };
+export type SystemMachineEvent = { type: 'apply'; nodes: readonly PlanNode[] };
 
-/** Event the controller machine receives whenever a system actor settles (idle, backoff over, failed). */
+/** Event the controller machine receives whenever a system actor settles. */
 export interface SystemSettledEvent {
   type: 'system.settled';
   name: string;
 }
 
-function current(context: SystemContext): PlanAction | undefined {
-  return context.queue[context.index];
+/** Input of the `runNodes` actor the composition provides. */
+export interface RunNodesInput {
+  name: string;
+  nodes: ActionNode[];
 }
 
-function currentStop(context: SystemContext): StopAction {
-  const action = current(context);
-  if (action?.kind !== 'stop') throw new Error(`internal: expected a stop step for ${context.name}`);
-  return action;
+function actionable(nodes: readonly PlanNode[]): ActionNode[] {
+  return nodes.filter((n): n is ActionNode => n.op !== 'wait');
 }
 
-/** The per-system state machine. */
+/** The per-system state machine; provide `runNodes` and `settled` before use. */
 export const systemMachine = setup({
   types: {
     context: {} as SystemContext,
@@ -58,99 +56,38 @@ export const systemMachine = setup({
     events: {} as SystemMachineEvent,
   },
   actors: {
-    runStep: fromPromise<void, { executor: StepExecutor; action: StepAction }>(({ input, signal }) => input.executor.run(input.action, signal)),
-    shutdown: fromPromise<void, { executor: StepExecutor; action: StopAction }>(({ input, signal }) => input.executor.shutdown(input.action, signal)),
-    terminate: fromPromise<void, { executor: StepExecutor; action: StopAction }>(({ input, signal }) => input.executor.terminate(input.action, signal)),
-  },
-  delays: {
-    stopTimeout: ({ context }) => currentStop(context).stopTimeoutMs,
-    retryDelay: ({ context }) => context.failure?.delayMs ?? 1000,
-  },
-  guards: {
-    hasQueue: ({ context }) => context.index < context.queue.length,
-    queueDone: ({ context }) => context.index >= context.queue.length,
-    currentIsStop: ({ context }) => current(context)?.kind === 'stop',
-    currentIsWait: ({ context }) => current(context)?.kind === 'wait',
-    permanent: ({ context }) => context.failure?.permanent === true,
-    retryNow: ({ context }) => context.failure?.delayMs === 0,
+    runNodes: fromPromise<NodeResult<ActionNode>[], RunNodesInput>(async () => {
+      throw new Error('system machine: runNodes was not provided');
+    }),
   },
   actions: {
-    settled: ({ context }) => context.onSettled?.(context.name),
-    advance: assign({ index: ({ context }) => context.index + 1 }),
-    load: assign(({ event }) => ({ queue: event.actions.filter((a) => a.kind !== 'wait'), index: 0, failure: undefined })),
-    recordFailure: assign({
-      failure: ({ context, event }) => context.executor.onFailure(current(context)!, (event as { error?: unknown }).error),
-    }),
+    /** The actor has nothing to do now (`replan`: an apply arrived while it worked). */
+    settled: (_args, _params: { name: string; replan: boolean }) => {},
+  },
+  guards: {
+    hasNodes: ({ context }) => context.nodes.length > 0,
   },
 }).createMachine({
   id: 'system',
-  context: ({ input }) => ({
-    name: input.name,
-    executor: input.executor,
-    onSettled: input.onSettled,
-    queue: (input.initial ?? []).filter((a) => a.kind !== 'wait'),
-    index: 0,
-  }),
+  context: ({ input }) => ({ name: input.name, nodes: actionable(input.initial ?? []), replan: false }),
   initial: 'idle',
   states: {
     idle: {
-      always: { guard: 'hasQueue', target: 'working' },
-      entry: 'settled',
-      on: { apply: { target: 'working', actions: 'load' } },
+      always: { guard: 'hasNodes', target: 'working' },
+      entry: [
+        { type: 'settled', params: ({ context }) => ({ name: context.name, replan: context.replan }) },
+        assign({ replan: false }),
+      ],
+      on: { apply: { target: 'working', actions: assign({ nodes: ({ event }) => actionable(event.nodes) }) } },
     },
     working: {
-      initial: 'next',
-      states: {
-        next: {
-          always: [
-            { guard: 'queueDone', target: '#system.idle' },
-            { guard: 'currentIsWait', target: 'next', actions: 'advance', reenter: true },
-            { guard: 'currentIsStop', target: 'shuttingDown' },
-            { target: 'calling' },
-          ],
-        },
-        calling: {
-          invoke: {
-            src: 'runStep',
-            input: ({ context }) => ({ executor: context.executor, action: current(context) as StepAction }),
-            onDone: { target: 'next', actions: 'advance' },
-            onError: { target: '#system.failing', actions: 'recordFailure' },
-          },
-        },
-        shuttingDown: {
-          invoke: {
-            src: 'shutdown',
-            input: ({ context }) => ({ executor: context.executor, action: currentStop(context) }),
-            onDone: { target: 'next', actions: 'advance' },
-            onError: { target: 'terminating' },
-          },
-          after: { stopTimeout: { target: 'terminating' } },
-        },
-        terminating: {
-          invoke: {
-            src: 'terminate',
-            input: ({ context }) => ({ executor: context.executor, action: currentStop(context) }),
-            onDone: { target: 'next', actions: 'advance' },
-            onError: { target: '#system.failing', actions: 'recordFailure' },
-          },
-        },
+      on: { apply: { actions: assign({ pending: ({ event }) => actionable(event.nodes) }) } },
+      invoke: {
+        src: 'runNodes',
+        input: ({ context }) => ({ name: context.name, nodes: context.nodes }),
+        onDone: { target: 'idle', actions: assign(({ context }) => ({ nodes: [], pending: undefined, replan: context.pending !== undefined })) },
+        onError: { target: 'idle', actions: assign(({ context }) => ({ nodes: [], pending: undefined, replan: context.pending !== undefined })) },
       },
-    },
-    failing: {
-      // A zero delay goes straight back to idle: a timer (even of 0 ms) would wait for an injected
-      // clock to advance.
-      always: [
-        { guard: 'permanent', target: 'failed' },
-        { guard: 'retryNow', target: 'idle', actions: assign({ queue: [], index: 0 }) },
-        { target: 'backoff' },
-      ],
-    },
-    backoff: {
-      after: { retryDelay: { target: 'idle', actions: assign({ queue: [], index: 0 }) } },
-    },
-    failed: {
-      entry: [assign({ queue: [], index: 0 }), 'settled'],
-      on: { apply: { target: 'working', actions: 'load' } },
     },
   },
 });

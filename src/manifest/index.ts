@@ -18,6 +18,7 @@ export { renderManifest, SCHEMA_VERSION, type Rendering } from './render.ts';
 export { withStoredImage, quoteWindowsArg, pullPolicyOf, type ImageLookup, type StoredImage } from './image.ts';
 export { manifestSchema } from './schema.ts';
 export { combineSnapshot, formatLocation } from './snapshot.ts';
+export { manifestParser, type BoundManifestParser } from './parser.ts';
 export type { Manifest, ManifestPolicy } from './types.ts';
 
 /** `file:line:col path: message` (path omitted when the error concerns the whole document). */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startEmulator, type EmulatorProcess } from '../../src/emulator/launcher.ts';
 import { emulatorLibraryPath, ensureEmulatorLibrary } from '../../src/emulator/native/build.mjs';
 import { loadHcsLibrary, NativeHcsClient, type HcsNative } from '../../src/hcs/index.ts';
-import { combineSnapshot, isManifestFileName, parseManifestFile, type ManifestOptions } from '../../src/manifest/index.ts';
+import { manifestParser } from '../../src/manifest/index.ts';
 import { watchManifests, type ManifestSource } from '../../src/watch/index.ts';
 import { createController, type Controller } from '../../reconciler/index.ts';
 import type { Clock, Logger } from '../../reconciler/ports.ts';
@@ -103,15 +103,6 @@ export function writeManifests(folder: string, count: number, opts: { from?: num
   return folder;
 }
 
-/** The src/manifest functions bound to the manifest options, as `run` builds them. */
-export function parserFor(opts: ManifestOptions = { owner: OWNER }) {
-  return {
-    parseManifestFile: (file: string, content: Uint8Array) => parseManifestFile(file, content, opts),
-    combineSnapshot: (results: unknown[]) => combineSnapshot(results as Parameters<typeof combineSnapshot>[0], opts),
-    isManifestFileName,
-  };
-}
-
 /** The `run` composition: binding → controller → watcher, snapshots fed to the controller. */
 export interface Stack {
   hcs: NativeHcsClient;
@@ -141,7 +132,7 @@ export async function startStack(rig: Rig, o: StackOptions): Promise<Stack> {
     hcs, owner: OWNER, clock: realClock, logger: quiet, resyncMs: o.resyncMs ?? 30_000, concurrency: o.concurrency ?? 16,
   });
   const t0 = performance.now();
-  const source = await watchManifests({ path: o.manifests, parser: parserFor(), settleMs: o.settleMs ?? 150, resyncMs: o.resyncMs ?? 30_000, logger: quiet });
+  const source = await watchManifests({ path: o.manifests, parser: manifestParser({ owner: OWNER }), settleMs: o.settleMs ?? 150, resyncMs: o.resyncMs ?? 30_000, logger: quiet });
   const initialScanMs = performance.now() - t0;
   let snapshots = 0;
   const sub = source.onSnapshot((s) => {

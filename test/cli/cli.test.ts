@@ -69,9 +69,18 @@ test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file 
   });
   const pending = cli(['plan', '--manifests', manifests, '-o', 'json'], env);
   assert.equal(pending.code, 2, pending.stderr);
-  const plan = JSON.parse(pending.stdout) as { converged: boolean; actions: Array<{ kind: string; cause: string }> };
+  const plan = JSON.parse(pending.stdout) as { converged: boolean; nodes: Array<{ id: string; resource: { kind: string; name: string; hcsId?: string }; op: string; reason: string; cause: string; deps: string[] }> };
+  assert.deepEqual(Object.keys(plan), ['converged', 'nodes'], 'plan -o json is exactly { converged, nodes }');
   assert.equal(plan.converged, false);
-  assert.ok(plan.actions.some((a) => a.kind === 'create' && a.cause === 'not found'));
+  assert.ok(plan.nodes.some((n) => n.op === 'create' && n.reason === 'notFound' && n.cause === 'not found' && n.resource.kind === 'computeSystem'));
+  for (const n of plan.nodes) {
+    assert.deepEqual(Object.keys(n), ['id', 'resource', 'op', 'reason', 'cause', 'deps']);
+    for (const dep of n.deps) assert.ok(plan.nodes.findIndex((m) => m.id === dep) < plan.nodes.indexOf(n), `${n.id} comes after its dep ${dep}`);
+  }
+  // The text form lists the same nodes, in the same order, with their causes.
+  const text = cli(['plan', '--manifests', manifests], env).stdout.trim().split('\n');
+  assert.deepEqual(text.slice(0, plan.nodes.length).map((l) => l.split(' ')[1]), plan.nodes.map((n) => n.op));
+  assert.ok(plan.nodes.every((n, i) => text[i]!.endsWith(`: ${n.cause}`)));
   const apply = cli(['apply', '--manifests', manifests, '--timeout', '60s'], env);
   assert.equal(apply.code, 0, apply.stderr);
   assert.equal(cli(['plan', '--manifests', manifests], env).code, 0);

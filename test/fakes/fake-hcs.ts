@@ -43,9 +43,19 @@ export class FakeHcs implements HcsClient {
     this.systems.set(id, { id, owner, systemType: 'Container', state, document: {}, processes: [], ignoreShutdown: false });
   }
 
-  /** Make a running system exit unexpectedly. */
-  crash(id: string): void {
-    this.#stop(id, 'UnexpectedExit');
+  /** Make a running system exit (unexpectedly by default). */
+  crash(id: string, exitType: ExitType = 'UnexpectedExit'): void {
+    this.#stop(id, exitType);
+  }
+
+  /** Make enumerate calls hang until the returned function is called (an HCS that stops answering). */
+  hangEnumerate(): () => void {
+    let release!: () => void;
+    this.#enumerateGate = new Promise<void>((r) => (release = r));
+    return () => {
+      this.#enumerateGate = undefined;
+      release();
+    };
   }
 
   /** Make the first live process of a system exit with a code. */
@@ -67,8 +77,11 @@ export class FakeHcs implements HcsClient {
     return [...this.systems.values()].filter((s) => s.state !== 'Stopped' && (!owner || s.owner === owner));
   }
 
+  #enumerateGate: Promise<void> | undefined;
+
   async enumerate(query: EnumerateQuery = {}): Promise<ObservedSystem[]> {
     await this.#call('enumerate');
+    await this.#enumerateGate;
     return [...this.systems.values()]
       .filter((s) => !query.owners || query.owners.includes(s.owner))
       .map((s) => ({ id: s.id, systemType: s.systemType, owner: s.owner, state: s.state }));

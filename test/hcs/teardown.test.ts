@@ -59,7 +59,9 @@ describe('callbacks after close and under load', () => {
     await svc.emu.control.latency({ op: 'Open', ms: 100 });
     const hcs = newClient(svc);
     const opening = hcs.open('busy');
-    await new Promise((r) => setTimeout(r, 10));
+    // The Open is in flight once the service has registered its new handle (on arrival; it
+    // answers only after the 100 ms latency): wait for that, not for a fixed time.
+    while ((await svc.emu.control.status()).handles === 0) await new Promise((r) => setImmediate(r));
     await hcs.close();
     assert.equal(svc.native.emuOpenHandleCount(), 0, 'the late handle is closed before close() resolves');
     const err = await opening.then(() => assert.fail('a late open must not hand out a handle'), (e: unknown) => e);

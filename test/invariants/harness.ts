@@ -2,7 +2,7 @@
  * In-process composition like `hcs-reconciler run` (real watcher, real clock, real binding on a
  * private emulator) for the deterministic invariant tests.
  */
-import { combineSnapshot, isManifestFileName, parseManifestFile } from '../../src/manifest/index.ts';
+import { manifestParser } from '../../src/manifest/index.ts';
 import { watchManifests } from '../../src/watch/index.ts';
 import { NativeHcsClient } from '../../src/hcs/index.ts';
 import { realClock } from '../../src/cli/clock.ts';
@@ -22,15 +22,7 @@ export async function startWatched(rig: Rig, path: string, opts: { allowEmpty?: 
   const owner = opts.owner ?? OWNER;
   const hcs = new NativeHcsClient(rig.native);
   const controller = createController({ hcs, owner, clock: realClock, logger: quiet, resyncMs: 0, allowEmpty: opts.allowEmpty });
-  const mopts = { owner };
-  const source = await watchManifests({
-    path, settleMs: 20, resyncMs: 0, logger: quiet,
-    parser: {
-      parseManifestFile: (file: string, content: Uint8Array) => parseManifestFile(file, content, mopts),
-      combineSnapshot: (results: unknown[]) => combineSnapshot(results as Parameters<typeof combineSnapshot>[0], mopts),
-      isManifestFileName,
-    },
-  });
+  const source = await watchManifests({ path, settleMs: 20, resyncMs: 0, logger: quiet, parser: manifestParser({ owner }) });
   const snapshots: ManifestSnapshot[] = [];
   const sub = source.onSnapshot((s) => {
     snapshots.push(s);

@@ -30,7 +30,9 @@ for (const m of snapshot.manifests) {
   test(`golden rendering: ${m.name}`, () => {
     const golden = `test/fixtures/golden/${m.name}.json`;
     const actual = { configHash: m.configHash, parts: m.parts, process: m.process ?? null };
-    if (process.env.UPDATE_GOLDEN || !existsSync(golden)) writeFileSync(golden, `${JSON.stringify(actual, null, 2)}\n`);
+    if (process.env.UPDATE_GOLDEN) writeFileSync(golden, `${JSON.stringify(actual, null, 2)}\n`);
+    // A missing golden is a failure, not a new baseline: review the rendering, then UPDATE_GOLDEN=1.
+    assert.ok(existsSync(golden), `${golden} is missing; review the rendering and run with UPDATE_GOLDEN=1`);
     assert.deepEqual(actual, JSON.parse(readFileSync(golden, 'utf8')));
   });
 }

@@ -58,16 +58,25 @@ test('defaults and DesiredSystem fields', () => {
   assert.deepEqual(withBackoff.backoff, { initialMs: 10_000, maxMs: 60_000, resetAfterMs: 600_000 });
 });
 
+/** `text` with `from` replaced (every occurrence with 'all'); fails if `from` does not occur, so a case cannot pass by not editing. */
+function edit(text: string, from: string, to: string, all?: 'all'): string {
+  assert.ok(text.includes(from), `the fixture no longer contains ${JSON.stringify(from)}`);
+  const out = all ? text.split(from).join(to) : text.replace(from, to);
+  assert.notEqual(out, text);
+  if (all) assert.ok(!out.replace(/\r\n/g, '').includes('\n'), 'every line ending converted');
+  return out;
+}
+
 test('hash: labels, state, restartPolicy, stopTimeout, suspend, dependsOn and key order do not change it', () => {
   const base = hashOf(web);
   const same = [
-    web.replace('labels: { app: web, tier: frontend }', 'labels: { app: other }'),
-    web.replace('state: Running', 'state: Stopped'),
-    web.replace('restartPolicy: Always', 'restartPolicy: Never'),
-    web.replace('stopTimeout: 30s', 'stopTimeout: 5m\n  suspend: true\n  updateStrategy: CreateBeforeStop'),
-    web.replace('  state: Running\n', '  state: Running\n  backoff: { initial: 1s }\n  placement: { hosts: [h1] }\n'),
-    web.replace('    hostName: web\n    memoryMB: 2048\n', '    memoryMB: 2048\n    hostName: web\n'),
-    web.replace('\n', '\r\n'),
+    edit(web, 'labels: { app: web, tier: frontend }', 'labels: { app: other }'),
+    edit(web, 'state: Running', 'state: Stopped'),
+    edit(web, 'restartPolicy: Always', 'restartPolicy: Never'),
+    edit(web, 'stopTimeout: 30s', 'stopTimeout: 5m\n  suspend: true\n  updateStrategy: CreateBeforeStop'),
+    edit(web, '  state: Running\n', '  state: Running\n  backoff: { initial: 1s }\n  placement: { hosts: [h1] }\n'),
+    edit(web, '    hostName: web\n    memoryMB: 2048\n', '    memoryMB: 2048\n    hostName: web\n'),
+    edit(web, '\n', '\r\n', 'all'),
   ];
   for (const text of same) assert.equal(hashOf(text), base);
 });
@@ -75,11 +84,11 @@ test('hash: labels, state, restartPolicy, stopTimeout, suspend, dependsOn and ke
 test('hash: memoryMB, layers, entrypoint, environment and owner change it', () => {
   const base = hashOf(web);
   const changed = [
-    web.replace('memoryMB: 2048', 'memoryMB: 4096'),
-    web.replace('layers\\web-app', 'layers\\web-app-v2'),
-    web.replace('--port 80', '--port 8080'),
-    web.replace('MODE: production', 'MODE: staging'),
-    web.replace('isolation: process', 'isolation: hyperv'),
+    edit(web, 'memoryMB: 2048', 'memoryMB: 4096'),
+    edit(web, 'layers\\web-app', 'layers\\web-app-v2'),
+    edit(web, '--port 80', '--port 8080'),
+    edit(web, 'MODE: production', 'MODE: staging'),
+    edit(web, 'isolation: process', 'isolation: hyperv'),
   ];
   for (const text of changed) assert.notEqual(hashOf(text), base);
   assert.notEqual(only(web, { owner: 'other' }).configHash, base);

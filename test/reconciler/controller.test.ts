@@ -87,8 +87,8 @@ test('unexpected exit: first restart immediate, second after 10 s of (simulated)
   await settle(controller, hcs, () => hcs.systems.get(id)?.state === 'Running', 'restarted at once');
   assert.equal(controller.status().systems[0]?.restarts, 1);
   hcs.crash(id);
-  const backoff = await controller.waitForPass((p) => p.actions.some((a) => a.kind === 'wait' && a.reason === 'backoff'));
-  assert.match(JSON.stringify(backoff.actions), /exited unexpectedly \(restart 2, backoff 10s\)/);
+  const backoff = await controller.waitForPass((p) => p.nodes.some((a) => a.op === 'wait' && a.reason === 'backoff'));
+  assert.match(JSON.stringify(backoff.nodes), /exited unexpectedly \(restart 2, backoff 10s\)/);
   assert.equal(hcs.systems.has(id), false);
   clock.increment(9_999);
   assert.equal(hcs.systems.has(id), false, 'still backing off');
@@ -106,9 +106,14 @@ test('shutdown that never completes is followed by terminate after stopTimeout',
   hcs.systems.get(mainId(vm))!.ignoreShutdown = true;
   controller.applySnapshot(snapshot([desired('vm', { vm: true, stopTimeoutMs: 5_000, state: 'Stopped' })]));
   await settle(controller, hcs, () => hcs.calls.includes(`shutdown ${mainId(vm)}`), 'shutdown sent');
-  await new Promise((r) => setImmediate(r));
-  assert.ok(!hcs.calls.includes(`terminate ${mainId(vm)}`));
-  clock.increment(5_000);
+  // Just short of the stop timeout, and a whole reconcile pass later (the executor has had every
+  // chance to act): no terminate. One more millisecond: terminate.
+  clock.increment(4_999);
+  const passes = controller.status().passes;
+  controller.reconcile();
+  await controller.waitForPass(() => controller.status().passes > passes);
+  assert.ok(!hcs.calls.includes(`terminate ${mainId(vm)}`), 'no terminate before stopTimeout');
+  clock.increment(1);
   await settle(controller, hcs, () => !hcs.systems.has(mainId(vm)), 'terminated');
   assert.ok(hcs.calls.includes(`terminate ${mainId(vm)}`));
   await controller.dispose();
@@ -141,7 +146,7 @@ test('an invalid edit keeps the running system on its last valid spec; an empty 
   assert.equal(controller.status().systems[0]?.lastKnownGood, true);
   controller.applySnapshot(snapshot([], { files: [] }));
   const p = await controller.waitForPass(() => true);
-  assert.equal(p.actions.length, 0);
+  assert.equal(p.nodes.length, 0);
   assert.match(controller.status().pruneHold ?? '', /folder is empty/);
   controller.applySnapshot(snapshot([], { folderOk: false, folderError: 'ENOENT', files: [] }));
   await controller.waitForPass(() => true);
@@ -203,7 +208,7 @@ test('entrypoint exit shuts the container down; OnFailure with code 0 leaves it 
   hcs.exitProcess(id, 0);
   await settle(controller, hcs, () => !hcs.systems.has(id), 'container shut down');
   const p = await controller.waitForPass(converged);
-  assert.match(JSON.stringify(p.actions), /exit code 0\), restartPolicy OnFailure/);
+  assert.match(JSON.stringify(p.nodes), /exit code 0\), restartPolicy OnFailure/);
   await controller.dispose();
   assert.equal(hcs.openHandles, 0);
 });

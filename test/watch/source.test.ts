@@ -143,14 +143,13 @@ describe('watchManifests: files', () => {
     assert.equal(seen.length, 1, JSON.stringify(seen.map(summary)));
   });
 
-  it('reacts to one write within a fraction of a second (default settle)', async () => {
+  // How fast is measured by the bench (`latency` scenario), not asserted in a unit test.
+  it('reacts to one write with a snapshot that holds it (default settle)', async () => {
     const wait = nextSnapshot(source, (s) => names(s).includes('fast'));
-    const t0 = performance.now();
     await writeFile(join(dir, 'fast.yaml'), manifest('fast'));
-    await wait;
-    const ms = performance.now() - t0;
-    console.log(`# reaction latency, one file, settleMs 150: ${ms.toFixed(1)} ms`);
-    assert.ok(ms < 1500, `took ${ms} ms`);
+    const s = await wait;
+    assert.deepEqual(s.errors, []);
+    assert.ok(names(s).includes('fast'));
   });
 
   const asRoot = process.getuid?.() === 0 ? 'root can read anything (run as another user to cover this)' : false;

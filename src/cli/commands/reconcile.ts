@@ -1,5 +1,5 @@
 /** `plan`, `apply` and `ps`: one-shot commands against HCS. */
-import { createController, DesiredStore, groupObserved, plan, type Plan, type PlanAction } from '../../../reconciler/index.ts';
+import { createController, dependencyOrder, DesiredStore, groupObserved, nodeJson, plan, type NodeOp, type Plan } from '../../../reconciler/index.ts';
 import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
 import { openHcsForCli, type GlobalOptions } from '../context.ts';
 import { outputFormat, printJson, table, UsageError } from '../output.ts';
@@ -7,19 +7,25 @@ import { realClock } from '../clock.ts';
 import { formatErrorsByFile, loadForCli } from './manifest.ts';
 import { parseDuration } from '../../manifest/index.ts';
 
-const SYMBOL: Record<PlanAction['kind'], string> = {
+const SYMBOL: Record<NodeOp, string> = {
   create: '+', start: '>', startProcess: '>', ensureProcess: '?', pause: '=', resume: '>', stop: '-', wait: '…',
 };
 
-/** One line per action: `+ create web-1a2b3c4d5e6f (web): not found`. */
+/**
+ * The same nodes as `plan -o json`, in dependency order, one line each:
+ * `+ create web-1a2b3c4d5e6f (web): not found`, `… wait api: waiting for dependency db`.
+ */
 export function formatPlan(p: Plan): string {
-  // ensureProcess only verifies an adopted entrypoint; it is not a change worth printing.
-  const shown = p.actions.filter((a) => a.kind !== 'ensureProcess');
-  if (shown.length === 0) return 'No changes. HCS matches the manifests.';
-  const lines = shown.map((a) =>
-    a.kind === 'wait' ? `${SYMBOL.wait} wait ${a.name}: ${a.cause}` : `${SYMBOL[a.kind]} ${a.kind} ${a.id} (${a.name}): ${a.cause}`,
+  if (p.nodes.length === 0) return 'No changes. HCS matches the manifests.';
+  const lines = dependencyOrder(p.nodes).map((n) =>
+    n.resource.hcsId === undefined ? `${SYMBOL[n.op]} ${n.op} ${n.resource.name}: ${n.cause}` : `${SYMBOL[n.op]} ${n.op} ${n.resource.hcsId} (${n.resource.name}): ${n.cause}`,
   );
   return `${lines.join('\n')}\n${p.converged ? 'Converged (nothing will change).' : 'Changes pending.'}`;
+}
+
+/** The `plan -o json` document (a contract): `{ converged, nodes: [{ id, resource, op, reason, cause, deps }] }`. */
+export function planJson(p: Plan): { converged: boolean; nodes: ReturnType<typeof nodeJson>[] } {
+  return { converged: p.converged, nodes: dependencyOrder(p.nodes).map(nodeJson) };
 }
 
 async function withHcs<T>(g: GlobalOptions, logger: Logger, start: boolean, fn: (hcs: HcsClient) => Promise<T>): Promise<T> {
@@ -42,13 +48,15 @@ export async function planCommand(opts: { manifests: string; output?: string; al
     return plan({ desired: store.list(), observed, allowPrune: store.pruneHold() === undefined, now: Date.now() });
   });
   const exit = snapshot.errors.length > 0 ? 1 : result.converged ? 0 : 2;
+  if (snapshot.errors.length > 0) process.stderr.write(`${formatErrorsByFile(snapshot.errors)}\n`);
+  // Notes go to stderr with -o json: stdout is exactly the plan document.
+  const notes = format === 'json' ? process.stderr : process.stdout;
+  if (store.pruneHold()) notes.write(`prune held: ${store.pruneHold()}\n`);
+  for (const i of snapshot.ignored) notes.write(`ignored ${i.name}: ${i.reason}\n`);
   if (format === 'json') {
-    printJson({ converged: result.converged, actions: result.actions, errors: snapshot.errors, ignored: snapshot.ignored, pruneHold: store.pruneHold() ?? null });
+    printJson(planJson(result));
     return exit;
   }
-  if (snapshot.errors.length > 0) process.stderr.write(`${formatErrorsByFile(snapshot.errors)}\n`);
-  if (store.pruneHold()) process.stdout.write(`prune held: ${store.pruneHold()}\n`);
-  for (const i of snapshot.ignored) process.stdout.write(`ignored ${i.name}: ${i.reason}\n`);
   process.stdout.write(`${formatPlan(result)}\n`);
   return exit;
 }

@@ -4,7 +4,7 @@
  * disposes them in reverse order. SIGINT/SIGTERM stop the controller and leave workloads running;
  * SIGHUP forces a rescan of the folder and a reconcile pass.
  */
-import { combineSnapshot, isManifestFileName, parseDuration, parseManifestFile, type ManifestOptions } from '../../manifest/index.ts';
+import { manifestParser, parseDuration } from '../../manifest/index.ts';
 import { watchManifests } from '../../watch/index.ts';
 import { createController } from '../../../reconciler/index.ts';
 import type { Disposable, Logger } from '../../../reconciler/ports.ts';
@@ -50,15 +50,6 @@ function integer(flag: string, value: string | undefined, fallback: number): num
   return n;
 }
 
-function parserFor(opts: ManifestOptions) {
-  return {
-    parseManifestFile: (file: string, content: Uint8Array) => parseManifestFile(file, content, opts),
-    // The watcher hands back exactly what parseManifestFile returned, so the cast is sound.
-    combineSnapshot: (results: unknown[]) => combineSnapshot(results as Parameters<typeof combineSnapshot>[0], opts),
-    isManifestFileName,
-  };
-}
-
 /** Run until a signal; resolves with the exit code. */
 export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Logger): Promise<number> {
   const resyncMs = duration('--resync', opts.resync, 30_000);
@@ -95,7 +86,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     }
     stack.push(controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind, ...(e.hresult ? { hresult: e.hresult } : {}) })));
     const source = await watchManifests({
-      path: opts.manifests, parser: parserFor(mopts), settleMs, resyncMs, poll: opts.poll === true,
+      path: opts.manifests, parser: manifestParser(mopts), settleMs, resyncMs, poll: opts.poll === true,
       depth: integer('--depth', opts.depth, 1), logger,
     });
     stack.push(source);
