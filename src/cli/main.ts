@@ -71,6 +71,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--listen <host:port|off>', 'status/health endpoint (loopback only unless --listen-any)', '127.0.0.1:9180')
     .option('--listen-any', 'allow a non-loopback --listen address')
     .option('--strict-folder', 'refuse to start when the manifests folder is writable by non-administrators')
+    .option('--image-gc-grace <duration|off>', 'remove images no manifest has used for this long (e.g. 24h)', 'off')
     .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler or $XDG_RUNTIME_DIR/hcs-reconciler)')
     .description('run the controller: watch the folder and keep HCS converged (SIGHUP rescans; SIGINT/SIGTERM stop, workloads keep running)')
     .action(act(async (o: RunOptions) => (await runCmds()).runCommand(o, g(), logger())));

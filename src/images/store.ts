@@ -154,7 +154,7 @@ export class ImageStore {
     const downloads = resolved.layers.map((l, i) =>
       present[i] ? undefined : this.blobs.ensure(opts.client, ref, l, (done, total) => opts.onProgress?.({ digest: l.digest, phase: 'download', done, total }), opts.signal, i === first ? tap : undefined),
     );
-    downloads.forEach((d) => d?.catch(() => undefined)); // a failure is reported by the await below, once
+    for (const d of downloads) d?.catch(() => undefined); // a failure is reported by the await below, once
     for (const [i, l] of resolved.layers.entries()) {
       if (present[i]) {
         opts.onProgress?.({ digest: l.digest, phase: 'exists', done: l.size, total: l.size });

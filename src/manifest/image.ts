@@ -27,6 +27,13 @@ export interface StoredImage {
 export interface ImageLookup {
   /** The stored image for a reference as written in a manifest, or undefined when not pulled. */
   find(reference: string): StoredImage | undefined;
+  /**
+   * Called for a manifest whose image is not stored: the controller starts or continues its pull
+   * and returns the text to report on the manifest (e.g. `pulling ...: 12.0 of 80.0 MB`).
+   */
+  missing?(reference: string, policy: ImagePullPolicy): string;
+  /** Called for a stored image whose manifest says `Always`: the controller re-resolves the tag in the background. */
+  refresh?(reference: string): void;
 }
 
 /** Quotes one argument for a Windows command line (CommandLineToArgvW rules). */
@@ -82,12 +89,15 @@ export function withStoredImage(
   const stored = images?.find(c.image);
   if (!stored) {
     const policy = pullPolicyOf(m);
+    const reported = images?.missing?.(c.image, policy);
+    if (reported !== undefined) return { problem: { path: ['spec', 'container', 'image'], key: false, message: reported } };
     const message =
       policy === 'Never'
         ? `image ${c.image} is not in the local image store and imagePullPolicy is Never; run "hcs-reconciler image pull ${c.image}"`
         : `image ${c.image} is not pulled yet; run "hcs-reconciler image pull ${c.image}"`;
     return { problem: { path: ['spec', 'container', 'image'], key: false, message } };
   }
+  if (pullPolicyOf(m) === 'Always') images?.refresh?.(c.image);
   const process = mergedProcess(c.process, stored);
   const { image: _image, imagePullPolicy: _policy, process: _p, ...rest } = c;
   return {

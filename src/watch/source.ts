@@ -144,6 +144,13 @@ class FolderSource implements ManifestSource {
     return this.requestScan();
   }
 
+  /** The parser's other inputs changed (the image store): parse every file again and publish. */
+  reparse(): Promise<ManifestSnapshot> {
+    this.ctx.cache.clear();
+    this.lastFingerprint = '';
+    return this.requestScan();
+  }
+
   stats(): SourceStats {
     return { ...this.counters, ...this.ctx.counters };
   }

@@ -141,4 +141,55 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
       await emu.stop();
     }
   });
+
+  test('run pulls on demand: converges from an empty store; pull failures are reported on the manifest (retryable with the registry text, permanent naming the host build)', async () => {
+    const socket = join(dir, 'emu-run.sock');
+    const emu = await startEmulator({ socketPath: socket });
+    const folder = join(dir, 'run-manifests');
+    mkdirSync(folder);
+    const old = windowsImage([await layerTar(baseLayerEntries())], { osVersion: '10.0.17763.1' });
+    await pushImage(reg.base, 'win/old', 'ltsc2019', old);
+    writeFileSync(join(folder, 'web.yaml'), manifest('web', `${reg.host}/win/web:v1`));
+    const args = ['--data-root', join(dir, 'data3'), '--owner', 'img-run', 'run', '--manifests', folder, '--listen', 'off', '--log-format', 'json', '--lock-dir', dir];
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, HCS_EMULATOR_SOCKET: socket } });
+    const lines: string[] = [];
+    const waiters: { re: RegExp; resolve: () => void }[] = [];
+    let buffer = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      buffer += chunk;
+      const parts = buffer.split('\n');
+      buffer = parts.pop() ?? '';
+      for (const line of parts) {
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (!w.re.test(line)) continue;
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    });
+    const waitLog = (re: RegExp) => new Promise<void>((resolve, reject) => {
+      if (lines.some((l) => re.test(l))) return resolve();
+      const t = setTimeout(() => reject(new Error(`no log line matching ${re}; got:\n${lines.join('\n')}`)), 60_000);
+      waiters.push({ re, resolve: () => {
+        clearTimeout(t);
+        resolve();
+      } });
+    });
+    try {
+      await waitLog(/"system":"web","event":"started"/);
+      const web = (await emu.control.list()).find((s) => s.owner === 'img-run' && s.state === 'Running');
+      const layers = (web!.document.Container as { Storage: { Layers: { Path: string }[] } }).Storage.Layers;
+      assert.ok(layers.length === 2 && layers.every((l) => l.Path.startsWith(join(dir, 'data3', 'layers'))));
+      writeFileSync(join(folder, 'nope.yaml'), manifest('nope', `${reg.host}/win/nope:v1`));
+      await waitLog(/manifest error.*win\/nope:v1: pull failed \(attempt \d+, retry in \d+s\):.*404 MANIFEST_UNKNOWN/);
+      writeFileSync(join(folder, 'old.yaml'), manifest('old', `${reg.host}/win/old:ltsc2019`));
+      await waitLog(/manifest error.*win\/old:ltsc2019.*10\.0\.20348.*10\.0\.17763\.1.*permanent; fix the manifest/);
+      assert.ok((await emu.control.list()).some((s) => s.id === web!.id && s.state === 'Running'), 'failing manifests change nothing running');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await emu.stop();
+    }
+  });
 });

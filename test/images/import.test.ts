@@ -16,7 +16,13 @@ import { baseLayerEntries, layerTar, RAW_SD, sha } from './synthetic.ts';
 
 const skip = process.platform === 'win32' ? 'the emulator library is for Linux; Windows runs the gated suite' : false;
 let ops: LayerNative;
-const lib = () => (ops ??= (ensureEmulatorLibrary(), new LayerNative({ libraryPath: emulatorLibraryPath('libvmcompute.so') })));
+const lib = (): LayerNative => {
+  if (!ops) {
+    ensureEmulatorLibrary();
+    ops = new LayerNative({ libraryPath: emulatorLibraryPath('libvmcompute.so') });
+  }
+  return ops;
+};
 const meta = async (p: string) => Object.fromEntries((await readFile(join(p, '..', '.hcsemu', `${basename(p)}.meta`), 'utf8')).trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
 
 async function blobOf(entries: Parameters<typeof layerTar>[0], dir: string): Promise<{ path: string; diffId: string }> {

@@ -23,7 +23,10 @@ async function setup(faults?: Parameters<typeof startFakeRegistry>[0]) {
   const fake = await startFakeRegistry(faults);
   const changed: string[] = [];
   const puller = new ImagePuller(store, new RegistryClient({ platform: { architecture: 'amd64', osVersion: host } }), { hostOsVersion: host, onStoreChanged: (r) => changed.push(r) });
-  return { store, fake, puller, changed, done: async () => (await fake.close(), await rm(store.paths.root, { recursive: true })) };
+  return { store, fake, puller, changed, done: async () => {
+    await fake.close();
+    await rm(store.paths.root, { recursive: true });
+  } };
 }
 
 test('IfNotPresent pulls once; concurrent ensures share the pull and observe shows Pulling with bytes', { skip }, async () => {
@@ -34,7 +37,7 @@ test('IfNotPresent pulls once; concurrent ensures share the pull and observe sho
     const ref = `${fake.host}/win/app:v1`;
     const a = puller.ensure(ref);
     const b = puller.ensure(ref, 'IfNotPresent');
-    let seen;
+    let seen: Awaited<ReturnType<typeof puller.observe>>[number] | undefined;
     for (;;) {
       [seen] = await puller.observe([ref]);
       if (seen!.state === 'Pulling' && (seen!.doneBytes ?? 0) > 0) break;

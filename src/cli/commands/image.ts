@@ -4,12 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import cliProgress from 'cli-progress';
-import type { LayerNative } from '../../hcs/layers.ts';
-import { openLayers } from '../images.ts';
+import { openLayers, registryClient } from '../images.ts';
 import { defaultDataRoot } from '../../images/paths.ts';
 import { ImageStore, type ImageRecord, type LayerProgress } from '../../images/store.ts';
 import { loadManifests } from '../../manifest/index.ts';
-import { formatReference, hostPlatform, loadDockerConfig, parseReference, RegistryClient } from '../../registry/index.ts';
+import { formatReference, parseReference } from '../../registry/index.ts';
 import type { GlobalOptions } from '../context.ts';
 import { manifestOptions } from '../context.ts';
 import { outputFormat, printJson, table, UsageError } from '../output.ts';
@@ -20,16 +19,6 @@ export type ImageGlobals = GlobalOptions;
 /** Opens the store of --data-root (default per platform). */
 export async function openStore(g: ImageGlobals, layers = openLayers()): Promise<ImageStore> {
   return ImageStore.open(g.dataRoot ?? defaultDataRoot(), layers);
-}
-
-/** A registry client from the global registry options. */
-export function registryClient(g: ImageGlobals): RegistryClient {
-  if (g.registryConfig && !existsSync(g.registryConfig)) throw new UsageError(`--registry-config ${g.registryConfig}: no such file`);
-  return new RegistryClient({
-    platform: hostPlatform(),
-    insecureRegistries: g.insecureRegistry ?? [],
-    ...(g.registryConfig ? { credentials: loadDockerConfig(g.registryConfig) } : {}),
-  });
 }
 
 const short = (d: string) => d.slice(7, 19);

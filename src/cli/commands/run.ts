@@ -9,6 +9,7 @@ import { watchManifests } from '../../watch/index.ts';
 import { createController } from '../../../reconciler/index.ts';
 import type { Disposable, Logger } from '../../../reconciler/ports.ts';
 import { manifestOptions, openHcsForCli, type GlobalOptions } from '../context.ts';
+import { controllerImages } from '../images.ts';
 import { realClock } from '../clock.ts';
 import { parseListen, startHttp } from '../http.ts';
 import { UsageError } from '../output.ts';
@@ -32,6 +33,7 @@ export interface RunOptions {
   listenAny?: boolean;
   lockDir?: string;
   strictFolder?: boolean;
+  imageGcGrace?: string;
 }
 
 function duration(flag: string, value: string | undefined, fallback: number): number {
@@ -54,6 +56,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
   const settleMs = duration('--settle', opts.settle, 150);
   const concurrency = integer('--concurrency', opts.concurrency, 16);
   const listen = opts.listen === 'off' ? undefined : parseListen(opts.listen ?? '127.0.0.1:9180', opts.listenAny === true);
+  const imageGcMs = opts.imageGcGrace === undefined || opts.imageGcGrace === 'off' ? 0 : duration('--image-gc-grace', opts.imageGcGrace, 0);
   const mopts = await manifestOptions(g);
   const stack: Disposable[] = [];
   const shutdown = async (): Promise<void> => {
@@ -64,6 +67,9 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     stack.push(acquireLock(g.owner, opts.manifests, opts.lockDir));
     const { hcs: raw, description } = await openHcsForCli(g, logger, { start: true });
     stack.push({ dispose: () => raw.close() });
+    const images = await controllerImages(g, logger, imageGcMs);
+    stack.push(images);
+    mopts.images = images.images;
     // Metrics are only readable through the HTTP endpoint: with --listen off, neither prom-client
     // (~8 MB of RSS) nor its default collectors (an event-loop-delay timer) are loaded.
     const metrics: ControllerMetrics | undefined = listen ? (await import('../metrics.ts')).createMetrics() : undefined;
@@ -85,6 +91,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
       depth: integer('--depth', opts.depth, 1), logger,
     });
     stack.push(source);
+    images.bind(source);
     const report = (s: ReturnType<typeof source.current>) => {
       for (const e of s.errors) logger.warn('manifest error', { file: e.file, line: e.line, col: e.col, field: e.path, error: e.message, text: formatError(e) });
       controller.applySnapshot(s);

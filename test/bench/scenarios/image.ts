@@ -81,7 +81,8 @@ export async function runImage(_rig: Rig, mode: BenchMode): Promise<BenchResult[
     const layer = await bigLayer(join(dir, 'layer.tar.gz'), bytes);
     await pushFile(reg.base, 'bench/big', join(dir, 'layer.tar.gz'), layer.digest, layer.size);
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'windows', 'os.version': '10.0.20348.1', rootfs: { type: 'layers', diff_ids: [layer.diffId] } }));
-    await pushFile(reg.base, 'bench/big', (writeFileSync(join(dir, 'config.json'), config), join(dir, 'config.json')), sha(config), config.length);
+    writeFileSync(join(dir, 'config.json'), config);
+    await pushFile(reg.base, 'bench/big', join(dir, 'config.json'), sha(config), config.length);
     const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer.digest, size: layer.size }] }));
     await putManifest(reg.base, 'bench/big', 'v1', { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, bytes: manifest });
 
