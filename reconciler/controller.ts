@@ -18,7 +18,7 @@ import { parseSystemId, shortHash } from './identity.ts';
 import { Limiter } from './limiter.ts';
 import { groupObserved, isLive, type ObservedState } from './observed.ts';
 import { plan, type Plan } from './plan.ts';
-import type { Clock, Disposable, HcsClient, Logger, ManifestSnapshot, ProcessEvent, ResourcePorts, SystemEvent } from './ports.ts';
+import type { Clock, Disposable, HcsClient, Logger, ManifestSnapshot, ProcessEvent, ProvisionPort, ResourcePorts, SystemEvent } from './ports.ts';
 import type { ExitInfo } from './reasons.ts';
 import { NO_RUNTIME, reduceRuntime, type Outcome, type RuntimeInfo } from './runtime.ts';
 import { buildStatus, type ControllerStatus } from './status.ts';
@@ -49,6 +49,8 @@ export interface ControllerOptions {
   listStaleMs?: number;
   /** The local record of started entrypoints (entrypoint-identity.ts); default in memory. */
   entrypoints?: EntrypointRecords;
+  /** Scratches, endpoints and namespaces for parts that ask for them (src/network, src/scratch). */
+  provision?: ProvisionPort;
 }
 
 /** A running controller. */
@@ -119,6 +121,7 @@ class ControllerImpl implements Controller {
       owner: opts.owner,
       lookupOwner: async (id) => (await opts.hcs.enumerate({ ids: [id] }, { timeoutMs: this.#timeouts.enumerate })).find((x) => x.id === id)?.owner,
       ...(opts.entrypoints ? { entrypoints: opts.entrypoints } : {}),
+      ...(opts.provision ? { provision: opts.provision } : {}),
     });
     this.#systems = new SystemActors({
       runNodes: (name, nodes, signal) => this.#runNodes(name, nodes, signal),
@@ -293,8 +296,12 @@ class ControllerImpl implements Controller {
       // Only runs known before the enumerate was sent can be judged by its answer: one that began
       // while it was in flight may be missing from it without having exited.
       const knownBefore = new Set([...this.#runtime.values()].flatMap((info) => Object.keys(info.live ?? {})));
+      // Provisioned objects are observed before the enumerate, so the enumerate stays the freshest
+      // input of the plan (a name with nodes in flight replans after them anyway).
+      const provisioned = this.opts.provision ? await this.#observeProvisioned() : undefined;
       const all = await this.#ports.computeSystem.observe({ kind: 'computeSystem', name: '*' });
       const observed = groupObserved(all, this.opts.owner);
+      if (provisioned) observed.provisioned = provisioned;
       this.#detectMissedExits(observed, knownBefore);
       await this.#releaseStopped(observed);
       await this.#adopt(observed);
@@ -303,6 +310,15 @@ class ControllerImpl implements Controller {
     } finally {
       this.#listingSince = undefined;
     }
+  }
+
+  async #observeProvisioned(): Promise<NonNullable<ObservedState['provisioned']>> {
+    const ref = { name: '*' };
+    return {
+      scratch: await this.#ports.scratch.observe({ ...ref, kind: 'scratch' }),
+      endpoint: await this.#ports.endpoint.observe({ ...ref, kind: 'endpoint' }),
+      namespace: await this.#ports.namespace.observe({ ...ref, kind: 'namespace' }),
+    };
   }
 
   /** Resync period, shortened to the end of the earliest backoff window (resync 0 = only then). */

@@ -4,11 +4,11 @@
  * and entrypoint processes on the HcsClient port (src/hcs). A driver performs one node's call and
  * returns the outcomes; it never writes runtime state (runtime.ts reducers do, in the controller).
  */
-import { isRemoval, type ActionNode, type ComputeSystemNode, type ProcessNode } from './graph.ts';
+import { isRemoval, type ActionNode, type ComputeSystemNode, type ProcessNode, type ProvisionNode } from './graph.ts';
 import { explainCollision, type OwnerLookup } from './collision.ts';
 import type { HandleRegistry } from './handles.ts';
 import type { Limiter } from './limiter.ts';
-import type { Clock, DesiredSystem, HcsFailure, ObservedProcess, ObservedSystem, ResourcePort, ResourcePorts } from './ports.ts';
+import type { Clock, DesiredSystem, HcsFailure, ObservedProcess, ObservedProvisioned, ObservedSystem, ProvisionKind, ProvisionPort, RenderedPart, ResourcePort, ResourcePorts } from './ports.ts';
 import type { FailureClass, Outcome, RuntimeInfo } from './runtime.ts';
 import type { OperationTimeouts } from './timeouts.ts';
 import { identifyEntrypoint, MemoryEntrypointRecords, recordFor, type EntrypointRecords } from './entrypoint-identity.ts';
@@ -27,6 +27,8 @@ export interface DriverDeps {
   lookupOwner?: OwnerLookup;
   /** Records of the entrypoints this controller started (entrypoint-identity.ts); default in memory. */
   entrypoints?: EntrypointRecords;
+  /** Scratches, endpoints and namespaces (absent: parts that ask for them fail to create). */
+  provision?: ProvisionPort;
 }
 
 /** Classify a failed call from the fields the adapter sets (never from HRESULT codes or text). */
@@ -53,14 +55,16 @@ export class ComputeSystemDriver implements ResourcePort<ComputeSystemNode, Obse
     const { handles, limiter, timeouts, clock } = this.deps;
     const id = n.resource.hcsId;
     switch (n.op) {
-      case 'create':
+      case 'create': {
+        const document = await this.#document(id, n.part);
         try {
-          await limiter.run(() => handles.create(id, n.part.document, { signal, timeoutMs: timeouts.create }));
+          await limiter.run(() => handles.create(id, document, { signal, timeoutMs: timeouts.create }));
         } catch (err) {
           const { owner, lookupOwner } = this.deps;
           throw owner !== undefined && lookupOwner ? await explainCollision(err, id, owner, lookupOwner) : err;
         }
         return [{ type: 'created', id, main: n.part.role === 'main', at: clock.now() }];
+      }
       case 'start': {
         const system = await handles.get(id);
         await limiter.run(() => system.start({ signal, timeoutMs: timeouts.start }));
@@ -76,6 +80,13 @@ export class ComputeSystemDriver implements ResourcePort<ComputeSystemNode, Obse
       case 'stop':
         return this.remove(n, signal);
     }
+  }
+
+  /** The document to create: with the volume and namespace of its provisioned objects filled in. */
+  #document(id: string, part: RenderedPart): Promise<Record<string, unknown>> {
+    if (!part.provision) return Promise.resolve(part.document);
+    if (!this.deps.provision) return Promise.reject(new Error(`${id} asks for a provisioned scratch or network, and this controller has no provisioning adapter`));
+    return this.deps.provision.document(id, part);
   }
 
   /** Graceful shutdown; terminate when it fails or has not finished after the node's stopTimeout. */
@@ -167,10 +178,42 @@ export class ProcessDriver implements ResourcePort<ProcessNode, ObservedProcess[
   }
 }
 
+/** Scratch, endpoint and namespace: one driver per kind on the provisioning adapter port. */
+export class ProvisionDriver {
+  constructor(readonly kind: ProvisionKind, private readonly deps: DriverDeps) {}
+
+  private port(): ProvisionPort {
+    if (!this.deps.provision) throw new Error(`no provisioning adapter for ${this.kind}`);
+    return this.deps.provision;
+  }
+
+  observe(_ref?: unknown, signal?: AbortSignal): Promise<ObservedProvisioned[]> {
+    return this.deps.provision ? this.deps.limiter.run(() => this.port().observe(this.kind, signal)) : Promise.resolve([]);
+  }
+
+  async ensure(n: ProvisionNode, signal?: AbortSignal): Promise<Outcome[]> {
+    if (n.op !== 'create') return this.remove(n, signal);
+    await this.deps.limiter.run(() => this.port().create(this.kind, n.resource.hcsId, n.part, signal));
+    return [];
+  }
+
+  async remove(n: ProvisionNode, signal?: AbortSignal): Promise<Outcome[]> {
+    await this.deps.limiter.run(() => this.port().remove(this.kind, n.resource.hcsId, signal));
+    return [];
+  }
+}
+
 /** The drivers of every kind, keyed by kind (a new kind without a driver does not compile). */
 export function createDrivers(deps: DriverDeps): ResourcePorts {
   const shared = { ...deps, entrypoints: deps.entrypoints ?? new MemoryEntrypointRecords() };
-  return { computeSystem: new ComputeSystemDriver(shared), process: new ProcessDriver(shared) };
+  return {
+    computeSystem: new ComputeSystemDriver(shared),
+    process: new ProcessDriver(shared),
+    // One class for the three kinds; each instance takes only the nodes of its kind (runNode routes by kind).
+    scratch: new ProvisionDriver('scratch', shared) as unknown as ResourcePorts['scratch'],
+    endpoint: new ProvisionDriver('endpoint', shared) as unknown as ResourcePorts['endpoint'],
+    namespace: new ProvisionDriver('namespace', shared) as unknown as ResourcePorts['namespace'],
+  };
 }
 
 /** Run one node on the port of its kind: removals go to `remove`, everything else to `ensure`. */

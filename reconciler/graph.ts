@@ -9,10 +9,10 @@
  * port its adapter implements (ports.ts). The executor and the graph runner do not change.
  */
 import { causeOf, type Reason, type Why } from './reasons.ts';
-import type { RenderedPart } from './ports.ts';
+import type { ProvisionKind, RenderedPart } from './ports.ts';
 
 /** Kinds of host resource the core manages. */
-export type ResourceKind = 'computeSystem' | 'process';
+export type ResourceKind = 'computeSystem' | 'process' | ProvisionKind;
 
 /** The resource a node acts on: its kind, the manifest name it belongs to, its HCS id if known. */
 export interface ResourceRef {
@@ -44,14 +44,20 @@ export type ComputeSystemNode = NodeBase & { resource: ResourceRef & { kind: 'co
 /** The entrypoint process of a container (`hcsId` is the container's). */
 export type ProcessNode = NodeBase & { resource: ResourceRef & { kind: 'process'; hcsId: string } } & { op: 'startProcess' | 'ensureProcess' };
 
+/** A provisioned object of one system (`hcsId` is the system's): made before it, removed after it. */
+type ProvisionNodeOf<K extends ProvisionKind> = NodeBase & { resource: ResourceRef & { kind: K; hcsId: string } } & ({ op: 'create'; part: RenderedPart } | { op: 'remove' });
+
+/** A scratch, endpoint or namespace node. */
+export type ProvisionNode = ProvisionNodeOf<'scratch'> | ProvisionNodeOf<'endpoint'> | ProvisionNodeOf<'namespace'>;
+
 /** Nothing is done for this name now; `reason` says why (backoff, dependency, failed, ...). */
 export type WaitNode = NodeBase & { op: 'wait' };
 
 /** One node of a plan. */
-export type PlanNode = ComputeSystemNode | ProcessNode | WaitNode;
+export type PlanNode = ComputeSystemNode | ProcessNode | ProvisionNode | WaitNode;
 
 /** A node that calls HCS (everything but `wait`). */
-export type ActionNode = ComputeSystemNode | ProcessNode;
+export type ActionNode = ComputeSystemNode | ProcessNode | ProvisionNode;
 
 /** The operation of a node. */
 export type NodeOp = PlanNode['op'];
@@ -73,12 +79,14 @@ export type NodeInit<N extends PlanNode, Extra extends string = never> = N exten
 export function node<N extends PlanNode>(fields: NodeInit<N>): N {
   const { deps, ...rest } = fields;
   const target = rest.resource.hcsId ?? rest.resource.name;
-  return { ...rest, id: `${rest.op}:${target}`, reason: rest.why.reason, cause: causeOf(rest.why), deps: deps ?? [] } as unknown as N;
+  // A provisioned object carries its system's id: its kind keeps the node id unique.
+  const kind = rest.resource.kind === 'computeSystem' || rest.resource.kind === 'process' ? '' : `${rest.resource.kind}:`;
+  return { ...rest, id: `${rest.op}:${kind}${target}`, reason: rest.why.reason, cause: causeOf(rest.why), deps: deps ?? [] } as unknown as N;
 }
 
 /** Whether a node removes its resource (its port's `remove`) rather than creating or changing it. */
 export function isRemoval(n: ActionNode): boolean {
-  return n.op === 'stop';
+  return n.op === 'stop' || n.op === 'remove';
 }
 
 /** The contract fields of a node, in contract order. */

@@ -4,7 +4,7 @@
  * rest of the core cannot even name a foreign system.
  */
 import { parseSystemId, type PartRole } from './identity.ts';
-import type { ExitType, HcsState, ObservedSystem } from './ports.ts';
+import type { ExitType, HcsState, ObservedProvisioned, ObservedSystem, ProvisionKind } from './ports.ts';
 
 /** One observed compute system of ours. */
 export interface ObservedPart {
@@ -28,6 +28,8 @@ export interface ObservedState {
   groups: Map<string, ObservedGroup>;
   /** Systems with our Owner whose id we did not make (left alone, reported). */
   unrecognised: ObservedSystem[];
+  /** Our scratches, endpoints and namespaces by system id (absent: not observed, e.g. `plan` without the adapter). */
+  provisioned?: Record<ProvisionKind, ObservedProvisioned[]>;
 }
 
 /** Owner comparison is case-insensitive, as hcsshim does (HCS's own rule is UNVERIFIED). */

@@ -4,10 +4,10 @@
  * --dry-run`). It never performs I/O; `hcs-reconciler plan` prints exactly this, and the
  * controller executes it. The backoff window is enforced here and nowhere else.
  */
-import { chain, node, topoSort, type ComputeSystemNode, type NodeInit, type PlanNode, type ProcessNode, type WaitNode } from './graph.ts';
-import { shortHash } from './identity.ts';
+import { chain, node, topoSort, type ComputeSystemNode, type NodeInit, type PlanNode, type ProcessNode, type ProvisionNode, type WaitNode } from './graph.ts';
+import { parseSystemId, shortHash } from './identity.ts';
 import { isLive, type ObservedGroup, type ObservedPart, type ObservedState } from './observed.ts';
-import type { DesiredSystem, RenderedPart } from './ports.ts';
+import type { DesiredSystem, ProvisionKind, RenderedPart } from './ports.ts';
 import type { Why } from './reasons.ts';
 import { NO_RUNTIME, type RuntimeInfo } from './runtime.ts';
 
@@ -51,6 +51,7 @@ export function plan(input: PlanInput): Plan {
   const nodes: PlanNode[] = [];
   for (const d of topologicalOrder(input.desired)) nodes.push(...chain(planDesired(ctx, d)));
   if (input.allowPrune !== false) nodes.push(...planPrune(ctx));
+  if (input.allowPrune !== false) nodes.push(...planOrphans(ctx, nodes));
   return { nodes, converged: isConverged(nodes) };
 }
 
@@ -83,7 +84,7 @@ function planDesired(ctx: PlanContext, d: DesiredSystem): PlanNode[] {
   const current = (group?.parts ?? []).filter((p) => p.hash === hash);
   const stale = (group?.parts ?? []).filter((p) => p.hash !== hash && isLive(p));
   if (d.suspend) return [wait(d.name, { reason: 'suspended', scope: 'manifest' })];
-  if (d.state === 'Stopped') return stopParts(d.name, [...current, ...stale], { reason: 'desiredStopped' }, d.stopTimeoutMs);
+  if (d.state === 'Stopped') return stopParts(ctx, d.name, [...current, ...stale], { reason: 'desiredStopped' }, d.stopTimeoutMs);
   const info = ctx.runtime.get(d.name) ?? NO_RUNTIME;
   const blocked = blockedBy(ctx, d, info, current);
   if (blocked) return [blocked];
@@ -116,14 +117,14 @@ function planRunning(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, curr
   // e.g. after a crash, and then there is nothing left to stop).
   const live = current.filter(isLive);
   if (info.entrypointExited?.hash === d.configHash && live.length > 0) {
-    return stopParts(d.name, live, { reason: 'entrypointExited', exitCode: info.entrypointExited.exitCode }, d.stopTimeoutMs);
+    return stopParts(ctx, d.name, live, { reason: 'entrypointExited', exitCode: info.entrypointExited.exitCode }, d.stopTimeoutMs);
   }
   const replaceLater = d.updateStrategy === 'CreateBeforeStop';
-  if (hashChange && !replaceLater) nodes.push(...stopParts(d.name, stale, hashChange, d.stopTimeoutMs));
-  const bring = withBackoff(ctx, d.name, info, bringUp(d, info, current, hashChange));
+  if (hashChange && !replaceLater) nodes.push(...stopParts(ctx, d.name, stale, hashChange, d.stopTimeoutMs));
+  const bring = withBackoff(ctx, d.name, info, bringUp(ctx, d, info, current, hashChange));
   nodes.push(...bring);
   const blockedOnBackoff = bring.some((n) => n.op === 'wait');
-  if (hashChange && replaceLater && !blockedOnBackoff) nodes.push(...stopParts(d.name, stale, { reason: 'replaced', by: shortHash(d.configHash) }, d.stopTimeoutMs));
+  if (hashChange && replaceLater && !blockedOnBackoff) nodes.push(...stopParts(ctx, d.name, stale, { reason: 'replaced', by: shortHash(d.configHash) }, d.stopTimeoutMs));
   return nodes;
 }
 
@@ -138,7 +139,7 @@ function withBackoff(ctx: PlanContext, name: string, info: RuntimeInfo, nodes: P
 }
 
 /** Create/start/resume/pause each part in creation order; then make sure the entrypoint runs. */
-function bringUp(d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[], hashChange?: Why): PlanNode[] {
+function bringUp(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[], hashChange?: Why): PlanNode[] {
   const nodes: PlanNode[] = [];
   const pausable = pausablePart(d);
   let started = false;
@@ -147,6 +148,7 @@ function bringUp(d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[], h
     if (!seen || !isLive(seen)) {
       const why: Why = hashChange
         ?? (info.lastExit?.hash === d.configHash ? { reason: 'exited', restarts: info.restarts, ...(info.lastExit.exit ? { exit: info.lastExit.exit } : {}) } : { reason: 'notFound' });
+      nodes.push(...provisionFor(ctx, d.name, part));
       nodes.push(system(d.name, part.id, { op: 'create', part, why }));
       nodes.push(system(d.name, part.id, { op: 'start', why: { reason: 'created' } }));
       started = true;
@@ -183,12 +185,65 @@ export function pausablePart(d: DesiredSystem): RenderedPart | undefined {
   return main?.systemType === 'VirtualMachine' ? main : undefined;
 }
 
-/** Stop live parts: hosted containers before their utility VM. */
-function stopParts(name: string, parts: ObservedPart[], why: Why, stopTimeoutMs: number): ComputeSystemNode[] {
+/**
+ * Stop live parts: hosted containers before their utility VM; each stop is followed by the removal
+ * of that system's provisioned objects (a system is stopped before its scratch and endpoint go).
+ */
+function stopParts(ctx: PlanContext, name: string, parts: ObservedPart[], why: Why, stopTimeoutMs: number): PlanNode[] {
   return parts
     .filter(isLive)
     .sort((a, b) => (a.role === b.role ? a.id.localeCompare(b.id) : a.role === 'main' ? -1 : 1))
-    .map((p) => system(name, p.id, { op: 'stop', why, stopTimeoutMs }));
+    .flatMap((p) => [system(name, p.id, { op: 'stop', why, stopTimeoutMs }), ...releaseOf(ctx, name, p.id)]);
+}
+
+/** The provisioning order before a system's create: scratch, endpoint, then the namespace holding it. */
+const CREATE_ORDER: readonly ProvisionKind[] = ['scratch', 'endpoint', 'namespace'];
+/** The removal order after its stop: namespace (releases the endpoint), endpoint, scratch. */
+const REMOVE_ORDER: readonly ProvisionKind[] = ['namespace', 'endpoint', 'scratch'];
+
+function provisionNode(kind: ProvisionKind, name: string, systemId: string, fields: { op: 'create'; part: RenderedPart } | { op: 'remove' }, why: Why): ProvisionNode {
+  return node<ProvisionNode>({ ...fields, resource: { kind, name, hcsId: systemId }, why } as NodeInit<ProvisionNode>);
+}
+
+/** Create nodes for what a part asks for and is not ready yet (a leftover is cleaned by its create). */
+function provisionFor(ctx: PlanContext, name: string, part: RenderedPart): ProvisionNode[] {
+  const req = part.provision;
+  if (!req) return [];
+  const observed = ctx.input.observed.provisioned;
+  return CREATE_ORDER
+    .filter((kind) => (kind === 'scratch' ? req.scratch !== undefined : req.network !== undefined))
+    .filter((kind) => !observed?.[kind].some((o) => o.systemId === part.id && o.ready))
+    .map((kind) => provisionNode(kind, name, part.id, { op: 'create', part }, { reason: 'neededBy', systemId: part.id }));
+}
+
+/** Remove nodes for the observed provisioned objects of one system. */
+function releaseOf(ctx: PlanContext, name: string, systemId: string, why: Why = { reason: 'systemGone', systemId }): ProvisionNode[] {
+  const observed = ctx.input.observed.provisioned;
+  if (!observed) return [];
+  return REMOVE_ORDER
+    .filter((kind) => observed[kind].some((o) => o.systemId === systemId))
+    .map((kind) => provisionNode(kind, name, systemId, { op: 'remove' }, why));
+}
+
+/**
+ * Provisioned objects whose system is neither wanted (a part of a manifest) nor live: left by a
+ * re-create under a new id, a reboot, a deleted manifest or a controller killed between creating a
+ * scratch and creating its system. Removed in REMOVE_ORDER.
+ */
+function planOrphans(ctx: PlanContext, planned: readonly PlanNode[]): PlanNode[] {
+  const observed = ctx.input.observed.provisioned;
+  if (!observed) return [];
+  const wanted = new Set(ctx.input.desired.flatMap((d) => d.parts.map((p) => p.id)));
+  for (const g of ctx.input.observed.groups.values()) for (const p of g.parts) if (isLive(p)) wanted.add(p.id);
+  const handled = new Set(planned.filter((n) => n.op === 'remove').map((n) => n.resource.hcsId));
+  const ids = new Set(Object.values(observed).flatMap((list) => list.map((o) => o.systemId)));
+  const nodes: PlanNode[] = [];
+  for (const id of [...ids].sort()) {
+    if (wanted.has(id) || handled.has(id)) continue;
+    const name = parseSystemId(id)?.name ?? id;
+    nodes.push(...chain(releaseOf(ctx, name, id)));
+  }
+  return nodes;
 }
 
 /** Systems of ours whose manifest is gone: stop them, dependents first where known. */
@@ -197,7 +252,7 @@ function planPrune(ctx: PlanContext): PlanNode[] {
   const timeout = ctx.input.defaultStopTimeoutMs ?? 30_000;
   for (const group of sortedGroups(ctx.input.observed.groups)) {
     if (ctx.desiredByName.has(group.name)) continue;
-    nodes.push(...chain(stopParts(group.name, group.parts, { reason: 'manifestRemoved' }, timeout)));
+    nodes.push(...chain(stopParts(ctx, group.name, group.parts, { reason: 'manifestRemoved' }, timeout)));
   }
   return nodes;
 }

@@ -61,6 +61,44 @@ export interface RenderedPart {
   document: Record<string, unknown>;
   /** Options for HcsShutDownComputeSystem (VMs with the shutdown integration service, audit D7). */
   shutdownOptions?: Record<string, unknown>;
+  /**
+   * What the controller provisions for this part before it is created (scratch, endpoint +
+   * namespace); their volume path and namespace id are filled into the document at create.
+   */
+  provision?: ProvisionRequest;
+}
+
+/** One published port (`host:container[/tcp|udp]`). */
+export interface PublishedPort {
+  protocol: 'tcp' | 'udp';
+  containerPort: number;
+  hostPort: number;
+}
+
+/** Scratch and network a part needs (issue 15: `scratchSizeGB`, `ports`, `network`). */
+export interface ProvisionRequest {
+  scratch?: { sizeGB?: number };
+  network?: { ports: PublishedPort[]; network?: string };
+}
+
+/** Kinds of provisioned object, one per system. */
+export type ProvisionKind = 'scratch' | 'endpoint' | 'namespace';
+
+/** A provisioned object of ours, by the system id it belongs to; `ready`: usable as it is (mounted, attached). */
+export interface ObservedProvisioned {
+  systemId: string;
+  ready: boolean;
+}
+
+/** The adapter port for provisioned objects (src/network, src/scratch). Never touches objects it did not make. */
+export interface ProvisionPort {
+  observe(kind: ProvisionKind, signal?: AbortSignal): Promise<ObservedProvisioned[]>;
+  /** Creates the object (cleaning a leftover of ours first). A host port in use rejects with a permanent HcsFailure. */
+  create(kind: ProvisionKind, systemId: string, part: RenderedPart, signal?: AbortSignal): Promise<void>;
+  /** Removes it; absent is fine. */
+  remove(kind: ProvisionKind, systemId: string, signal?: AbortSignal): Promise<void>;
+  /** The part's document with Container.Storage.Path / Networking.Namespace of its provisioned objects. */
+  document(systemId: string, part: RenderedPart): Promise<Record<string, unknown>>;
 }
 
 /** The entrypoint of a container, started with HcsCreateProcess once the system runs. */
@@ -86,6 +124,8 @@ export interface DesiredSystem {
   suspend: boolean;
   updateStrategy: UpdateStrategy;
   process?: DesiredProcess;
+  /** For `spec.container.image` manifests: the reference as written and the stored digest it rendered from. */
+  image?: { reference: string; digest: string; pullPolicy: 'IfNotPresent' | 'Always' | 'Never' };
   labels: Record<string, string>;
   source: SourceLocation;
 }
@@ -300,6 +340,9 @@ export interface ResourcePort<N extends ActionNode, Observed> {
 export interface ObservedByKind {
   computeSystem: ObservedSystem[];
   process: ObservedProcess[];
+  scratch: ObservedProvisioned[];
+  endpoint: ObservedProvisioned[];
+  namespace: ObservedProvisioned[];
 }
 
 /** The port of every kind, keyed by kind: a kind without a port does not compile. */

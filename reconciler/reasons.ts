@@ -31,7 +31,9 @@ export type Why =
   | { reason: 'dependency'; waitingFor: string[] }
   | { reason: 'suspended'; scope: 'controller' | 'manifest' }
   | { reason: 'failed'; message: string }
-  | { reason: 'completed'; message: string };
+  | { reason: 'completed'; message: string }
+  | { reason: 'neededBy'; systemId: string }
+  | { reason: 'systemGone'; systemId: string };
 
 /** The machine-readable reason of a node (`notFound`, `configChanged`, `backoff`, ...). */
 export type Reason = Why['reason'];
@@ -67,5 +69,7 @@ export function causeOf(why: Why): string {
     case 'suspended': return why.scope === 'controller' ? 'controller suspended' : 'spec.suspend is true';
     case 'failed': return `failed: ${why.message}`;
     case 'completed': return why.message;
+    case 'neededBy': return `needed by ${why.systemId}`;
+    case 'systemGone': return `its system ${why.systemId} is stopped or gone`;
   }
 }

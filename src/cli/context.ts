@@ -11,6 +11,7 @@ import type { HcsClient, Logger } from '../../reconciler/ports.ts';
 import type { HostProfile } from '../manifest/host-profile.ts';
 import { UsageError } from './output.ts';
 import { acquireLock, lockFileFor } from './lock.ts';
+import { imageLookup } from './images.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -23,6 +24,10 @@ export interface GlobalOptions {
   maxFileBytes?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   logFormat?: 'json' | 'text';
+  /** Image store root (--data-root). */
+  dataRoot?: string;
+  registryConfig?: string;
+  insecureRegistry?: string[];
 }
 
 function parseMaxFileBytes(text: string): number {
@@ -62,6 +67,7 @@ export async function manifestOptions(g: GlobalOptions, manifests?: string, lock
     protectedPaths: protectedPathsFor(g, manifests, lockDir),
     ...(g.maxFileBytes !== undefined ? { maxFileBytes: parseMaxFileBytes(g.maxFileBytes) } : {}),
     hostFacts: await cliHostFacts(),
+    images: imageLookup(g.dataRoot),
   };
   if (!g.policy) return opts;
   const { policy, errors } = await loadPolicyFile(g.policy);

@@ -37,6 +37,7 @@ function packageVersion(): string {
   }
   return 'unknown';
 }
+const imageCmds = () => import('./commands/image.ts');
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('hcs-reconciler')
@@ -49,6 +50,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--host-labels <k=v,...>', 'labels of this host for spec.placement.hostLabels')
     .option('--policy <file>', 'policy file limiting what manifests may request')
     .option('--max-file-bytes <n>', 'largest manifest file read, in bytes (default 1048576 = 1 MiB)')
+    .option('--data-root <dir>', 'image store and controller data (default: %ProgramData%\\hcs-reconciler, $XDG_DATA_HOME/hcs-reconciler or ~/.local/share/hcs-reconciler)')
+    .option('--registry-config <file>', 'Docker-style config.json with registry credentials (auths)')
+    .option('--insecure-registry <host:port>', 'allow plain HTTP to this registry (repeatable; loopback is always allowed)', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--log-format <format>', 'log format (default: text on a TTY, json otherwise)').choices(['json', 'text']))
     // A usage error is one line saying what to do, not the whole help text.
@@ -87,6 +91,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--listen <host:port|off>', 'status/health endpoint (loopback only unless --listen-any)', '127.0.0.1:9180')
     .option('--listen-any', 'allow a non-loopback --listen address')
     .option('--strict-folder', 'refuse to start when the manifests folder is writable by non-administrators')
+    .option('--image-gc-grace <duration|off>', 'remove images no manifest has used for this long (e.g. 24h)', 'off')
     .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler on Windows, next to the emulator socket elsewhere)')
     .option('--log-max-size <size>', 'rotate a container log file at this size (k, m, g)', '10m')
     .option('--log-max-file <n>', 'log files kept per container, the current one included', '5')
@@ -111,6 +116,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('run a command in a running container; streams its output, forwards stdin when not a TTY, exits with its exit code')
     .action(act(async (name: string, command: string[], o: { interactive?: boolean; tty?: boolean }) => (await execCmds()).execCommand(name, command, o, g(), logger())));
   addEmulatorCommands(program, g, act);
+  addImageCommands(program, g, act);
   addServiceCommands(program, act);
   return program;
 }
@@ -126,6 +132,8 @@ function addEmulatorCommands(
   emu.command('stop').description('stop the emulator service').action(act(async () => (await emulatorCmds()).emulatorStop(g())));
   emu.command('status').addOption(output()).description('service status and all systems (exit 3 when not running)')
     .action(act(async (o: { output?: string }) => (await emulatorCmds()).emulatorStatus(o, g())));
+  emu.command('reboot').description('emulate a Windows reboot: systems, mounted scratches, endpoints, namespaces, NAT networks vanish; files stay')
+    .action(act(async () => (await import('./commands/emulator-reboot.ts')).emulatorReboot(g())));
   emu.command('crash').argument('<id>').description('make a system exit unexpectedly').action(act(async (id: string) => (await emulatorCmds()).emulatorCrash(id, g())));
   emu.command('fault').argument('[op]', 'operation: Create, Start, ShutDown, Terminate, Enumerate, ...').argument('[hresult]', 'e.g. HCS_E_INVALID_STATE or 0x80370105')
     .option('--count <n>', 'number of calls that fail', '1').option('--latency <ms>', 'also add this latency to every call of op').option('--id <id>', 'only calls on this system')
@@ -140,6 +148,23 @@ function addEmulatorCommands(
       if (program.getOptionValueSource('owner') !== 'cli') throw new UsageError('emulator create-foreign: --owner is required (the foreign owner, e.g. --owner docker)', 64);
       return (await emulatorCmds()).emulatorCreateForeign(id, { ...o, owner: g().owner }, g());
     }));
+}
+
+function addImageCommands(
+  program: Command,
+  g: () => GlobalOptions,
+  act: <A extends unknown[]>(fn: (...args: A) => Promise<number> | number) => (...args: A) => Promise<void>,
+): void {
+  const img = program.command('image').description('pull, list and remove container images in the local store (--data-root)');
+  const manifests = (c: Command) => c.option('--manifests <dir>', 'manifests folder that decides what is in use', 'manifests');
+  img.command('pull').argument('<ref>', 'image reference, e.g. mcr.microsoft.com/windows/nanoserver:ltsc2022')
+    .description('pull an image for this host and import its layers').action(act(async (ref: string) => (await imageCmds()).imagePull(ref, g())));
+  manifests(img.command('ls')).addOption(output()).description('list stored images')
+    .action(act(async (o: { output?: string; manifests?: string }) => (await imageCmds()).imageLs(o, g())));
+  manifests(img.command('rm')).argument('<ref>').description('remove an image (refused while a manifest uses it)')
+    .action(act(async (ref: string, o: { manifests?: string }) => (await imageCmds()).imageRm(ref, o, g())));
+  manifests(img.command('prune')).addOption(output()).description('remove every image no manifest uses, and unreferenced layers')
+    .action(act(async (o: { output?: string; manifests?: string }) => (await imageCmds()).imagePrune(o, g())));
 }
 
 function addServiceCommands(program: Command, act: <A extends unknown[]>(fn: (...args: A) => Promise<number> | number) => (...args: A) => Promise<void>): void {

@@ -20,12 +20,15 @@ export const FrameType = {
   Control: 4,
   ControlResponse: 5,
   Hello: 6,
-  /** Stdio connections (role 3): the one frame after HELLO (PROTOCOL.md "Process stdio"). */
+  /** Stdio connections (role 4): the one frame after HELLO (PROTOCOL.md "Process stdio"). */
   StdioAttach: 7,
+  /** Host connections (role 5: computenetwork, scratch exports; PROTOCOL.md "Host role"). */
+  HostRequest: 8,
+  HostResponse: 9,
 } as const;
 
-/** HELLO roles. */
-export const Role = { Library: 1, Control: 2, Vmcompute: 3, Stdio: 4 } as const;
+/** HELLO roles: one number per kind of client, used by no other (the C libraries hard-code theirs). */
+export const Role = { Library: 1, Control: 2, Vmcompute: 3, Stdio: 4, Host: 5 } as const;
 
 /** Stream numbers of STDIO_ATTACH and bits of a RESPONSE's stdio mask (bit = 1 << stream). */
 export const StdioStream = { StdIn: 0, StdOut: 1, StdErr: 2 } as const;

@@ -15,6 +15,7 @@ import { checkPolicy } from './policy.ts';
 import { renderManifest } from './render.ts';
 import { DEFAULT_HOST, UnknownHostBuildError, type HostProfile } from './host-profile.ts';
 import { hostProblems } from './host-problems.ts';
+import { withStoredImage, type ImageLookup } from './image.ts';
 import type { Manifest, ManifestPolicy } from './types.ts';
 import { validateDocument } from './validate.ts';
 import { scanNames } from './name-scan.ts';
@@ -37,6 +38,8 @@ export interface ManifestOptions {
   protectedPaths?: string[];
   /** Host facts the documents depend on (build, processors). Default: Windows Server 2022 (host-profile.ts). */
   hostFacts?: HostProfile;
+  /** The local image store, for manifests with `spec.container.image` (absent: such manifests are errors). */
+  images?: ImageLookup;
 }
 
 /** Default HCS Owner. */
@@ -196,7 +199,10 @@ function acceptManifest(ctx: DocContext, manifest: Manifest, opts: ManifestOptio
   }
   const problems = [...selfDependency(manifest), ...checkPolicy(manifest, opts.policy, opts.protectedPaths), ...fromHost];
   if (problems.length > 0) return fail(problems.map((p) => ctx.error(p, name)));
-  out.manifests.push(toDesired(manifest, source, opts.owner ?? DEFAULT_OWNER, host));
+  const resolved = withStoredImage(manifest, opts.images);
+  if ('problem' in resolved) return fail([ctx.error(resolved.problem, name)]);
+  const desired = toDesired(resolved.manifest, source, opts.owner ?? DEFAULT_OWNER, host);
+  out.manifests.push('image' in resolved && resolved.image ? { ...desired, image: resolved.image } : desired);
   out.declared.push({ name, at: ctx.at(findNode(ctx.doc, ['metadata', 'name'])), dependsOnAt: dependsOnLocations(ctx, manifest) });
 }
 

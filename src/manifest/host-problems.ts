@@ -14,11 +14,12 @@ export function hostProblems(m: Manifest, host: HostProfile): Problem[] {
   const cpuMax = host.logicalProcessors;
   const c = m.spec.container;
   if (c) {
-    if (c.isolation === 'process' && !isVolumeGuidPath(c.scratch)) {
+    // Absent: the controller provisions the scratch itself (issue 15) and renders its volume path.
+    if (c.isolation === 'process' && c.scratch !== undefined && !isVolumeGuidPath(c.scratch)) {
       out.push(problem(['spec', 'container', 'scratch'], 'must be a volume GUID path `\\\\?\\Volume{GUID}\\` for isolation: process ' +
         '(hcsshim rejects anything else); prepare and mount the scratch layer first (docs/hcs-fidelity.md)'));
     }
-    if (c.isolation === 'hyperv' && isVolumeGuidPath(c.scratch)) {
+    if (c.isolation === 'hyperv' && c.scratch !== undefined && isVolumeGuidPath(c.scratch)) {
       out.push(problem(['spec', 'container', 'scratch'], 'must be the sandbox layer folder (with sandbox.vhdx) for isolation: hyperv, ' +
         'as Docker passes it in LayerFolderPath; a mounted volume is for process isolation only'));
     }

@@ -15,6 +15,7 @@ export { placementMismatch, type HostInfo } from './placement.ts';
 export { checkPolicy, policySchema } from './policy.ts';
 export { loadPolicyFile, parsePolicy } from './policyFile.ts';
 export { renderManifest, SCHEMA_VERSION, type Rendering } from './render.ts';
+export { withStoredImage, quoteWindowsArg, pullPolicyOf, type ImageLookup, type StoredImage } from './image.ts';
 export { manifestSchema } from './schema.ts';
 export { combineSnapshot, formatLocation } from './snapshot.ts';
 export { manifestParser, type BoundManifestParser } from './parser.ts';

@@ -43,8 +43,9 @@ export function hostPathsOf(manifest: Manifest): HostPath[] {
   const out: HostPath[] = [];
   const c = manifest.spec.container;
   if (c) {
-    for (const [i, l] of c.layers.entries()) out.push({ at: ['spec', 'container', 'layers', i, 'path'], value: l.path, what: 'layer', exposed: true });
-    out.push({ at: ['spec', 'container', 'scratch'], value: c.scratch, what: 'scratch', exposed: false });
+    // An image's layers are the controller's own store; only layers a manifest names are checked.
+    for (const [i, l] of (c.layers ?? []).entries()) out.push({ at: ['spec', 'container', 'layers', i, 'path'], value: l.path, what: 'layer', exposed: true });
+    if (c.scratch !== undefined) out.push({ at: ['spec', 'container', 'scratch'], value: c.scratch, what: 'scratch', exposed: false });
     for (const [i, m] of (c.mappedDirectories ?? []).entries()) out.push({ at: ['spec', 'container', 'mappedDirectories', i, 'hostPath'], value: m.hostPath, what: 'host path', exposed: true });
     if (c.utilityVm?.imagePath) out.push({ at: ['spec', 'container', 'utilityVm', 'imagePath'], value: c.utilityVm.imagePath, what: 'utility VM image', exposed: false });
     if (c.utilityVm?.scratchPath) out.push({ at: ['spec', 'container', 'utilityVm', 'scratchPath'], value: c.utilityVm.scratchPath, what: 'utility VM scratch', exposed: false });

@@ -21,6 +21,7 @@ import type { DesiredProcess, RenderedPart } from '../../reconciler/ports.ts';
 import { systemIdFor } from '../../reconciler/identity.ts';
 import { sha256Canonical } from './hash.ts';
 import { alignMemoryMB, DEFAULT_HOST, hostCapabilities, INTEGRATION_SHUTDOWN_OPTIONS, type HostCapabilities, type HostProfile } from './host-profile.ts';
+import { provisionOf } from './provision.ts';
 import type { ContainerSpec, DocumentSpec, Manifest, ProcessSpec, VirtualMachineSpec } from './types.ts';
 
 /** HCS schema version of containers: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
@@ -50,7 +51,8 @@ export function renderManifest(manifest: Manifest, owner: string, host: HostProf
   const caps = hostCapabilities(host.build);
   const process = spec.container?.process && renderProcess(spec.container.process);
   const draft = draftPart(manifest, owner, host, caps);
-  const configHash = sha256Canonical({ documents: [draft.document], process: process?.parameters ?? null });
+  // What is provisioned counts too (a changed port is a new system); absent for the other manifests, so their hashes do not change.
+  const configHash = sha256Canonical({ documents: [draft.document], process: process?.parameters ?? null, ...(draft.provision ? { provision: [draft.provision] } : {}) });
   const id = systemIdFor(name, configHash, 'main');
   const document = draft.named ? { ...draft.document, Name: id } : draft.document;
   const { named: _named, ...part } = draft;
@@ -68,7 +70,8 @@ function draftPart(manifest: Manifest, owner: string, host: HostProfile, caps: H
   if (spec.document) return renderPassthrough(spec.document, owner);
   const c = spec.container!;
   if (c.isolation === 'hyperv') return { role: 'main', systemType: 'Container', named: true, document: renderHyperVContainer(c, metadata.name, owner, host) };
-  return { role: 'main', systemType: 'Container', document: top(owner, SCHEMA_VERSION, { Container: renderContainer(c, metadata.name) }) };
+  const provision = provisionOf(c);
+  return { role: 'main', systemType: 'Container', document: top(owner, SCHEMA_VERSION, { Container: renderContainer(c, metadata.name) }), ...(provision ? { provision } : {}) };
 }
 
 /** The common top level of every schema 2.x document we create. */
@@ -79,7 +82,7 @@ function top(owner: string, version: { Major: number; Minor: number }, body: Doc
 function renderContainer(c: ContainerSpec, name: string): Doc {
   return compact({
     GuestOs: { HostName: c.hostName ?? name },
-    Storage: { Layers: c.layers.map((l) => ({ Id: l.id, Path: l.path })), Path: c.scratch },
+    Storage: { Layers: layersOf(c).map((l) => ({ Id: l.id, Path: l.path })), Path: c.scratch },
     MappedDirectories: c.mappedDirectories?.map((m) => ({ HostPath: m.hostPath, ContainerPath: m.containerPath, ReadOnly: m.readOnly })),
     Memory: c.memoryMB === undefined ? undefined : { SizeInMB: c.memoryMB },
     Processor: c.cpuCount === undefined ? undefined : { Count: c.cpuCount },
@@ -99,7 +102,7 @@ function renderHyperVContainer(c: ContainerSpec, name: string, owner: string, ho
     HvPartition: true,
     HostName: c.hostName ?? name,
     LayerFolderPath: c.scratch,
-    Layers: c.layers.map((l) => ({ ID: l.id, Path: l.path })),
+    Layers: layersOf(c).map((l) => ({ ID: l.id, Path: l.path })),
     HvRuntime: { ImagePath: c.utilityVm?.imagePath ?? `${trimSlash(utilityVmLayer(c, host))}\\UtilityVM` },
     MappedDirectories: c.mappedDirectories?.map((m) => ({ HostPath: m.hostPath, ContainerPath: m.containerPath, ReadOnly: m.readOnly })),
     MemoryMaximumInMB: c.memoryMB === undefined ? undefined : alignMemoryMB(c.memoryMB),
@@ -113,8 +116,9 @@ function renderHyperVContainer(c: ContainerSpec, name: string, owner: string, ho
  */
 function utilityVmLayer(c: ContainerSpec, host: HostProfile): string {
   const probe = host.hasUtilityVm;
-  const found = probe ? c.layers.find((l) => probe(l.path)) : undefined;
-  return (found ?? c.layers[c.layers.length - 1]!).path;
+  const layers = layersOf(c);
+  const found = probe ? layers.find((l) => probe(l.path)) : undefined;
+  return (found ?? layers[layers.length - 1]!).path;
 }
 
 function renderVmPart(vm: VirtualMachineSpec, owner: string, caps: HostCapabilities): Draft {
@@ -164,6 +168,12 @@ function renderProcess(p: ProcessSpec): DesiredProcess {
     CreateStdErrPipe: false,
   });
   return { parameters, commandLine: p.commandLine, ...(p.logs ? { logs: p.logs } : {}) };
+}
+
+/** The layers to render; an `image` manifest gets them from the image store (src/images) first. */
+function layersOf(c: ContainerSpec): NonNullable<ContainerSpec['layers']> {
+  if (!c.layers) throw new Error(`spec.container.image ${c.image ?? ''} is not resolved to layers yet (the image store fills them in)`);
+  return c.layers;
 }
 
 /** Drop undefined members, so optional fields are absent rather than null in the document. */

@@ -17,6 +17,8 @@ const duration = (description: string, dflt?: string) => ({
   ...(dflt === undefined ? {} : { default: dflt }),
 });
 const drivePath = (description: string) => ({ type: 'string', format: 'drive-path', maxLength: 260, description });
+/** 1..65535 as a regular expression (the schema checks the port range, not only the digits). */
+const PORT_NUMBER = '(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})';
 const guid = (description: string) => ({ type: 'string', format: 'guid', description });
 const memoryMB = (description: string) => ({ type: 'integer', minimum: 64, maximum: 1_048_576, description });
 const cpuCount = (description: string) => ({ type: 'integer', minimum: 1, maximum: 1024, description });
@@ -52,8 +54,18 @@ const container = {
   type: 'object',
   description: 'A Windows Server container.',
   additionalProperties: false,
-  required: ['layers', 'scratch'],
   properties: {
+    image: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 1024,
+      pattern: '^[^\\s]+$',
+      description: 'Image reference, e.g. `mcr.microsoft.com/windows/nanoserver:ltsc2022` or `...@sha256:<digest>`; pulled and imported by the controller. Not with `layers`.',
+    },
+    imagePullPolicy: {
+      enum: ['IfNotPresent', 'Always', 'Never'],
+      description: 'When to pull `image`: `IfNotPresent` (the default when absent), `Always` (resolve the tag at every create), `Never` (only the local store).',
+    },
     isolation: {
       enum: ['process', 'hyperv'],
       default: 'process',
@@ -63,7 +75,7 @@ const container = {
       type: 'array',
       minItems: 1,
       maxItems: 127,
-      description: 'Read-only image layers, topmost first and base layer last (hcsshim order).',
+      description: 'Read-only image layers, topmost first and base layer last (hcsshim order). For advanced use; not with `image`.',
       items: {
         type: 'object',
         additionalProperties: false,
@@ -74,7 +86,31 @@ const container = {
     scratch: {
       type: 'string',
       format: 'scratch-path',
-      description: 'Writable scratch: for `process` the mounted volume GUID path `\\\\?\\Volume{GUID}\\` (as hcsshim requires); for `hyperv` the sandbox layer folder with sandbox.vhdx (schema 1.0 LayerFolderPath).',
+      description: 'Writable scratch: for `process` the mounted volume GUID path `\\\\?\\Volume{GUID}\\` (as hcsshim requires); for `hyperv` the sandbox layer folder with sandbox.vhdx (schema 1.0 LayerFolderPath). For advanced use; when absent the controller creates one per system (see `scratchSizeGB`).',
+    },
+    scratchSizeGB: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65536,
+      description: 'Size of the scratch the controller creates (ExpandSandboxSize). Default: the template size, 20 GB. Not with `scratch`.',
+    },
+    ports: {
+      type: 'array',
+      maxItems: 64,
+      uniqueItems: true,
+      description: 'Published ports `host:container[/tcp|udp]`, e.g. `8080:80`, `5353:53/udp`, on an endpoint the controller creates. No host IP, no ranges (Windows NAT). Not with `networkNamespace`.',
+      items: {
+        type: 'string',
+        description: '`host:container[/tcp|udp]`, ports 1 to 65535.',
+        anyOf: [{ pattern: `^${PORT_NUMBER}:${PORT_NUMBER}(/(tcp|udp))?$` }],
+        'x-message': 'must be "host:container[/tcp|udp]" with ports 1 to 65535, e.g. "8080:80" or "5353:53/udp" (Windows NAT has no host IP and no port ranges)',
+      },
+    },
+    network: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 256,
+      description: 'Existing HNS network to attach to (used as it is, never modified or deleted). Default with `ports`: the controller\'s own NAT network `hcsr-nat`. Not with `networkNamespace`.',
     },
     hostName: { type: 'string', format: 'hostname', maxLength: 63, description: 'Host name inside the container. Default: metadata.name.' },
     memoryMB: memoryMB('Memory limit in MiB (HCS Memory.SizeInMB).'),
@@ -106,7 +142,33 @@ const container = {
       },
     },
   },
+  oneOf: [{ required: ['layers'] }, { required: ['image'] }],
+  'x-message': 'exactly one of image or layers is required',
   allOf: [
+    {
+      if: { required: ['imagePullPolicy'] },
+      then: { required: ['image'] },
+      'x-message': 'is only allowed with image',
+      'x-at': 'imagePullPolicy',
+    },
+    {
+      if: { required: ['scratch'] },
+      then: { not: { required: ['scratchSizeGB'] } },
+      'x-message': 'scratch and scratchSizeGB are mutually exclusive: give a scratch volume, or let the controller create one of scratchSizeGB',
+      'x-at': 'scratchSizeGB',
+    },
+    {
+      if: { required: ['networkNamespace'] },
+      then: { not: { anyOf: [{ required: ['ports'] }, { required: ['network'] }] } },
+      'x-message': 'networkNamespace is mutually exclusive with ports and network: give a namespace, or let the controller make the endpoint',
+      'x-at': 'networkNamespace',
+    },
+    {
+      if: { required: ['isolation'], properties: { isolation: { const: 'hyperv' } } },
+      then: { required: ['scratch'], not: { anyOf: [{ required: ['ports'] }, { required: ['network'] }] } },
+      'x-message': 'with isolation: hyperv the controller does not provision yet: give scratch (and networkNamespace instead of ports/network)',
+      'x-at': 'isolation',
+    },
     {
       if: { required: ['utilityVm'] },
       then: { required: ['isolation'], properties: { isolation: { const: 'hyperv' } } },

@@ -5,6 +5,7 @@
  */
 import type { DesiredSystem, ManifestError, ManifestSnapshot, SourceLocation } from '../../reconciler/ports.ts';
 import type { DeclaredName, FileResult, ManifestOptions } from './file.ts';
+import { portConflictErrors } from './port-conflicts.ts';
 
 /** Combine per-file results into one snapshot (folderOk true). Pure. */
 export function combineSnapshot(results: readonly FileResult[], _opts: ManifestOptions = {}): ManifestSnapshot {
@@ -18,7 +19,7 @@ export function combineSnapshot(results: readonly FileResult[], _opts: ManifestO
   manifests = manifests.filter((m) => !duplicated.has(m.name));
   errors.push(...duplicates);
 
-  const depErrors = [...unknownDependencyErrors(manifests, declared, ignoredNames), ...cycleErrors(manifests, declared)];
+  const depErrors = [...unknownDependencyErrors(manifests, declared, ignoredNames), ...cycleErrors(manifests, declared), ...portConflictErrors(manifests)];
   const failed = new Set(depErrors.map((e) => e.name));
   errors.push(...depErrors);
 

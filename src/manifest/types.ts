@@ -35,10 +35,22 @@ export interface UtilityVmSpec {
   scratchPath?: string;
 }
 
+/** When the controller pulls `image` (absent = IfNotPresent). */
+export type ImagePullPolicy = 'IfNotPresent' | 'Always' | 'Never';
+
 export interface ContainerSpec {
+  /** Image reference; exactly one of `image` and `layers` (the image store fills `layers` in before rendering). */
+  image?: string;
+  imagePullPolicy?: ImagePullPolicy;
   isolation: Isolation;
-  layers: LayerSpec[];
-  scratch: string;
+  layers?: LayerSpec[];
+  /** Absent: the controller creates the scratch (scratchSizeGB). */
+  scratch?: string;
+  scratchSizeGB?: number;
+  /** `host:container[/tcp|udp]`: published on an endpoint the controller creates. */
+  ports?: string[];
+  /** An existing HNS network by name (default with ports: the controller's own NAT network). */
+  network?: string;
   hostName?: string;
   memoryMB?: number;
   cpuCount?: number;

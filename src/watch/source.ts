@@ -167,6 +167,14 @@ class FolderSource implements ManifestSource {
     return this.requestScan();
   }
 
+  /** The parser's other inputs changed (the image store): parse every file again and publish. */
+  reparse(): Promise<ManifestSnapshot> {
+    this.ctx.cache.clear();
+    // Forget what was published, so the re-parsed snapshot is emitted even if it looks the same.
+    this.published = { ...this.published, fingerprint: '' };
+    return this.requestScan();
+  }
+
   stats(): SourceStats {
     return { ...this.counters, ...this.ctx.counters };
   }

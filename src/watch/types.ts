@@ -113,6 +113,8 @@ export interface ManifestSource extends Disposable {
    * settleMs ago are not in it yet: they are published by a follow-up scan once settled.
    */
   rescan(): Promise<ManifestSnapshot>;
+  /** Like rescan, but every file is parsed again (the parser's other inputs, the image store, changed). */
+  reparse?(): Promise<ManifestSnapshot>;
   stats(): SourceStats;
   dispose(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- [--quick] [--smoke] [--out results.json] [--only name,...]`: the controller's
  * benchmarks on the emulator through the real koffi binding (see PERFORMANCE.md). Prints a table
- * and writes the results as JSON. Scenarios: latency, converge, burst, steady, memory, ffi, startup.
+ * and writes the results as JSON. Scenarios: latency, converge, burst, steady, memory, ffi, startup, noisy, image.
  */
 import { parseArgs } from 'node:util';
 import { startRig, type Rig } from './rig.ts';
@@ -9,6 +9,7 @@ import { markdownTable, printTable, writeJson, type BenchMode, type BenchResult 
 import { runBurst } from './scenarios/burst.ts';
 import { runConverge } from './scenarios/converge.ts';
 import { runFfi } from './scenarios/ffi.ts';
+import { runImage } from './scenarios/image.ts';
 import { runLatency } from './scenarios/latency.ts';
 import { runMemory } from './scenarios/memory.ts';
 import { runSteady } from './scenarios/steady.ts';
@@ -25,6 +26,7 @@ export const SCENARIOS: Record<string, (rig: Rig, mode: BenchMode) => Promise<Be
   ffi: runFfi,
   noisy: runNoisy,
   startup: (_rig, mode) => runStartup(mode),
+  image: runImage,
 };
 
 /** Scenarios that need no emulator: when only these run, no rig is started. */

@@ -17,7 +17,7 @@ const keys = {
   spec: { state: true, restartPolicy: true, stopTimeout: true, dependsOn: true, suspend: true, updateStrategy: true, backoff: true, placement: true, container: true, virtualMachine: true, document: true } satisfies Record<keyof T.ManifestSpec, true>,
   'spec.backoff': { initial: true, max: true, resetAfter: true } satisfies Record<keyof T.BackoffSpec, true>,
   'spec.placement': { hosts: true, hostLabels: true } satisfies Record<keyof T.PlacementSpec, true>,
-  'spec.container': { isolation: true, layers: true, scratch: true, hostName: true, memoryMB: true, cpuCount: true, mappedDirectories: true, networkNamespace: true, process: true, utilityVm: true } satisfies Record<keyof T.ContainerSpec, true>,
+  'spec.container': { image: true, imagePullPolicy: true, isolation: true, layers: true, scratch: true, scratchSizeGB: true, ports: true, network: true, hostName: true, memoryMB: true, cpuCount: true, mappedDirectories: true, networkNamespace: true, process: true, utilityVm: true } satisfies Record<keyof T.ContainerSpec, true>,
   'spec.container.layers[]': { id: true, path: true } satisfies Record<keyof T.LayerSpec, true>,
   'spec.container.mappedDirectories[]': { hostPath: true, containerPath: true, readOnly: true } satisfies Record<keyof T.MappedDirectorySpec, true>,
   'spec.container.process': { commandLine: true, workingDirectory: true, environment: true, logs: true } satisfies Record<keyof T.ProcessSpec, true>,

@@ -11,8 +11,11 @@ import { formatErrorsByFile, loadForCli } from './manifest.ts';
 import { parseDuration } from '../../manifest/index.ts';
 
 const SYMBOL: Record<NodeOp, string> = {
-  create: '+', start: '>', startProcess: '>', ensureProcess: '?', pause: '=', resume: '>', stop: '-', wait: '…',
+  create: '+', start: '>', startProcess: '>', ensureProcess: '?', pause: '=', resume: '>', stop: '-', remove: '-', wait: '…',
 };
+
+/** `scratch ` etc. for provisioned objects (their hcsId is their system's). */
+const kindOf = (n: Plan['nodes'][number]): string => (n.resource.kind === 'computeSystem' || n.resource.kind === 'process' ? '' : `${n.resource.kind} `);
 
 /**
  * The same nodes as `plan -o json`, in dependency order, one line each:
@@ -21,7 +24,7 @@ const SYMBOL: Record<NodeOp, string> = {
 export function formatPlan(p: Plan): string {
   if (p.nodes.length === 0) return 'No changes. HCS matches the manifests.';
   const lines = dependencyOrder(p.nodes).map((n) =>
-    n.resource.hcsId === undefined ? `${SYMBOL[n.op]} ${n.op} ${n.resource.name}: ${n.cause}` : `${SYMBOL[n.op]} ${n.op} ${n.resource.hcsId} (${n.resource.name}): ${n.cause}`,
+    n.resource.hcsId === undefined ? `${SYMBOL[n.op]} ${n.op} ${n.resource.name}: ${n.cause}` : `${SYMBOL[n.op]} ${n.op} ${kindOf(n)}${n.resource.hcsId} (${n.resource.name}): ${n.cause}`,
   );
   return `${lines.join('\n')}\n${p.converged ? 'Converged (nothing will change).' : 'Changes pending.'}`;
 }
@@ -93,7 +96,8 @@ async function applyLocked(
   return withHcs(g, logger, true, async (hcs) => {
     const rotations = new RotationOverrides(DEFAULT_ROTATION);
     rotations.update(snapshot.manifests);
-    const controller = createController({ hcs: withLogCapture(hcs, hcs, g, {}, rotations), owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true });
+    const provision = (await import('../provisioning.ts')).openProvisioning(g.dataRoot);
+    const controller = createController({ hcs: withLogCapture(hcs, hcs, g, {}, rotations), owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true, provision });
     try {
       controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind }));
       controller.applySnapshot(snapshot);

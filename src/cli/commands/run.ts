@@ -11,6 +11,7 @@ import { watchManifests } from '../../watch/index.ts';
 import { createController } from '../../../reconciler/index.ts';
 import type { Disposable, Logger } from '../../../reconciler/ports.ts';
 import { lockFileForCli, lockForCommand, manifestOptions, openHcsForCli, type GlobalOptions } from '../context.ts';
+import { controllerImages } from '../images.ts';
 import { realClock } from '../clock.ts';
 import { parseListen, startHttp } from '../http.ts';
 import { UsageError } from '../output.ts';
@@ -34,6 +35,7 @@ export interface RunOptions extends LogCaptureFlags {
   listenAny?: boolean;
   lockDir?: string;
   strictFolder?: boolean;
+  imageGcGrace?: string;
 }
 
 /** Longest shutdown (SIGTERM to exit), whatever HCS does. */
@@ -61,6 +63,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
   const settleMs = duration('--settle', opts.settle, 150);
   const concurrency = integer('--concurrency', opts.concurrency, 16);
   const listen = opts.listen === 'off' ? undefined : parseListen(opts.listen ?? '127.0.0.1:9180', opts.listenAny === true);
+  const imageGcMs = opts.imageGcGrace === undefined || opts.imageGcGrace === 'off' ? 0 : duration('--image-gc-grace', opts.imageGcGrace, 0);
   const mopts = await manifestOptions(g, opts.manifests, opts.lockDir);
   const stack: Disposable[] = [];
   // Shutdown completes within SHUTDOWN_MS whatever HCS does: a step still waiting on a hung
@@ -88,6 +91,9 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     const { hcs: raw, description } = await openHcsForCli(g, logger, { start: true });
     // Drain in-flight operations briefly only: the shutdown deadline bounds the whole sequence.
     stack.push({ dispose: () => (raw as { close(o?: { drainTimeoutMs?: number }): Promise<void> }).close({ drainTimeoutMs: 1000 }) });
+    const images = await controllerImages(g, logger, imageGcMs);
+    stack.push(images);
+    mopts.images = images.images;
     // Metrics are only readable through the HTTP endpoint: with --listen off, neither prom-client
     // (~8 MB of RSS) nor its default collectors (an event-loop-delay timer) are loaded.
     const metrics: ControllerMetrics | undefined = listen ? (await import('../metrics.ts')).createMetrics() : undefined;
@@ -97,6 +103,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
       hcs, owner: g.owner, clock: realClock, logger, resyncMs, concurrency,
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
       entrypoints: openEntrypointRecords(g.owner, dirname(lockFileForCli(g, opts.lockDir))),
+      provision: (await import('../provisioning.ts')).openProvisioning(g.dataRoot),
     });
     stack.push(controller);
     if (folderWarning) controller.warn(folderWarning);
@@ -112,6 +119,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
     stack.push(source);
     // An error is logged when it appears, not again on every snapshot that still has it.
     let logged = new Set<string>();
+    images.bind(source);
     const report = (s: ReturnType<typeof source.current>) => {
       const now = new Set<string>();
       for (const e of s.errors) {

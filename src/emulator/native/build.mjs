@@ -20,37 +20,50 @@ const outDir = join(here, 'build');
 const FLAGS = ['-std=gnu11', '-O2', '-g', '-shared', '-fPIC', '-pthread', '-fvisibility=hidden',
   '-Wl,-z,nodelete', '-Wall', '-Wextra', '-Werror'];
 
+const MAIN = 'libcomputecore.so';
+
+// Every library and its C files (headers count for every library). The service client
+// (COMMON) is compiled into each library that talks to the service asynchronously, with hidden
+// symbols, so each library has its own copy; hostcall.c is the synchronous client of the
+// computenetwork and scratch exports (PROTOCOL.md "Host role").
+// - libcomputecore.so: computecore.dll (compute systems, processes) and ntdll's RtlGetVersion (host.c).
+// - libvmcompute.so: vmcompute.dll, the schema 1.0 compute API (vmcompute.c, HELLO role 3), the layer
+//   exports plus the kernel32/advapi32-ABI calls the layer writer makes (layers.c,
+//   layers-vmcompute.c) and the scratch exports (scratch.c).
+// - libcomputenetwork.so: computenetwork.dll, HCN (hcn.c).
+// - libkernel32-emu.so (native/kernel32/): kernel32's ReadFile/WriteFile/CloseHandle on stdio pipes.
+const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c', 'stdio.c'];
+const LIBRARIES = {
+  'libcomputecore.so': { files: [...COMMON, 'system.c', 'process.c', 'host.c'] },
+  'libvmcompute.so': { files: [...COMMON, 'vmcompute.c', 'layers.c', 'layers-vmcompute.c', 'scratch.c', 'hostcall.c'], defines: ['-DEMU_ROLE=3u'] },
+  'libcomputenetwork.so': { files: ['hcn.c', 'hostcall.c'] },
+  'libkernel32-emu.so': { files: ['kernel32/kernel32.c'], flags: ['-Wl,-soname,libkernel32-emu.so'] },
+};
+
+/** Absolute path of an emulator library, default libcomputecore.so (it may not be built yet). */
+export function emulatorLibraryPath(name = MAIN) {
+  return join(outDir, name);
+}
+
+/** Absolute path of the emulator's vmcompute.dll library (schema 1.0 compute API, layers, scratch). */
+export function vmcomputeLibraryPath() {
+  return emulatorLibraryPath('libvmcompute.so');
+}
+
 /** Absolute path of the emulator's kernel32 stand-in (ReadFile/WriteFile/CloseHandle on stdio pipes). */
 export function kernel32EmulatorLibraryPath() {
-  return join(outDir, 'libkernel32-emu.so');
+  return emulatorLibraryPath('libkernel32-emu.so');
 }
 
-/** Absolute path of the emulator library (it may not be built yet). */
-export function emulatorLibraryPath() {
-  return join(outDir, 'libcomputecore.so');
+function sources(name) {
+  const headers = readdirSync(here).filter((f) => f.endsWith('.h'));
+  return [...headers, ...LIBRARIES[name].files].map((f) => join(here, f));
 }
 
-/** Absolute path of the emulator's vmcompute.dll library (schema 1.0 compute API; issue 14 adds layers). */
-export function vmcomputeLibraryPath() {
-  return join(outDir, 'libvmcompute.so');
-}
-
-// The service client both libraries share; then each library's own exports. Add a library's new
-// C file to its list (issue 14: 'layers.c' in vmcompute).
-const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c', 'stdio.c'];
-const LIBRARIES = [
-  { out: () => emulatorLibraryPath(), files: [...COMMON, 'system.c', 'process.c', 'host.c'] },
-  { out: () => vmcomputeLibraryPath(), files: [...COMMON, 'vmcompute.c', 'layers.c'], defines: ['-DEMU_ROLE=3u'] },
-];
-
-function sources() {
-  return readdirSync(here).filter((f) => f.endsWith('.c') || f.endsWith('.h')).map((f) => join(here, f));
-}
-
-function isUpToDate(out) {
+function isUpToDate(out, name) {
   if (!existsSync(out)) return false;
   const built = statSync(out).mtimeMs;
-  return sources().every((f) => statSync(f).mtimeMs <= built) && statSync(fileURLToPath(import.meta.url)).mtimeMs <= built;
+  return sources(name).every((f) => !existsSync(f) || statSync(f).mtimeMs <= built) && statSync(fileURLToPath(import.meta.url)).mtimeMs <= built;
 }
 
 function findCompiler() {
@@ -59,46 +72,31 @@ function findCompiler() {
 }
 
 /**
- * Builds the library when a source is newer than it (or `force`), and returns its path.
- * Throws when no C compiler exists or compilation fails; the message says how to fix it.
+ * Builds every emulator library whose sources are newer than it (or all with `force`), and
+ * returns the path of libcomputecore.so. Throws when no C compiler exists or compilation fails;
+ * the message says how to fix it.
  */
 export function ensureEmulatorLibrary({ force = false } = {}) {
-  ensureKernel32Library(force);
-  const out = emulatorLibraryPath();
-  if (!force && LIBRARIES.every((l) => isUpToDate(l.out()))) return out;
+  const stale = Object.keys(LIBRARIES).filter((name) => force || !isUpToDate(emulatorLibraryPath(name), name));
+  if (stale.length === 0) return emulatorLibraryPath();
   const cc = findCompiler();
   if (!cc) {
     throw new Error('no C compiler found (tried $CC, cc, gcc, clang) to build the HCS emulator library; ' +
       'install one, e.g. `apt-get install gcc` (Debian/Ubuntu) or `dnf install gcc`');
   }
   mkdirSync(outDir, { recursive: true });
-  for (const lib of LIBRARIES) build(cc, lib.out(), [...(lib.defines ?? []), ...lib.files.map((f) => join(here, f)).filter((f) => existsSync(f))]);
-  return out;
+  for (const name of stale) build(cc, name);
+  return emulatorLibraryPath();
 }
 
-function build(cc, out, cFiles) {
+function build(cc, name) {
+  const lib = LIBRARIES[name];
+  const out = emulatorLibraryPath(name);
   // Build to a private name, then rename: a concurrent loader never sees a half-written file.
   const tmp = `${out}.${process.pid}.tmp`;
+  const cFiles = sources(name).filter((f) => f.endsWith('.c'));
   // -ldl: stdio.c finds the sibling libkernel32-emu.so with dlopen/dladdr.
-  const res = spawnSync(cc, [...FLAGS, '-o', tmp, ...cFiles, '-ldl'], { encoding: 'utf8' });
-  if (res.status !== 0) {
-    rmSync(tmp, { force: true });
-    throw new Error(`building ${out} failed (${cc} exited ${res.status}):\n${res.stderr}${res.stdout}`);
-  }
-  renameSync(tmp, out);
-}
-
-/** libkernel32-emu.so from native/kernel32/ (a separate library, loaded where kernel32.dll is on Windows). */
-function ensureKernel32Library(force) {
-  const out = kernel32EmulatorLibraryPath();
-  const src = join(here, 'kernel32', 'kernel32.c');
-  const self = fileURLToPath(import.meta.url);
-  if (!force && existsSync(out) && statSync(src).mtimeMs <= statSync(out).mtimeMs && statSync(self).mtimeMs <= statSync(out).mtimeMs) return;
-  const cc = findCompiler();
-  if (!cc) throw new Error('no C compiler found (tried $CC, cc, gcc, clang) to build the HCS emulator library; install one, e.g. `apt-get install gcc`');
-  mkdirSync(outDir, { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  const res = spawnSync(cc, [...FLAGS, '-Wl,-soname,libkernel32-emu.so', '-o', tmp, src], { encoding: 'utf8' });
+  const res = spawnSync(cc, [...FLAGS, ...(lib.flags ?? []), ...(lib.defines ?? []), '-o', tmp, ...cFiles, '-ldl'], { encoding: 'utf8' });
   if (res.status !== 0) {
     rmSync(tmp, { force: true });
     throw new Error(`building ${out} failed (${cc} exited ${res.status}):\n${res.stderr}${res.stdout}`);

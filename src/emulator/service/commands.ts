@@ -165,6 +165,11 @@ const COMMANDS: Record<string, Command> = {
     svc.callLog.clear();
     return {};
   },
+  reboot: async (svc) => {
+    await svc.reboot();
+    return {};
+  },
+  host: (svc) => ({ ...svc.host.hcn.describe(), volumes: svc.host.volumes.describe() }),
   reset: (svc) => {
     svc.reset();
     return {};

@@ -9,6 +9,7 @@ import { CallLog } from './calllog.ts';
 import { runControl } from './commands.ts';
 import { Connection, ControlConnection, LibraryConnection, type ServiceCore } from './connection.ts';
 import { FaultTable } from './faults.ts';
+import { HOST_ROLE, HostConnection, HostServices } from './host.ts';
 import { Persister } from './persist.ts';
 import { SystemStore } from './state.ts';
 
@@ -31,6 +32,8 @@ export class EmulatorService implements ServiceCore {
   readonly startedAt = performance.now();
   readonly verbose: boolean;
   readonly connections = new Set<Connection>();
+  /** HNS objects and mounted scratch volumes (host.ts). */
+  readonly host = new HostServices(() => this.store);
   private readonly server: Server;
   private readonly persister?: Persister;
   /** Sockets the service is dropping on purpose (restart/stop): not a client going away. */
@@ -72,6 +75,7 @@ export class EmulatorService implements ServiceCore {
     this.dropConnections(() => true);
     this.faults.clear();
     this.persister?.flush();
+    await this.host.clear();
     await closed;
   }
 
@@ -95,6 +99,17 @@ export class EmulatorService implements ServiceCore {
     this.store.clear();
     this.faults.clear();
     this.callLog.clear();
+    void this.host.clear();
+  }
+
+  /**
+   * An emulated Windows reboot: every compute system, mounted scratch volume, HNS endpoint and
+   * namespace and NAT network is gone; files on disk stay (provisioning.md 0.5 and 1.3).
+   */
+  async reboot(): Promise<void> {
+    this.restart(false);
+    this.dropConnections((c) => c instanceof HostConnection);
+    await this.host.reboot();
   }
 
   private dropConnections(which: (c: Connection) => boolean): void {
@@ -165,6 +180,7 @@ export class EmulatorService implements ServiceCore {
     if (hello.role === Role.Library) conn = new LibraryConnection(socket, hello.pid, this);
     else if (hello.role === Role.Vmcompute) conn = new LibraryConnection(socket, hello.pid, this, 'vmcompute');
     else if (hello.role === Role.Control) conn = new ControlConnection(socket, hello.pid, this);
+    else if (hello.role === HOST_ROLE) conn = new HostConnection(socket, hello.pid, this, this.host);
     else throw new ProtocolError(`unknown role ${hello.role}`);
     this.connections.add(conn);
     return conn;

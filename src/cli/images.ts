@@ -1,0 +1,95 @@
+/** Wiring of the image store for every command: the layer binding and the manifest loader's image lookup. */
+import { existsSync } from 'node:fs';
+import { emulatorLibraryPath, ensureEmulatorLibrary } from '../emulator/native/build.mjs';
+import { LayerNative } from '../hcs/layers.ts';
+import { storeLookup } from '../images/lookup.ts';
+import { defaultDataRoot } from '../images/paths.ts';
+import type { ImageLookup } from '../manifest/index.ts';
+import type { Disposable, Logger, ManifestSnapshot } from '../../reconciler/ports.ts';
+import { hostPlatform, loadDockerConfig, RegistryClient } from '../registry/index.ts';
+import { AutoPuller } from '../images/auto-pull.ts';
+import { ImageGc } from '../images/gc.ts';
+import { ImagePuller } from '../images/puller.ts';
+import { ImageStore } from '../images/store.ts';
+import type { GlobalOptions } from './context.ts';
+import { UsageError } from './output.ts';
+
+/** The layer binding: vmcompute.dll on Windows, the emulator's libvmcompute.so elsewhere (or HCS_VMCOMPUTE_LIBRARY). */
+export function openLayers(): LayerNative {
+  if (process.platform === 'win32' || process.env.HCS_VMCOMPUTE_LIBRARY) return new LayerNative();
+  ensureEmulatorLibrary();
+  return new LayerNative({ libraryPath: emulatorLibraryPath('libvmcompute.so') });
+}
+
+let shared: LayerNative | undefined;
+
+/** The image lookup of the data root (read-only; loads the layer binding on the first stored image). */
+export function imageLookup(dataRoot: string | undefined, missing?: ImageLookup['missing']): ImageLookup {
+  return storeLookup(dataRoot ?? defaultDataRoot(), () => (shared ??= openLayers()), missing);
+}
+
+/** A registry client from the global registry options. */
+export function registryClient(g: GlobalOptions): RegistryClient {
+  if (g.registryConfig && !existsSync(g.registryConfig)) throw new UsageError(`--registry-config ${g.registryConfig}: no such file`);
+  return new RegistryClient({
+    platform: hostPlatform(),
+    insecureRegistries: g.insecureRegistry ?? [],
+    ...(g.registryConfig ? { credentials: loadDockerConfig(g.registryConfig) } : {}),
+  });
+}
+
+const timer = (fn: () => void, ms: number) => {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return { dispose: () => clearTimeout(t) };
+};
+
+/** What `run` needs of the images: the loader's lookup (with on-demand pulls) and automatic GC. */
+export interface ControllerImages extends Disposable {
+  images: ImageLookup;
+  /** Connects the pulls to the manifest source (re-read after a pull) and starts GC. */
+  bind(source: { reparse?(): Promise<unknown>; current(): ManifestSnapshot }): void;
+}
+
+/**
+ * The controller's image side: pulls on demand (AutoPuller) into the store of --data-root, and,
+ * with `gcGraceMs` > 0, removes images no manifest has used for that long (checked every minute
+ * or every grace period, whichever is shorter; skipped while any manifest has an error, since an
+ * erroneous manifest's image is unknown and must not be collected).
+ */
+export async function controllerImages(g: GlobalOptions, logger: Logger, gcGraceMs: number): Promise<ControllerImages> {
+  const layers = (shared ??= openLayers());
+  try {
+    layers.enableBackupPrivileges();
+  } catch (err) {
+    logger.warn('cannot enable SeBackup/SeRestore: image pulls will fail until the controller runs elevated', { error: String(err) });
+  }
+  const store = await ImageStore.open(g.dataRoot ?? defaultDataRoot(), layers);
+  const puller = new ImagePuller(store, registryClient(g), { hostOsVersion: hostPlatform().osVersion });
+  let onChange = () => {};
+  const auto = new AutoPuller(puller, { onChange: () => onChange(), setTimer: timer });
+  const disposables: { dispose(): void }[] = [auto];
+  return {
+    images: storeLookup(store.paths.root, () => layers, (ref, policy) => auto.want(ref, policy), (ref) => auto.refresh(ref)),
+    bind(source) {
+      onChange = () => void source.reparse?.();
+      if (gcGraceMs <= 0) return;
+      const gc = new ImageGc(store, { graceMs: gcGraceMs });
+      const every = Math.min(gcGraceMs, 60_000);
+      const sweep = () => {
+        const snap = source.current();
+        const next = () => disposables.push(timer(sweep, every));
+        if (!snap.folderOk || snap.errors.length > 0) return next();
+        const inUse = [...snap.manifests.flatMap((m) => (m.image ? [m.image.reference] : [])), ...auto.wanted()];
+        gc.sweep(inUse)
+          .then((r) => r.images.length > 0 && logger.info('image GC removed unused images', { images: r.images.join(' '), layers: r.layers.length, reclaimedBytes: r.reclaimedBytes }))
+          .catch((err: unknown) => logger.warn('image GC failed', { error: String(err) }))
+          .finally(next);
+      };
+      disposables.push(timer(sweep, every));
+    },
+    dispose() {
+      for (const d of disposables) d.dispose();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The ProvisionPort (reconciler/ports.ts) on the scratch store and the network provisioner: what the
+ * core's scratch, endpoint and namespace nodes call (provisioning.md 8, steps 5-6), and the
+ * document a provisioned part is created with (Container.Storage.Path = the scratch volume,
+ * Container.Networking.Namespace = the namespace id, [SHIM] hcsdoc_wcow.go).
+ */
+import type { HcsFailure, ObservedProvisioned, ProvisionKind, ProvisionPort, RenderedPart } from '../../reconciler/ports.ts';
+import type { ScratchStore } from '../scratch/store.ts';
+import { PortInUseError, type NetworkProvisioner } from './provisioner.ts';
+
+/** A failure in the shape the core classifies: a host port in use is permanent for that manifest. */
+function failure(op: string, systemId: string, err: unknown): HcsFailure {
+  const e = new Error((err as Error).message, { cause: err }) as HcsFailure;
+  const port = err instanceof PortInUseError;
+  e.op = op;
+  e.systemId = systemId;
+  e.hresult = port ? 0x803b0013 | 0 : ((err as { hresult?: number }).hresult ?? 0x80004005 | 0);
+  e.kind = port ? 'invalidConfig' : 'transient';
+  e.permanent = port;
+  return e;
+}
+
+const layersOf = (part: RenderedPart) =>
+  (((part.document.Container as { Storage?: { Layers?: Array<{ Id: string; Path: string }> } } | undefined)?.Storage?.Layers) ?? []).map((l) => ({ id: l.Id, path: l.Path }));
+
+const needsOf = (part: RenderedPart) => {
+  const net = part.provision?.network;
+  return { ports: net?.ports ?? [], ...(net?.network ? { network: net.network } : {}) };
+};
+
+/** Provisioning on the real (or emulated) vmcompute and computenetwork libraries. */
+export class ProvisioningPort implements ProvisionPort {
+  /** @param deps loaded on first use, so a host without computenetwork.dll runs manifests that provision nothing */
+  constructor(private readonly load: () => { scratch: ScratchStore; network: NetworkProvisioner }) {}
+  private loaded?: { scratch: ScratchStore; network: NetworkProvisioner };
+  private unavailable = false;
+  private get deps() {
+    return (this.loaded ??= this.load());
+  }
+
+  async observe(kind: ProvisionKind): Promise<ObservedProvisioned[]> {
+    if (!this.loaded && !this.unavailable) {
+      try {
+        this.deps;
+      } catch {
+        this.unavailable = true; // no vmcompute/computenetwork on this host: nothing can have been provisioned
+      }
+    }
+    if (this.unavailable) return [];
+    if (kind === 'scratch') {
+      const { scratch } = this.deps;
+      await scratch.cleanRemoved();
+      const out: ObservedProvisioned[] = [];
+      for (const systemId of scratch.list()) out.push({ systemId, ready: (await scratch.mounted(systemId)) !== undefined });
+      return out;
+    }
+    const all = await this.deps.network.observe();
+    return kind === 'endpoint'
+      ? all.filter((o) => o.endpoint || o.journal).map((o) => ({ systemId: o.systemId, ready: o.endpoint }))
+      : all.filter((o) => o.namespace || o.journal).map((o) => ({ systemId: o.systemId, ready: o.namespace }));
+  }
+
+  async create(kind: ProvisionKind, systemId: string, part: RenderedPart): Promise<void> {
+    const req = part.provision;
+    try {
+      if (kind === 'scratch') await this.deps.scratch.create(systemId, layersOf(part), req?.scratch?.sizeGB);
+      else if (kind === 'endpoint') await this.deps.network.createEndpoint(systemId, needsOf(part));
+      else await this.deps.network.createNamespace(systemId, needsOf(part));
+    } catch (err) {
+      throw failure(`create ${kind}`, systemId, err);
+    }
+  }
+
+  async remove(kind: ProvisionKind, systemId: string): Promise<void> {
+    try {
+      // Releasing the network is one step (endpoint out of the namespace, namespace, endpoint, journal), idempotent.
+      if (kind === 'scratch') await this.deps.scratch.remove(systemId);
+      else await this.deps.network.release(systemId);
+    } catch (err) {
+      throw failure(`remove ${kind}`, systemId, err);
+    }
+  }
+
+  async document(systemId: string, part: RenderedPart): Promise<Record<string, unknown>> {
+    const container = { ...(part.document.Container as Record<string, unknown>) };
+    if (part.provision?.scratch) {
+      // Normally the scratch node made it; when it vanished after the list step (a reboot between
+      // the observation and the create), it is made here rather than failing the create.
+      let m = await this.deps.scratch.mounted(systemId);
+      if (!m) {
+        await this.create('scratch', systemId, part);
+        m = await this.deps.scratch.mounted(systemId);
+      }
+      if (!m) throw failure('create', systemId, new Error(`the scratch of ${systemId} is not mounted`));
+      container.Storage = { ...(container.Storage as Record<string, unknown>), Path: m.volumePath };
+    }
+    if (part.provision?.network) {
+      let n = await this.deps.network.find(systemId);
+      if (!n) {
+        await this.create('namespace', systemId, part);
+        n = await this.deps.network.find(systemId);
+      }
+      if (!n) throw failure('create', systemId, new Error(`the namespace of ${systemId} does not exist`));
+      container.Networking = { ...(container.Networking as Record<string, unknown> | undefined), Namespace: n.namespaceId };
+    }
+    return { ...part.document, Container: container };
+  }
+}
