@@ -31,7 +31,7 @@ spec:
     layers:
       - id: 8f3d9a52-6c1e-4b7a-9e2f-1d5c7b3a9e41
         path: 'C:\\layers\\base'
-    scratch: 'C:\\scratch\\web'
+    scratch: '\\\\?\\Volume{0b7d6c1e-2f4a-4c3b-9d8e-5a6f7b8c9d0e}\\'
     memoryMB: 512
     process:
       commandLine: 'C:\\app\\server.exe'

@@ -21,7 +21,7 @@ spec:
     memoryMB: 1023
     cpuCount: 2
     bootDisk:
-      path: 'C:\\\\vms\\\\vm\\\\os.vhdx'
+      path: 'C:\\vms\\vm\\os.vhdx'
 `;
 }
 
