@@ -6,6 +6,8 @@
  * a caller arriving in between (one microtask after the release) take the slot too, so a limit
  * of 1 ran 2 calls at once.
  */
+import type { Clock } from './ports.ts';
+
 export class Limiter {
   #running = 0;
   readonly #queue: Array<() => void> = [];
@@ -24,10 +26,13 @@ export class Limiter {
     return this.#queue.length;
   }
 
-  /** Run `fn` when a slot is free. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` when a slot is free. With `wait`, give up waiting for a slot after `wait.ms` (on the
+   * injected clock) and reject with `wait.onTimeout()`, leaving the queue as if it had never asked.
+   */
+  async run<T>(fn: () => Promise<T>, wait?: SlotWait): Promise<T> {
     if (this.#running < this.limit) this.#running++;
-    else await new Promise<void>((resolve) => this.#queue.push(resolve)); // the slot is handed over
+    else await this.#waitForSlot(wait); // the slot is handed over
     try {
       return await fn();
     } finally {
@@ -36,4 +41,29 @@ export class Limiter {
       else this.#running--;
     }
   }
+
+  #waitForSlot(wait: SlotWait | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: unknown;
+      const take = (): void => {
+        if (timer !== undefined) wait?.clock.clearTimeout(timer);
+        resolve();
+      };
+      this.#queue.push(take);
+      if (!wait) return;
+      timer = wait.clock.setTimeout(() => {
+        const at = this.#queue.indexOf(take);
+        if (at < 0) return; // the slot was handed over first
+        this.#queue.splice(at, 1);
+        reject(wait.onTimeout());
+      }, wait.ms);
+    });
+  }
+}
+
+/** How long a caller waits for a slot, on which clock, and the error it gets past that. */
+export interface SlotWait {
+  ms: number;
+  clock: Clock;
+  onTimeout: () => Error;
 }

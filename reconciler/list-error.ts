@@ -13,3 +13,12 @@ export function describeListError(err: unknown, timeoutMs: number): string {
   }
   return message;
 }
+
+/**
+ * The error of a list that found every HCS slot taken by calls that have not returned for the
+ * whole enumerate timeout: shown like an enumerate timeout, because HCS is not answering either way.
+ */
+export function slotWaitTimeout(timeoutMs: number): HcsFailure {
+  const err = new Error(`enumerate waited ${timeoutMs} ms for a free HCS slot: every slot is held by a call that has not returned`);
+  return Object.assign(err, { op: 'enumerate', hresult: 0, kind: 'timeout' as const, permanent: false });
+}

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SimulatedClock } from 'xstate';
 import { Limiter } from '../../reconciler/limiter.ts';
 
 /** A job that records the peak number of jobs running at once and finishes when told to. */
@@ -59,4 +60,27 @@ test('limiter: a failing job releases its slot', async () => {
   assert.equal(await limiter.run(async () => 42), 42);
   assert.equal(limiter.running, 0);
   assert.throws(() => new Limiter(0), RangeError);
+});
+
+test('limiter: a bounded wait gives up on the injected clock, leaves the queue, and a slot handed over first wins', async () => {
+  const clock = new SimulatedClock();
+  const limiter = new Limiter(1);
+  let release!: () => void;
+  const holder = limiter.run(() => new Promise<void>((r) => { release = r; }));
+  const wait = { ms: 10_000, clock, onTimeout: () => new Error('no slot') };
+  const gaveUp = limiter.run(async () => 'listed', wait);
+  assert.equal(limiter.queued, 1);
+  clock.increment(9_999);
+  await Promise.resolve();
+  assert.equal(limiter.queued, 1, 'still waiting before the deadline');
+  clock.increment(1);
+  await assert.rejects(gaveUp, /no slot/);
+  assert.equal(limiter.queued, 0, 'a caller that gave up is no longer queued');
+  // The next waiter gets the slot when it is released before its deadline; the timer is then moot.
+  const served = limiter.run(async () => 'listed', wait);
+  release();
+  await holder;
+  assert.equal(await served, 'listed');
+  clock.increment(20_000);
+  assert.equal(limiter.running, 0);
 });
