@@ -86,6 +86,8 @@ interface Pending {
   resyncTimer?: unknown;
   scanChain: Promise<unknown>;
   queued?: Promise<ManifestSnapshot>;
+  /** A reparse was asked for: the next scan to start forgets the parse cache and the published fingerprint. */
+  reparse?: boolean;
   closing: Set<Promise<void>>;
 }
 
@@ -169,9 +171,10 @@ class FolderSource implements ManifestSource {
 
   /** The parser's other inputs changed (the image store): parse every file again and publish. */
   reparse(): Promise<ManifestSnapshot> {
-    this.ctx.cache.clear();
-    // Forget what was published, so the re-parsed snapshot is emitted even if it looks the same.
-    this.published = { ...this.published, fingerprint: '' };
+    // Done when the next scan starts, not now: a scan in flight may still store a parse made
+    // with the old inputs into the cache after this call (then the re-parse found it cached and
+    // published nothing new).
+    this.pending.reparse = true;
     return this.requestScan();
   }
 
@@ -257,6 +260,12 @@ class FolderSource implements ManifestSource {
     if (this.pending.queued) return this.pending.queued;
     const next = this.pending.scanChain.then(() => {
       this.pending.queued = undefined;
+      if (this.pending.reparse) {
+        this.pending.reparse = false;
+        this.ctx.cache.clear();
+        // Forget what was published, so the re-parsed snapshot is emitted even if it looks the same.
+        this.published = { ...this.published, fingerprint: '' };
+      }
       return this.scanNow().catch((err: unknown) => {
         this.log.error('manifest scan failed', { error: String(err), path: this.display });
         return this.published.snapshot;
