@@ -13,6 +13,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseSystemId } from '../../../reconciler/identity.ts';
 import type { Logger, ObservedSystem } from '../../../reconciler/ports.ts';
 import type { NativeHcsProcess } from '../../hcs/index.ts';
+import { quoteWindowsArg } from '../../manifest/image.ts';
 import { openHcsForCli, type GlobalOptions } from '../context.ts';
 import { exitQuietlyOnEpipe } from '../epipe.ts';
 import { UsageError } from '../output.ts';
@@ -23,20 +24,7 @@ import { UsageError } from '../output.ts';
  * unless they precede a quote, so they are doubled there, and a quote is escaped with one).
  */
 export function windowsCommandLine(args: readonly string[]): string {
-  return args.map((a) => {
-    if (a !== '' && !/[\s"]/.test(a)) return a;
-    let out = '"';
-    let slashes = 0;
-    for (const ch of a) {
-      if (ch === '\\') {
-        slashes++;
-        continue;
-      }
-      out += ch === '"' ? '\\'.repeat(slashes * 2 + 1) + '"' : '\\'.repeat(slashes) + ch;
-      slashes = 0;
-    }
-    return `${out}${'\\'.repeat(slashes * 2)}"`;
-  }).join(' ');
+  return args.map(quoteWindowsArg).join(' ');
 }
 
 /** The running main system of a manifest name among our systems. */
