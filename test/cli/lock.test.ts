@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../../src/emulator/launcher.ts';
 import { lockFileFor } from '../../src/cli/lock.ts';
 import { containerYaml } from '../integration/helpers.ts';
+import { spawnController } from './controller-child.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'src/cli/bin.mjs');
@@ -50,22 +51,12 @@ test('apply and a second run are refused while a controller of the same owner ru
   mkdirSync(xdg1);
   mkdirSync(xdg2);
   const env = (xdg: string) => ({ ...process.env, HCS_EMULATOR_SOCKET: socket, XDG_RUNTIME_DIR: xdg });
-  const child = spawn(process.execPath, [bin, '--owner', 'lock-test', 'run', '--manifests', folder, '--listen', `127.0.0.1:${port}`], { cwd: root, env: env(xdg1), stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-    await emu.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { child, log } = spawnController(t, { bin, root, args: ['--owner', 'lock-test', 'run', '--manifests', folder, '--listen', `127.0.0.1:${port}`], env: env(xdg1), emu, dir });
   const deadline = Date.now() + 30_000;
   for (;;) {
     const ours = (await emu.control.list()).filter((s) => s.owner === 'lock-test' && s.state === 'Running');
-    if (ours.length === 1 && /controller running/.test(stderr)) break;
-    if (Date.now() > deadline) assert.fail(`web never ran: ${stderr}`);
+    if (ours.length === 1 && /controller running/.test(log.text)) break;
+    if (Date.now() > deadline) assert.fail(`web never ran: ${log.text}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   const before = (await emu.control.list()).map((s) => `${s.id}:${s.state}`).sort();
@@ -93,7 +84,7 @@ test('apply and a second run are refused while a controller of the same owner ru
   assert.ok((JSON.parse(events.stdout) as unknown[]).length > 0, 'events found the controller without --listen');
 
   child.kill('SIGTERM');
-  assert.equal(await new Promise((r) => child.once('exit', r)), 0, stderr);
+  assert.equal(await new Promise((r) => child.once('exit', r)), 0, log.text);
   const applied = spawnSync(process.execPath, [bin, '--owner', 'lock-test', 'apply', '--manifests', folder, '--timeout', '20s'], { cwd: root, env: env(xdg2), encoding: 'utf8', timeout: 30_000 });
   assert.equal(applied.status, 0, `apply works once the controller is gone: ${applied.stderr}`);
 });

@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../../src/emulator/launcher.ts';
 import { winswXml, serviceOptions } from '../../src/cli/commands/service.ts';
 import { containerYaml } from '../integration/helpers.ts';
+import { spawnController } from './controller-child.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'src/cli/bin.mjs');
@@ -59,17 +60,7 @@ test('a running controller serves status, events and moving metrics; a second in
   const port = await freePort();
   const env = { ...process.env, HCS_EMULATOR_SOCKET: socket };
   const args = ['--owner', 'op-test', 'run', '--manifests', folder, '--listen', `127.0.0.1:${port}`, '--lock-dir', dir];
-  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-    await emu.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { child, log } = spawnController(t, { bin, root, args: args, env: env, emu, dir });
   const base = `http://127.0.0.1:${port}`;
   const status = await until(async () => {
     const s = (await (await fetch(`${base}/status`)).json()) as { converged: boolean; systems: Array<{ name: string; actual: string }>; manifestErrors: Array<{ file: string; line: number; message: string }> };
@@ -115,7 +106,7 @@ test('a running controller serves status, events and moving metrics; a second in
   }, 'web running again after the crash and the injected fault');
   child.kill('SIGTERM');
   const code = await new Promise((r) => child.once('exit', r));
-  assert.equal(code, 0, stderr);
+  assert.equal(code, 0, log.text);
   const live = (await emu.control.list()).filter((s) => s.owner === 'op-test' && s.state === 'Running');
   assert.equal(live.length, 1, 'SIGTERM leaves the workload running');
   assert.equal((await emu.control.status()).handles, 0, 'and every handle was released');

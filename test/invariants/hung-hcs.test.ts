@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { NativeHcsClient } from '../../src/hcs/index.ts';
 import { createController } from '../../reconciler/index.ts';
 import { DEFAULT_TIMEOUTS } from '../../reconciler/timeouts.ts';
 import { containerYaml, quiet, startRig, until } from '../integration/helpers.ts';
+import { spawnController } from '../cli/controller-child.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'src/cli/bin.mjs');
@@ -28,25 +28,15 @@ test('SIGTERM with a hung Create: run exits within a few seconds, the workload u
   const folder = join(dir, 'm');
   mkdirSync(folder);
   writeFileSync(join(folder, 'web.yaml'), containerYaml('web'));
-  const child = spawn(process.execPath, [bin, '--owner', 'hung-test', 'run', '--manifests', folder, '--listen', 'off'], { cwd: root, env: { ...process.env, HCS_EMULATOR_SOCKET: socket }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    }
-    await emu.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { child, log } = spawnController(t, { bin, root, args: ['--owner', 'hung-test', 'run', '--manifests', folder, '--listen', 'off'], env: { ...process.env, HCS_EMULATOR_SOCKET: socket }, emu, dir });
   const waitFor = async (check: () => Promise<boolean> | boolean, what: string) => {
     const deadline = Date.now() + 20_000;
     while (!(await check())) {
-      if (Date.now() > deadline) assert.fail(`${what}: ${stderr}`);
+      if (Date.now() > deadline) assert.fail(`${what}: ${log.text}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  await waitFor(() => /controller running/.test(stderr), 'controller running');
+  await waitFor(() => /controller running/.test(log.text), 'controller running');
   await waitFor(async () => (await emu.control.list()).some((s) => s.owner === 'hung-test' && s.state === 'Running'), 'web running');
   await emu.control.hang({ op: 'Create', count: 100 });
   writeFileSync(join(folder, 'api.yaml'), containerYaml('api'));
@@ -55,7 +45,7 @@ test('SIGTERM with a hung Create: run exits within a few seconds, the workload u
   child.kill('SIGTERM');
   const code = await new Promise((r) => child.once('exit', r));
   const took = Date.now() - t0;
-  assert.equal(code, 0, stderr);
+  assert.equal(code, 0, log.text);
   assert.ok(took < 8000, `shutdown took ${took} ms (bounded at a few seconds)`);
   assert.ok((await emu.control.list()).some((s) => s.owner === 'hung-test' && s.id.startsWith('web-') && s.state === 'Running'), 'web keeps running');
 });
