@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_OWNER } from '../manifest/owner.ts';
 import type { GlobalOptions } from './context.ts';
+import { exitQuietlyOnEpipe } from './epipe.ts';
 import { createLogger } from './log.ts';
 import { UsageError } from './output.ts';
 
@@ -191,6 +192,7 @@ function addServiceCommands(program: Command, act: <A extends unknown[]>(fn: (..
 
 /** Run the CLI; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnEpipe(); // before any command writes: `... | head -1` must not die of EPIPE
   let code = 0;
   const program = buildProgram((c) => (code = c));
   try {
