@@ -5,24 +5,23 @@
  * So a folder writable by ordinary users is a privilege escalation path; `run` warns about it
  * and refuses to start with `--strict-folder`.
  *
- * - POSIX: the folder (symlinks resolved) must not be writable by anyone but root and the
- *   controller's own user: not other-writable, not group-writable unless the group is root, owned
- *   by root or by us. Its ancestors are checked too (whoever can rename a parent can swap the
- *   whole folder), except that a sticky other-writable ancestor such as /tmp is fine.
- * - Windows: the DACL is read by running `icacls <folder>` once at start-up (documented exception
- *   to "no shelling out": Node has no ACL API, and this is a read-only query, not an HCS call).
- *   Every allow ACE that grants a write-like right (F, M, W, WD, AD, DC, D, WDAC, WO, GA, GW, MA),
- *   to a principal other than SYSTEM, Administrators or TrustedInstaller, makes the folder
- *   "writable by non-admins". Inherit-only ACEs count (they apply to the manifest files inside).
- *   Names are compared in English; on a localised Windows an admin principal shows up under
- *   another name and is reported too: the check errs on the side of warning. The folder owner
- *   (who may rewrite the DACL) is not shown by icacls and is not checked.
+ * What is checked is the same on every platform: the folder (symlinks resolved) and its parents
+ * (whoever can rename a parent can swap the whole folder), with `depth` every manifest file and
+ * sub-folder the source reads, and the policy file with its parents.
+ * - POSIX: not other-writable, not group-writable unless the group is root, owned by root or by
+ *   us; a sticky other-writable parent such as /tmp is fine.
+ * - Windows: the owner and DACL of each entry, read through advapi32 (src/hcs/security.ts, no
+ *   shelling out) and judged by src/cli/dacl.ts: a write-like right granted to anyone but SYSTEM,
+ *   Administrators, TrustedInstaller or the controller's own user, or an owner outside those.
+ *   UNVERIFIED on a real Windows host (test/windows/security.test.ts is gated).
  *
- * Resolves `undefined` when the check could not be made (folder missing, icacls unavailable).
+ * Resolves `undefined` only when the folder itself does not exist. An entry whose permissions
+ * cannot be read counts as a problem (the check errs on the side of warning).
  */
-import { execFile } from 'node:child_process';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isFileNotFound, processUserSid, readFileSecurity } from '../hcs/security.ts';
+import { daclProblems, describeSid, type EntryKind, type SecurityInfo } from './dacl.ts';
 
 /** Result of {@link checkFolderSecurity}. */
 export interface FolderSecurity {
@@ -34,13 +33,15 @@ export interface FolderSecurity {
 /** Injection points for tests. */
 export interface FolderCheckOptions {
   platform?: NodeJS.Platform;
-  /** Runs `icacls <path>` and resolves with its stdout (Windows only). */
-  icacls?: (path: string) => Promise<string>;
   /** Effective uid of the controller (POSIX). */
   uid?: number;
+  /** Windows: owner and DACL of a path, undefined when it does not exist (default: advapi32). */
+  readSecurity?: (path: string) => SecurityInfo | undefined;
+  /** Windows: the controller's own user SID (default: its process token's user). */
+  selfSid?: string;
   /**
    * Also check what is read inside the folder, down to this many sub-folder levels (every
-   * manifest file and sub-folder; POSIX). Default: the folder and its parents only.
+   * manifest file and sub-folder). Default: the folder and its parents only.
    */
   depth?: number;
   /** Manifest file names worth checking (the reader's rule); default: every .yaml/.yml. */
@@ -49,23 +50,91 @@ export interface FolderCheckOptions {
   policyFile?: string;
 }
 
+/** Judges one entry: its problems, or undefined when it does not exist. */
+type EntryCheck = (path: string, what: string, kind: EntryKind) => Promise<string[] | undefined>;
+
 /** Check whether the manifests folder can be written by someone other than an administrator. */
 export async function checkFolderSecurity(path: string, opts: FolderCheckOptions = {}): Promise<FolderSecurity | undefined> {
   const platform = opts.platform ?? process.platform;
-  if (platform === 'win32') {
-    const output = await (opts.icacls ?? runIcacls)(path).catch(() => undefined);
-    return output === undefined ? undefined : icaclsVerdict(output);
-  }
   const uid = opts.uid ?? (typeof process.getuid === 'function' ? process.getuid() : 0);
-  const folder = await posixVerdict(path, uid);
+  const check = platform === 'win32' ? windowsCheck(opts) : posixCheck(uid);
+  const real = await realpath(path).catch(() => undefined);
+  if (!real) return undefined;
+  const folder = await withParents(real, 'folder', 'folder', check);
   if (!folder) return undefined;
-  const problems = folder.writableByNonAdmins ? [folder.detail] : [];
-  if (opts.depth !== undefined) problems.push(...(await treeProblems(await realpath(path), opts.depth, uid, opts.isManifest ?? ((n) => /\.ya?ml$/.test(n)))));
+  const problems = [...folder];
+  if (opts.depth !== undefined) problems.push(...(await treeProblems(real, opts.depth, check, opts.isManifest ?? ((n) => /\.ya?ml$/.test(n)))));
   if (opts.policyFile) {
-    const policy = await posixVerdict(opts.policyFile, uid, 'policy file');
-    if (policy?.writableByNonAdmins) problems.push(policy.detail);
+    const policy = await realpath(opts.policyFile).catch(() => undefined);
+    if (policy) problems.push(...((await withParents(policy, 'policy file', 'file', check)) ?? []));
   }
-  return problems.length > 0 ? { writableByNonAdmins: true, detail: problems.join('; ') } : folder;
+  if (problems.length > 0) return { writableByNonAdmins: true, detail: problems.join('; ') };
+  const who = platform === 'win32' ? 'SYSTEM, Administrators, TrustedInstaller and the controller\'s user' : `root${uid === 0 ? '' : ` and uid ${uid}`}`;
+  return { writableByNonAdmins: false, detail: `${real}, its parents${opts.depth !== undefined ? ' and what is read in it' : ''} are writable only by ${who}` };
+}
+
+/** The entry, then each parent up to the root (kind `parent`); undefined when the entry is missing. */
+async function withParents(real: string, label: string, kind: EntryKind, check: EntryCheck): Promise<string[] | undefined> {
+  const first = await check(real, `${label} ${real}`, kind);
+  if (!first) return undefined;
+  const problems = [...first];
+  for (let dir = dirname(real), prev = real; dir !== prev; prev = dir, dir = dirname(dir)) {
+    problems.push(...((await check(dir, `parent ${dir}`, 'parent')) ?? []));
+  }
+  return problems;
+}
+
+/** Every manifest file and sub-folder under `dir` (dot entries skipped, as the readers do). */
+async function treeProblems(dir: string, depth: number, check: EntryCheck, isManifest: (name: string) => boolean): Promise<string[]> {
+  const problems: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const full = join(dir, entry.name);
+    const st = await stat(full).catch(() => undefined);
+    if (!st) continue;
+    if (st.isFile() && isManifest(entry.name)) problems.push(...((await check(full, `file ${full}`, 'file')) ?? []));
+    else if (st.isDirectory() && depth > 0) {
+      problems.push(...((await check(full, `sub-folder ${full}`, 'folder')) ?? []));
+      problems.push(...(await treeProblems(full, depth - 1, check, isManifest)));
+    }
+  }
+  return problems;
+}
+
+/** POSIX: mode bits and owner of each entry. */
+function posixCheck(uid: number): EntryCheck {
+  return async (path, what, kind) => {
+    const st = await stat(path).catch(() => undefined);
+    return st ? entryProblems(what, st, uid, kind === 'parent') : undefined;
+  };
+}
+
+/** Windows: owner and DACL of each entry, judged by dacl.ts. */
+function windowsCheck(opts: FolderCheckOptions): EntryCheck {
+  const read = opts.readSecurity ?? readOrUndefined;
+  let selfSid = opts.selfSid;
+  return async (path, what, kind) => {
+    let info: SecurityInfo | undefined;
+    try {
+      selfSid ??= opts.readSecurity ? undefined : processUserSid();
+      info = read(path);
+    } catch (err) {
+      return [`${what}: its owner and DACL could not be read (${err instanceof Error ? err.message : String(err)})`];
+    }
+    if (!info) return undefined;
+    const desc = `${what} (owner ${info.ownerSid ? describeSid(info.ownerSid) : 'unknown'})`;
+    return daclProblems(info, kind, selfSid ? { selfSid } : {}).map((p) => `${desc} ${p}`);
+  };
+}
+
+function readOrUndefined(path: string): SecurityInfo | undefined {
+  try {
+    return readFileSecurity(path);
+  } catch (err) {
+    if (isFileNotFound(err)) return undefined;
+    throw err;
+  }
 }
 
 /** Mode/owner problems of one entry (file or folder) the controller reads. */
@@ -81,86 +150,3 @@ function entryProblems(what: string, st: { mode: number; uid: number; gid: numbe
   return problems;
 }
 
-/** Every manifest file and sub-folder under `dir` (dot entries skipped, as the readers do). */
-async function treeProblems(dir: string, depth: number, uid: number, isManifest: (name: string) => boolean): Promise<string[]> {
-  const problems: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (entry.name.startsWith('.')) continue;
-    const full = join(dir, entry.name);
-    const st = await stat(full).catch(() => undefined);
-    if (!st) continue;
-    if (st.isFile() && isManifest(entry.name)) problems.push(...entryProblems(`file ${full}`, st, uid));
-    else if (st.isDirectory() && depth > 0) {
-      problems.push(...entryProblems(`sub-folder ${full}`, st, uid));
-      problems.push(...(await treeProblems(full, depth - 1, uid, isManifest)));
-    }
-  }
-  return problems;
-}
-
-function runIcacls(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('icacls', [path], { windowsHide: true, timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
-  });
-}
-
-async function posixVerdict(path: string, uid: number, kind = 'folder'): Promise<FolderSecurity | undefined> {
-  const real = await realpath(path).catch(() => undefined);
-  if (!real) return undefined;
-  const problems: string[] = [];
-  for (let dir = real, first = true; ; first = false) {
-    const st = await stat(dir).catch(() => undefined);
-    if (!st) return undefined;
-    problems.push(...entryProblems(`${first ? kind : 'parent'} ${dir}`, st, uid, !first));
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return problems.length > 0
-    ? { writableByNonAdmins: true, detail: problems.join('; ') }
-    : { writableByNonAdmins: false, detail: `${real} and its parents are writable only by root${uid === 0 ? '' : ` and uid ${uid}`}` };
-}
-
-const ADMIN_PRINCIPALS = new Set(['nt authority\\system', 'builtin\\administrators', 'nt service\\trustedinstaller']);
-const WRITE_RIGHTS = new Set(['F', 'M', 'W', 'WD', 'AD', 'DC', 'D', 'WDAC', 'WO', 'GA', 'GW', 'MA']);
-
-/** One ACE of `icacls` output. */
-export interface IcaclsAce {
-  principal: string;
-  flags: string[];
-  rights: string[];
-  deny: boolean;
-}
-
-/**
- * Parse `icacls <path>` output: the first line is `<path> <ACE>`, each further ACE is indented,
- * then a blank line and "Successfully processed ..." (localised; ignored). An ACE is
- * `PRINCIPAL:(flag)...(rights,...)`, e.g. `BUILTIN\Users:(OI)(CI)(RX)` or `Everyone:(DENY)(W)`.
- */
-export function parseIcacls(output: string, path?: string): IcaclsAce[] {
-  const aces: IcaclsAce[] = [];
-  const lines = output.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i]!;
-    if (i === 0 && path && line.startsWith(path)) line = line.slice(path.length);
-    const m = /^\s*(.+?):((?:\([A-Z,]+\))+)\s*$/.exec(line);
-    if (!m) continue;
-    const groups = [...m[2]!.matchAll(/\(([A-Z,]+)\)/g)].map((g) => g[1]!);
-    const rights = groups.filter((g) => g.includes(',') || !/^(OI|CI|IO|NP|I|DENY)$/.test(g)).flatMap((g) => g.split(','));
-    const flags = groups.filter((g) => /^(OI|CI|IO|NP|I|DENY)$/.test(g));
-    aces.push({ principal: m[1]!.trim(), flags, rights, deny: flags.includes('DENY') });
-  }
-  return aces;
-}
-
-/** Verdict from `icacls` output. */
-export function icaclsVerdict(output: string, path?: string): FolderSecurity {
-  const aces = parseIcacls(output, path);
-  const offending = aces.filter((a) => !a.deny && !ADMIN_PRINCIPALS.has(a.principal.toLowerCase()) && a.rights.some((r) => WRITE_RIGHTS.has(r)));
-  if (offending.length === 0) return { writableByNonAdmins: false, detail: `only SYSTEM, Administrators and TrustedInstaller may write (${aces.length} ACEs checked)` };
-  return {
-    writableByNonAdmins: true,
-    detail: `writable by ${offending.map((a) => `${a.principal} (${[...a.flags, ...a.rights].join(',')})`).join(', ')}`,
-  };
-}
