@@ -1,12 +1,11 @@
 /**
- * One full scan of the manifests folder: walk, stat, read what changed, parse what is new.
+ * One full scan of the manifests folder: walk (walk.ts), stat, read what changed, parse what is new.
  *
  * Rules (chosen after kubelet's file source, anchors.md §1, and its pain points §7):
- * - Only names the parser accepts (`.yaml`/`.yml`, no editor temp files) are read, so
- *   `x.yaml-bak`, `x.yaml~`, vim's `4913` probe and `sedXXXXXX` temp files never become manifests.
- * - Any path component starting with `.` is skipped: dotfiles, `.git`, vim swap files, rsync temps.
- * - Sub-folders are read down to `depth` levels (default 1); only regular files are read (a FIFO
- *   would block the read forever).
+ * - Which entries are read, and which are reported as skipped, is walk.ts's part: names the
+ *   parser accepts (`.yaml`/`.yml`, no editor temp files, so `x.yaml-bak`, `x.yaml~`, vim's
+ *   `4913` probe and `sedXXXXXX` temp files never become manifests), no dot entries, sub-folders
+ *   down to `depth`, regular files only, links only inside the folder, each real file once.
  * - A file is only parsed once it has *settled*: its mtime is at least `settleMs` old, or the same
  *   size/mtime/inode has been seen for `settleMs`. Until then its previous result is kept (or it
  *   is left out if new) and a follow-up scan is requested. This is what keeps a `cp` in progress
@@ -15,11 +14,12 @@
  *   reused without parsing.
  */
 import { createHash } from 'node:crypto';
-import { constants, stat as statCb, type Dirent, type Stats } from 'node:fs';
-import { open, readdir, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import type { ManifestError } from '../../reconciler/ports.ts';
 import type { FileResult, ManifestParser } from './types.ts';
+import { walkFolder, type Found, type Walk } from './walk.ts';
+
 
 /** What the scanner remembers about a file between scans. */
 export interface CacheEntry {
@@ -81,23 +81,6 @@ export interface FolderScanFailed {
   message: string;
 }
 
-interface Found {
-  real: string;
-  display: string;
-  st: Stats;
-  /** Reached through a symlink (a linked file, or a file in a linked folder). */
-  viaLink: boolean;
-}
-
-interface Walk {
-  /** Real path of the manifests root: nothing outside it is read. */
-  root: string;
-  files: Found[];
-  dirErrors: ManifestError[];
-  /** Display prefixes of sub-folders that could not be read: their cached files are kept. */
-  keptPrefixes: string[];
-}
-
 function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? 'UNKNOWN';
 }
@@ -110,13 +93,11 @@ const sigOf = (st: Stats): string => `${st.size}:${st.mtimeMs}:${st.ino}`;
  */
 export async function scanFolder(realRoot: string, displayRoot: string, ctx: ScanContext): Promise<FolderScanOk | FolderScanFailed> {
   let rootSt: Stats;
-  const walk: Walk = { root: realRoot, files: [], dirErrors: [], keptPrefixes: [] };
+  let walk: Walk;
   try {
     rootSt = await stat(realRoot);
     if (!rootSt.isDirectory()) return { ok: false, code: 'ENOTDIR', message: `${displayRoot} is not a directory` };
-    walk.root = await realpath(realRoot);
-    await walkDir(walk.root, displayRoot, 0, ctx, walk, false);
-    walk.files = dedupe(walk);
+    walk = await walkFolder(realRoot, displayRoot, ctx);
   } catch (err) {
     const code = codeOf(err);
     return { ok: false, code, message: `cannot read manifests folder ${displayRoot}: ${code}` };
@@ -133,133 +114,6 @@ export async function scanFolder(realRoot: string, displayRoot: string, ctx: Sca
   return out;
 }
 
-/** A skipped entry: reported as an error at 1:1 of its own path, never read, not in `files`. */
-function skip(walk: Walk, display: string, reason: string): void {
-  walk.dirErrors.push({ file: display, line: 1, col: 1, path: '', message: `skipped: ${reason}` });
-}
-
-/** Whether `real` is `root` or inside it (both real paths). */
-export function isInsideRoot(real: string, root: string): boolean {
-  return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
-}
-
-async function walkDir(realDir: string, displayDir: string, level: number, ctx: ScanContext, walk: Walk, viaLink: boolean): Promise<void> {
-  const entries = await readdir(realDir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const wanted = entries.filter((entry) => !entry.name.startsWith('.') && worthStat(entry, level, ctx));
-  // stat() follows symlinks inside the folder. undefined: deleted since readdir, or a dangling
-  // link: simply not there.
-  const stats = await statAll(wanted.map((entry) => join(realDir, entry.name)));
-  for (let i = 0; i < wanted.length; i++) {
-    const entry = wanted[i]!;
-    const display = join(displayDir, entry.name);
-    const isManifestName = ctx.parser.isManifestFileName(entry.name);
-    let real = join(realDir, entry.name);
-    const st = stats[i];
-    if (entry.isSymbolicLink()) {
-      const target = await linkTarget(real, walk, display, isManifestName, st);
-      if (target === undefined) continue;
-      real = target;
-    }
-    if (!st) continue;
-    const linked = viaLink || entry.isSymbolicLink();
-    if (st.isFile() && isManifestName) walk.files.push({ real, display, st, viaLink: linked });
-    else if (st.isDirectory() && level < ctx.depth) {
-      // A link to the folder itself or to a folder above this one would read everything again.
-      if (entry.isSymbolicLink() && isInsideRoot(realDir, real)) skip(walk, display, `symlink to ${real}, a folder that is already being read (a loop); not followed`);
-      else await walkSubDir(real, display, level + 1, ctx, walk, linked);
-    } else if (!st.isFile() && !st.isDirectory() && isManifestName) skip(walk, display, 'not a regular file (FIFO, socket or device); not read');
-  }
-}
-
-/**
- * The real path of a symlink inside the folder, or undefined (reported) when it must not be
- * followed: it leads outside the real manifests folder (a synced repository can carry a link to
- * /etc/shadow; the controller reads as root), it loops, or it dangles.
- */
-async function linkTarget(path: string, walk: Walk, display: string, isManifestName: boolean, st: Stats | undefined): Promise<string | undefined> {
-  let real: string;
-  try {
-    real = await realpath(path);
-  } catch (err) {
-    const code = codeOf(err);
-    if (code === 'ELOOP') skip(walk, display, 'symlink loop (ELOOP); not read');
-    else if (code !== 'ENOENT' || isManifestName) skip(walk, display, `symlink cannot be resolved (${code}); not read`);
-    return undefined;
-  }
-  if (!isInsideRoot(real, walk.root)) {
-    if (isManifestName || st?.isDirectory()) skip(walk, display, `symlink to ${real}, outside the manifests folder ${walk.root}; not read`);
-    return undefined;
-  }
-  return real;
-}
-
-/**
- * Each real file is read once: links (and hard links) to the same file would otherwise declare
- * every name twice and freeze them all as duplicates. The entry not reached through a link wins.
- */
-function dedupe(walk: Walk): Found[] {
-  const winner = new Map<string, Found>();
-  for (const f of walk.files) {
-    const key = `${f.st.dev}:${f.st.ino}`;
-    const prev = winner.get(key);
-    if (!prev || (prev.viaLink && !f.viaLink)) winner.set(key, f);
-  }
-  const kept: Found[] = [];
-  for (const f of walk.files) {
-    const w = winner.get(`${f.st.dev}:${f.st.ino}`)!;
-    if (w === f) kept.push(f);
-    else skip(walk, f.display, `the same file as ${w.display} (read once)`);
-  }
-  return kept;
-}
-
-/** stat() calls in flight at once during a walk (the libuv pool runs them in parallel). */
-const STAT_CONCURRENCY = 32;
-
-/**
- * stat() of every path, in order, with up to STAT_CONCURRENCY in flight; a failed stat is
- * undefined. The callback API is used on purpose: one fs/promises stat per file (a promise, an
- * await and a microtask turn each) made the 30 s relist of 1000 files cost ~25 ms of CPU more
- * than the syscalls themselves (see test/bench/PERFORMANCE.md).
- */
-function statAll(paths: readonly string[]): Promise<(Stats | undefined)[]> {
-  const out = new Array<Stats | undefined>(paths.length);
-  if (paths.length === 0) return Promise.resolve(out);
-  return new Promise((resolve) => {
-    let next = 0;
-    let done = 0;
-    const launch = (): void => {
-      const i = next++;
-      statCb(paths[i]!, (err, st) => {
-        out[i] = err ? undefined : st;
-        if (++done === paths.length) resolve(out);
-        else if (next < paths.length) launch();
-      });
-    };
-    for (let k = 0; k < Math.min(STAT_CONCURRENCY, paths.length); k++) launch();
-  });
-}
-
-/** Skips the stat() of entries that cannot matter (most files in a mixed folder). */
-function worthStat(entry: Dirent, level: number, ctx: ScanContext): boolean {
-  if (entry.isSymbolicLink()) return true;
-  if (entry.isDirectory()) return level < ctx.depth;
-  return entry.isFile() && ctx.parser.isManifestFileName(entry.name);
-}
-
-async function walkSubDir(real: string, display: string, level: number, ctx: ScanContext, walk: Walk, viaLink: boolean): Promise<void> {
-  try {
-    await walkDir(real, display, level, ctx, walk, viaLink);
-  } catch (err) {
-    const code = codeOf(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return; // removed while we walked
-    // Unreadable sub-folder: report it, and keep what we knew about its files (no pruning).
-    walk.dirErrors.push({ file: display, line: 1, col: 1, path: '', message: `cannot read folder: ${code}` });
-    walk.keptPrefixes.push(display + sep);
-  }
-}
-
 function keepUnreadable(prefixes: string[], present: Set<string>, ctx: ScanContext, out: FolderScanOk): void {
   if (prefixes.length === 0) return;
   for (const [file, entry] of ctx.cache) {
@@ -273,7 +127,6 @@ function keepUnreadable(prefixes: string[], present: Set<string>, ctx: ScanConte
 function forgetMissing(present: Set<string>, ctx: ScanContext): void {
   for (const file of ctx.cache.keys()) if (!present.has(file)) ctx.cache.delete(file);
   for (const file of ctx.seen.keys()) if (!present.has(file)) ctx.seen.delete(file);
-
 }
 
 /**

@@ -9,13 +9,13 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { FSWatcher } from 'chokidar';
 import type { Disposable, Logger, ManifestSnapshot } from '../../reconciler/ports.ts';
-import { anchorKey, resolveChain, type PathChain } from './resolve.ts';
+import { resolveChain, type PathChain } from './resolve.ts';
 import { newScanContext, scanFolder, type FolderScanFailed, type FolderScanOk, type ScanContext } from './scan.ts';
 import * as schedule from './schedule.ts';
 import type { FileResult, ManifestParser, ManifestSource, ManifestSourceOptions, SourceStats, Timers } from './types.ts';
-import { watchAnchors, watchContent, type PollSettings, type StartedWatcher } from './watchers.ts';
+import { WatcherSet } from './watcher-set.ts';
+import type { PollSettings } from './watchers.ts';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -27,23 +27,8 @@ const globalTimers: Required<Timers> = {
   now: () => Date.now(),
 };
 
-/** Watcher errors after which the content watcher is re-created (it may have died). */
-const FATAL_WATCH_CODES = new Set(['EPERM', 'EBUSY', 'ENOENT', 'EINVAL']);
-/** Minimum gap between two re-creations of the content watcher (avoids an error/restart loop). */
-const RESTART_GAP_MS = 1000;
-/** How long start() waits for chokidar's initial walk before scanning anyway. */
-const READY_TIMEOUT_MS = 10_000;
 /** A scan retries when the path was re-pointed while it read (git-sync swap mid-scan). */
 const MAX_SCAN_ATTEMPTS = 4;
-
-interface Content extends StartedWatcher {
-  real: string;
-  rootId?: string;
-}
-
-interface Anchor extends StartedWatcher {
-  key: string;
-}
 
 type FolderScan = FolderScanOk | FolderScanFailed;
 
@@ -71,15 +56,6 @@ interface Published {
   fingerprint: string;
 }
 
-/** The watchers and their restart bookkeeping. */
-interface WatcherState {
-  content?: Content;
-  anchor?: Anchor;
-  /** A watcher error asked for the content watcher to be re-created. */
-  suspect: boolean;
-  lastRestart: number;
-}
-
 /** Handles of armed timers and scans in flight (the decisions are in `sched`). */
 interface Pending {
   settleTimer?: unknown;
@@ -88,7 +64,6 @@ interface Pending {
   queued?: Promise<ManifestSnapshot>;
   /** A reparse was asked for: the next scan to start forgets the parse cache and the published fingerprint. */
   reparse?: boolean;
-  closing: Set<Promise<void>>;
 }
 
 class FolderSource implements ManifestSource {
@@ -104,8 +79,8 @@ class FolderSource implements ManifestSource {
   /** Scheduling state, changed only through schedule.ts. */
   private sched = schedule.initialSchedule();
   private published: Published;
-  private readonly watchers: WatcherState = { suspect: false, lastRestart: -Infinity };
-  private readonly pending: Pending = { scanChain: Promise.resolve(), closing: new Set() };
+  private readonly watchers: WatcherSet;
+  private readonly pending: Pending = { scanChain: Promise.resolve() };
   /** Per path: first and last event of its current run of events (noisy-file detection). */
   private readonly hintSpans = new Map<string, { since: number; last: number }>();
 
@@ -119,6 +94,11 @@ class FolderSource implements ManifestSource {
       parser: this.parser, depth: this.cfg.depth, settleMs: this.cfg.settleMs, maxSettleMs: this.cfg.maxSettleMs,
       maxReadBytes: this.cfg.maxReadBytes, noisyAfterMs: this.cfg.noisyAfterMs, now: this.clock.now,
     });
+    this.watchers = new WatcherSet({
+      display: this.display, depth: this.cfg.depth, poll: this.cfg.poll, isManifestFileName: (name) => this.parser.isManifestFileName(name),
+      clock: this.clock, log: this.log, counters: this.counters, isDisposed: () => this.disposed,
+      hint: (path) => this.hint(path), followUp: (ms) => this.followUp(ms),
+    });
     const empty = { ...this.parser.combineSnapshot([]), folderOk: true };
     this.published = { snapshot: empty, lastGood: empty, fingerprint: '' };
   }
@@ -130,8 +110,8 @@ class FolderSource implements ManifestSource {
   /** Starts the watchers, waits for their initial walk, then scans (no event can fall in between). */
   async start(): Promise<void> {
     const chain = await resolveChain(this.display);
-    this.syncWatchers(chain, chain.real !== undefined, undefined, false);
-    await this.waitReady();
+    this.watchers.sync(chain, chain.real !== undefined, undefined, false);
+    await this.watchers.waitReady();
     await this.initialScan();
     this.sched = schedule.onStarted(this.sched);
     if (this.cfg.resyncMs > 0 && !this.disposed) {
@@ -189,11 +169,9 @@ class FolderSource implements ManifestSource {
     this.clearSettleTimer();
     if (this.pending.resyncTimer !== undefined) this.clock.clearInterval(this.pending.resyncTimer);
     this.pending.resyncTimer = undefined;
-    this.closeWatcher(this.watchers.content?.watcher);
-    this.closeWatcher(this.watchers.anchor?.watcher);
-    this.watchers.content = this.watchers.anchor = undefined;
+    this.watchers.closeAll();
     await this.pending.scanChain;
-    await Promise.all([...this.pending.closing]);
+    await this.watchers.closed();
   }
 
   // ---- scheduling --------------------------------------------------------------------------
@@ -286,7 +264,7 @@ class FolderSource implements ManifestSource {
     this.counters.lastScanMs = performance.now() - t0;
     this.counters.resolvedPath = chain.real ?? '';
     if (this.disposed) return this.published.snapshot;
-    this.syncWatchers(chain, scan.ok, scan.ok ? scan.rootId : undefined, true);
+    this.watchers.sync(chain, scan.ok, scan.ok ? scan.rootId : undefined, true);
     // Publication waits for young unsettled files (a set written together is published
     // together) but not for noisy ones, and never longer than maxSettleMs: see schedule.ts.
     const settling = scan.ok ? { retryInMs: scan.retryInMs, holdPublish: scan.holdPublish } : { holdPublish: false };
@@ -349,78 +327,6 @@ class FolderSource implements ManifestSource {
   private logFolderState(scan: FolderScan): void {
     if (!scan.ok) this.log.warn('manifests folder unavailable; keeping last desired state', { path: this.display, code: scan.code, error: scan.message });
     else if (!this.published.snapshot.folderOk && this.counters.scans > 1) this.log.info('manifests folder available again', { path: this.display });
-  }
-
-  // ---- watchers ----------------------------------------------------------------------------
-
-  /**
-   * Makes the watchers match what the path resolves to now: re-creates the anchor watcher when
-   * the chain of links changed, and the content watcher when the folder moved (symlink swap),
-   * was re-created (new inode: the old watch is dead), vanished, or errored.
-   */
-  private syncWatchers(chain: PathChain, folderOk: boolean, rootId: string | undefined, hintOnReady: boolean): void {
-    const w = this.watchers;
-    const key = anchorKey(chain.anchors);
-    if (w.anchor?.key !== key) {
-      this.closeWatcher(w.anchor?.watcher);
-      w.anchor = { key, ...watchAnchors(chain.anchors, this.cfg.poll, this.hooks) };
-    }
-    const want = folderOk ? chain.real : undefined;
-    const c = w.content;
-    if (c && c.real === want && (c.rootId === undefined || c.rootId === rootId) && !this.restartDue()) {
-      c.rootId ??= rootId;
-      return;
-    }
-    if (!c && want === undefined) return;
-    this.closeWatcher(c?.watcher);
-    w.content = undefined;
-    if (want === undefined) return;
-    w.suspect = false;
-    w.lastRestart = this.clock.now();
-    this.counters.watcherStarts++;
-    this.log.debug('watching manifests folder', { path: this.display, real: want });
-    const started = watchContent(want, this.cfg.depth, this.cfg.poll, (name) => this.parser.isManifestFileName(name), this.hooks);
-    w.content = { real: want, rootId, ...started };
-    // Events between our readdir and the end of chokidar's walk would be lost: look once more.
-    if (hintOnReady) void started.ready.then(() => this.hint());
-  }
-
-  /** True when a watcher error asked for a restart and the rate limit allows it now. */
-  private restartDue(): boolean {
-    if (!this.watchers.suspect) return false;
-    const wait = this.watchers.lastRestart + RESTART_GAP_MS - this.clock.now();
-    if (wait <= 0) return true;
-    this.followUp(wait);
-    return false;
-  }
-
-  private readonly hooks = {
-    hint: (path?: string) => this.hint(path),
-    error: (err: unknown, which: 'content' | 'anchor') => this.onWatcherError(err, which),
-  };
-
-  private onWatcherError(err: unknown, which: 'content' | 'anchor'): void {
-    if (this.disposed) return;
-    this.counters.watcherErrors++;
-    const e = err as NodeJS.ErrnoException;
-    this.log.warn('manifest watcher error; rescanning', { code: e?.code, error: e?.message, path: e?.path ?? this.display, watcher: which });
-    if (which === 'content' && e?.code !== undefined && FATAL_WATCH_CODES.has(e.code)) this.watchers.suspect = true;
-    this.hint();
-  }
-
-  private closeWatcher(w: FSWatcher | undefined): void {
-    if (!w) return;
-    const p: Promise<void> = w.close().catch((err: unknown) => this.log.debug('closing watcher failed', { error: String(err) }));
-    this.pending.closing.add(p);
-    void p.finally(() => this.pending.closing.delete(p));
-  }
-
-  private async waitReady(): Promise<void> {
-    let timer: unknown;
-    const timeout = new Promise<void>((done) => (timer = this.clock.setTimeout(done, READY_TIMEOUT_MS)));
-    const ready = Promise.all([this.watchers.content?.ready, this.watchers.anchor?.ready]).then(() => undefined);
-    await Promise.race([ready, timeout]);
-    this.clock.clearTimeout(timer);
   }
 }
 
