@@ -30,7 +30,7 @@ export async function loadManifests(path: string, opts: LoadOptions = {}): Promi
     return folderFailure(path, describeFsError(err));
   }
   if (info.isFile()) return combineSnapshot([(await readManifestFile(path, opts)) ?? emptyResult(path)], opts);
-  if (!info.isDirectory()) return folderFailure(path, 'is not a folder or a file');
+  if (!info.isDirectory()) return folderFailure(path, 'is not a folder or a regular file (a FIFO, socket or device); not read');
   try {
     const depth = opts.recursive ? (opts.maxDepth ?? 8) : 0;
     const walk: Walk = { root: await realpath(path), depth, files: [], skipped: [] };
