@@ -138,4 +138,23 @@ describe('process stdio pipes (D16)', () => {
     assert.equal(await readAll(reader), big);
     c.stdio?.close();
   });
+
+  it('D6: a CreateProcess whose result fails spuriously still hands over its pipes (from HcsGetProcessInfo), closed once', async () => {
+    const sys = await running('d6pipes');
+    const handlesBefore = emulatorOpenPipeHandles(k32);
+    await svc.emu.control.fault({ op: 'CreateProcess', hresult: 'E_INVALIDARG', afterEffect: true });
+    const env = { HCSEMU_PRINT_EVERY_MS: '1', HCSEMU_PRINT_COUNT: '4', HCSEMU_PRINT_STREAM: 'both', HCSEMU_PRINT_EXIT_CODE: '0' };
+    const p = (await sys.createProcess({ CommandLine: 'app.exe', Environment: env, ...PIPES })) as NativeHcsProcess;
+    assert.ok(p.processId >= 1000, `recovered pid ${p.processId}`);
+    assert.ok(p.stdio?.has('stdout') && p.stdio.has('stderr') && p.stdio.has('stdin'), 'the recovered process has its three pipes');
+    assert.equal(emulatorOpenPipeHandles(k32), (handlesBefore ?? 0) + 3, 'exactly the three handles of HcsGetProcessInfo are open');
+    p.stdio?.writer()?.end();
+    const [out, err] = await Promise.all([readAll(p.stdio?.reader('stdout')), readAll(p.stdio?.reader('stderr', { thread: 'pool' }))]);
+    assert.equal(out, 'line 1\r\nline 3\r\n', 'the output is not lost');
+    assert.equal(err, 'line 2\r\nline 4\r\n');
+    assert.equal((await exitOf(p)).exitCode, 0);
+    await eventually(() => emulatorOpenPipeHandles(k32) === handlesBefore, 'each recovered handle closed once, by its stream');
+    assert.equal((await p.info()).processId, p.processId, 'a second HcsGetProcessInfo hands out no more pipes');
+    assert.equal(emulatorOpenPipeHandles(k32), handlesBefore);
+  });
 });
