@@ -125,7 +125,7 @@ describe('log relay process', { skip: linux ? false : 'needs /proc (Linux); Wind
     );
     assert.ok('pid' in report && report.pid >= 1000, JSON.stringify(report));
     await eventually(() => existsSync(join(logDir, 'd6relay.ended')), 'the output to end', 15_000);
-    const logs = readFileSync(generationPath(logDir, 'd6relay', 0), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { log: string; stream: string });
+    const logs = readFileSync(generationPath(logDir, 'd6relay', 1), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { log: string; stream: string });
     assert.equal(logs.length, 50, 'no line lost');
     assert.deepEqual(logs.map((r) => Number(r.log.split(' ')[1])).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
     assert.ok(logs.every((r) => (Number(r.log.split(' ')[1]) % 2 === 1) === (r.stream === 'stdout')), 'each on its stream');
@@ -150,7 +150,7 @@ describe('log relay process', { skip: linux ? false : 'needs /proc (Linux); Wind
       child.once('exit', (code) => reject(new Error(`spawner exited ${code}: ${text}`)));
     });
     child.stdout.destroy();
-    const log = generationPath(logDir, id, 0);
+    const log = generationPath(logDir, id, 1);
     await eventually(() => lines(log) > 0, 'the first line in the log', 30_000);
     return { sys, spawner: child.pid!, relay: report.relay, log, logDir };
   }

@@ -98,7 +98,7 @@ async function measure(rig: Rig, hcs: NativeHcsClient, v: Variant, index: number
       );
       if ('error' in report) throw new Error(`relay bench: ${report.error}`);
       relays.push(report.relay ?? 0);
-      latency.push((await firstLine(generationPath(logDir, id, 0), Date.now() + 60_000)) - t0);
+      latency.push((await firstLine(generationPath(logDir, id, 1), Date.now() + 60_000)) - t0);
     }
     await new Promise((r) => setTimeout(r, 1000)); // all 10 copying, past their start-up allocations
     return { latency, base, rss: relays.map((pid) => procRssBytes(pid) / MB) };
