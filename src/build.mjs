@@ -35,7 +35,7 @@ for (const file of ['src/cli/bin.mjs', 'src/cli/relay-main.mjs', 'src/hcs/stdio-
 }
 // The log relay as one file (src/cli/relay-bundle.mjs), which relay-main.mjs loads.
 const { bundleRelay } = await import('./cli/relay-bundle.mjs');
-writeFileSync(join(dist, 'src/cli/relay.bundle.mjs'), await bundleRelay());
+writeFileSync(join(dist, 'src/cli/relay.bundle.mjs'), (await bundleRelay()).code);
 // Everything in native/ except the compiled output folder (native/build/, from a local build).
 const native = join(root, 'src/emulator/native');
 cpSync(native, join(dist, 'src/emulator/native'), {

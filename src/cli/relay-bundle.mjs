@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The bundle's code (Uint8Array). */
+/** The bundle's code (Uint8Array) and its inputs (paths relative to the package root). */
 export async function bundleRelay() {
   const fromRoot = createRequire(`${root}package.json`);
   const esbuild = createRequire(fromRoot.resolve('tsx/package.json'))('esbuild');
@@ -21,8 +21,10 @@ export async function bundleRelay() {
     target: 'node20',
     external: ['koffi'],
     write: false,
+    metafile: true,
+    absWorkingDir: root,
     logLevel: 'silent',
     legalComments: 'none',
   });
-  return out.outputFiles[0].contents;
+  return { code: out.outputFiles[0].contents, inputs: Object.keys(out.metafile.inputs) };
 }

@@ -8,7 +8,7 @@
  * leave a stale relay behind.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -40,19 +40,39 @@ export async function relayCommand(): Promise<RelayCommand> {
   return { flags: RELAY_FLAGS, main: MAIN, args: [`--module=${pathToFileURL(await bundled).href}`] };
 }
 
-/** The bundle of the sources in the cache folder (written once per content). */
+/**
+ * The bundle of the sources in the cache folder. esbuild runs only when one of the files the last
+ * bundle was made from changed (their contents are hashed: a changed import list changes the
+ * importing file), so a controller started from the sources pays it once per source state.
+ */
 async function bundleRelay(): Promise<string> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
+  const dir = join(root, 'node_modules', '.cache', 'hcs-reconciler');
+  const index = join(dir, 'relay-index.json');
+  try {
+    const last = JSON.parse(readFileSync(index, 'utf8')) as { inputs: string[]; hash: string; file: string };
+    if (existsSync(last.file) && hashOf(root, last.inputs) === last.hash) return last.file;
+  } catch {
+    // no index yet, or unreadable: bundle
+  }
   // Imported here, not at the top: relay-bundle.mjs (and esbuild) exist only in a checkout.
   const { bundleRelay: bundleCode } = await import('./relay-bundle.mjs');
-  const code = await bundleCode();
-  const dir = join(root, 'node_modules', '.cache', 'hcs-reconciler');
+  const { code, inputs } = await bundleCode();
   const file = join(dir, `relay-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, code);
-    renameSync(tmp, file); // atomic: concurrent test processes may bundle the same sources
-  }
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(file)) atomicWrite(file, code); // concurrent test processes may bundle the same sources
+  atomicWrite(index, JSON.stringify({ inputs, hash: hashOf(root, inputs), file }));
   return file;
+}
+
+function hashOf(root: string, inputs: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const input of inputs) h.update(input).update('\0').update(readFileSync(join(root, input))).update('\0');
+  return h.digest('hex');
+}
+
+function atomicWrite(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
 }

@@ -7,10 +7,11 @@
  * starts so the machine's load hits both alike: `node -e 0` (spawn to exit) for the latency, an
  * idle `node -e "setInterval(…)"` for the RSS.
  *
- * Variants: the relay as it runs (compiled JavaScript, RELAY_FLAGS: dist/ when built, else the
- * esbuild bundle of the sources), the same with default V8 flags, through the Windows launcher
- * (one more short-lived node in between), and (not in --smoke) the previous relay: the sources
- * through the tsx loader.
+ * Variants: the relay as it runs (compiled JavaScript, RELAY_FLAGS: dist/ when it is built from
+ * the current sources, else the esbuild bundle of the sources) and, not in --smoke, the same with
+ * default V8 flags, through the Windows launcher (one more short-lived node in between), and the
+ * sources through the tsx loader (how the previous relay ran; its readers were worker threads,
+ * these are pool threads, so it measures the loader's share only).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { median, result, type BenchMode, type BenchResult } from '../results.ts'
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const MB = 1024 * 1024;
 const DIST_MAIN = join(root, 'dist/src/cli/relay-main.mjs');
+const DIST_BUNDLE = join(root, 'dist/src/cli/relay.bundle.mjs');
 
 interface Variant {
   name: string;
@@ -33,15 +35,22 @@ interface Variant {
   launcher: boolean;
 }
 
+/** dist/'s relay when it is built from the current sources, else the bundle of the sources. */
+async function currentRelay(): Promise<{ command: RelayCommand; how: string }> {
+  const { bundleRelay } = await import('../../../src/cli/relay-bundle.mjs');
+  const fresh = existsSync(DIST_BUNDLE) && Buffer.from((await bundleRelay()).code).equals(readFileSync(DIST_BUNDLE));
+  if (fresh) return { command: { flags: RELAY_FLAGS, main: DIST_MAIN, args: [] }, how: 'dist/' };
+  return { command: await relayCommand(), how: existsSync(DIST_BUNDLE) ? 'bundle of the sources; dist/ is stale' : 'bundle of the sources' };
+}
+
 async function variants(mode: BenchMode): Promise<Variant[]> {
-  const current = existsSync(DIST_MAIN) ? { flags: RELAY_FLAGS, main: DIST_MAIN, args: [] } : await relayCommand();
-  const how = current.main === DIST_MAIN ? 'dist/' : 'bundle of the sources';
-  const list: Variant[] = [
-    { name: `compiled (${how}), ${RELAY_FLAGS.join(' ')}`, command: current, launcher: false },
-    { name: `compiled (${how}), default V8 flags`, command: { ...current, flags: [] }, launcher: false },
-    { name: `compiled (${how}), through the --launch intermediate (Windows)`, command: current, launcher: true },
-  ];
+  const { command: current, how } = await currentRelay();
+  const list: Variant[] = [{ name: `compiled (${how}), ${RELAY_FLAGS.join(' ')}`, command: current, launcher: false }];
   if (!mode.smoke) {
+    list.push(
+      { name: `compiled (${how}), default V8 flags`, command: { ...current, flags: [] }, launcher: false },
+      { name: `compiled (${how}), through the --launch intermediate (Windows)`, command: current, launcher: true },
+    );
     const sources = { flags: ['--import', 'tsx', ...RELAY_FLAGS], main: join(root, 'src/cli/relay-main.mjs'), args: [`--module=${pathToFileURL(join(root, 'src/cli/relay.ts')).href}`] };
     list.push({ name: 'sources through tsx (the previous relay)', command: sources, launcher: false });
   }
