@@ -6,7 +6,7 @@
 // sources with their build script (the library is compiled on first use, or at install on Linux;
 // never here, so building on Windows needs no C compiler).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,9 @@ for (const file of ['src/cli/bin.mjs', 'src/cli/relay-main.mjs', 'src/hcs/stdio-
   cpSync(join(root, file), join(dist, file));
   chmodSync(join(dist, file), 0o755);
 }
+// The log relay as one file (src/cli/relay-bundle.mjs), which relay-main.mjs loads.
+const { bundleRelay } = await import('./cli/relay-bundle.mjs');
+writeFileSync(join(dist, 'src/cli/relay.bundle.mjs'), (await bundleRelay()).code);
 // Everything in native/ except the compiled output folder (native/build/, from a local build).
 const native = join(root, 'src/emulator/native');
 cpSync(native, join(dist, 'src/emulator/native'), {

@@ -12,15 +12,13 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CallOptions, EnumerateQuery, HcsClient, HcsProcess, HcsSystem } from '../../reconciler/ports.ts';
 import { parseSystemId } from '../../reconciler/identity.ts';
 import { HcsError, HRESULTS } from '../hcs/index.ts';
 import { logDirFor } from '../logs/paths.ts';
 import type { Rotation } from '../logs/writer.ts';
 import type { RelayConfig, RelayReport } from './relay.ts';
-
-const RELAY_MAIN = fileURLToPath(new URL('./relay-main.mjs', import.meta.url));
+import { relayCommand, type RelayCommand } from './relay-entry.ts';
 
 /** How entrypoints are captured. */
 export interface CaptureOptions {
@@ -32,6 +30,13 @@ export interface CaptureOptions {
   rotationFor?: (name: string) => Rotation;
   /** Environment of the relay (default this process's: HCS_EMULATOR_SOCKET and the like). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Start each relay through a short-lived intermediate (relay-main.mjs --launch), so the relay's
+   * parent process is gone and a service wrapper that stops the process tree by parent pid
+   * (WinSW) does not find it. Default: on Windows only (elsewhere the detached relay's own session
+   * is enough; docs/logs.md "Relays and the service wrapper").
+   */
+  launcher?: boolean;
 }
 
 /** Wraps `hcs` so entrypoints are started by a detached log relay. */
@@ -64,49 +69,69 @@ async function startThroughRelay(system: HcsSystem, parameters: Record<string, u
   const timeoutMs = o.timeoutMs ?? 60_000;
   const rotation = opts.rotationFor?.(name) ?? opts.rotation;
   const config: RelayConfig = { libraryPath: opts.libraryPath, systemId: system.id, parameters, logDir, rotation, timeoutMs };
-  const report = await spawnRelay(config, opts.env ?? process.env, timeoutMs, o.signal);
+  const report = await spawnRelay(config, { env: opts.env ?? process.env, launcher: opts.launcher ?? process.platform === 'win32' }, timeoutMs, o.signal);
   if ('error' in report) {
     throw relayError(system.id, report.hresult ?? HRESULTS.E_FAIL, report.error);
   }
   return system.openProcess(report.pid, o);
 }
 
-/** Starts a detached relay, hands it its config, and waits for its one-line report. */
-function spawnRelay(config: RelayConfig, env: NodeJS.ProcessEnv, timeoutMs: number, signal?: AbortSignal): Promise<RelayReport> {
+/** How a relay process is started. */
+export interface RelaySpawnOptions {
+  env: NodeJS.ProcessEnv;
+  launcher: boolean;
+  /** Another node command line (the benchmark compares flags and entries); default relayCommand(). */
+  command?: RelayCommand;
+}
+
+/**
+ * Starts a detached relay, hands it its config, and waits for its one-line report. Exported for
+ * the tests and the `relay` benchmark.
+ */
+export async function spawnRelay(config: RelayConfig, how: RelaySpawnOptions, timeoutMs: number, signal?: AbortSignal): Promise<RelayReport> {
+  const cmd = how.command ?? (await relayCommand());
   mkdirSync(config.logDir, { recursive: true });
   const errFd = openSync(join(config.logDir, `relay-${config.systemId}.log`), 'a', 0o640);
-  // detached: its own process group/session, so neither a kill of ours nor a Ctrl+C ends it.
-  // A small young generation, as `npm start` uses for the controller: the relay allocates little.
-  const child = spawn(process.execPath, ['--max-semi-space-size=1', RELAY_MAIN], { detached: true, stdio: ['pipe', 'pipe', errFd], env, windowsHide: true });
+  // detached: its own process group/session, so neither a kill of ours nor a Ctrl+C ends it. With
+  // the launcher, `child` is the intermediate, which exits as soon as the relay is spawned; the
+  // relay inherits the pipes, so the report arrives on the same stdout either way.
+  const args = [...cmd.flags, cmd.main, ...(how.launcher ? ['--launch'] : []), ...cmd.args];
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['pipe', 'pipe', errFd], env: { ...how.env, UV_THREADPOOL_SIZE: '4' }, windowsHide: true });
   closeSync(errFd);
   const { stdin, stdout } = child as unknown as { stdin: NodeJS.WritableStream; stdout: NodeJS.ReadableStream & { destroy(): void } };
+  stdin.on('error', () => {}); // a relay that died at once: reported by the end of stdout below
   stdin.end(JSON.stringify(config));
   return new Promise<RelayReport>((resolve, reject) => {
     let text = '';
+    let settled = false;
     const fail = (message: string, hresult: number = HRESULTS.E_FAIL): void => {
+      if (settled) return;
       finish();
       reject(relayError(config.systemId, hresult, `log relay: ${message}`));
     };
-    // Giving up stops the relay too: before its HcsCreateProcess nothing is left behind. After it (the
-    // report was about to come) that process runs on uncaptured and the core's retry starts another.
+    // Giving up stops the relay too when it is our child: before its HcsCreateProcess nothing is
+    // left behind. After it (the report was about to come), or with the launcher (the relay is not
+    // our child), that process runs on uncaptured and the core's retry starts another.
     const giveUp = (message: string, hresult: number): void => {
-      child.kill();
+      if (!how.launcher) child.kill();
       fail(message, hresult);
     };
     const timer = setTimeout(() => giveUp(`no report within ${timeoutMs} ms`, HRESULTS.HCS_E_OPERATION_TIMEOUT), timeoutMs);
     const onAbort = (): void => giveUp('aborted', HRESULTS.E_ABORT);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const onExit = (code: number | null): void => fail(`exited (${code}) before reporting; see relay-${config.systemId}.log`);
+    const onEnd = (): void => fail(`exited before reporting; see relay-${config.systemId}.log`);
     function finish(): void {
+      settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      child.off('exit', onExit);
+      stdout.off('end', onEnd);
       stdout.destroy();
       child.unref();
     }
-    child.on('exit', onExit);
     child.on('error', (err) => fail(err.message));
+    stdout.on('end', onEnd);
     stdout.on('data', (c: Buffer) => {
+      if (settled) return;
       text += c.toString('utf8');
       const nl = text.indexOf('\n');
       if (nl < 0) return;

@@ -11,10 +11,17 @@
  * exit), and copies the pipes into the files until the process exits.
  *
  * Wire: the controller writes one JSON RelayConfig on the relay's stdin and closes it; the relay
- * answers one JSON line on stdout: `{"pid":N}` or `{"error":"…","hresult":N}`. Its stderr goes
- * to `relay-<id>.log` in the log folder.
+ * answers one JSON line on stdout: `{"pid":N,"relay":R}` (R: the relay's own process id) or
+ * `{"error":"…","hresult":N}`. Its stderr goes to `relay-<id>.log` in the log folder.
+ *
+ * Light on purpose, since there is one per container (docs/logs.md "Cost of a relay"): it runs
+ * compiled JavaScript on plain node (relay-main.mjs; never the TypeScript loader), imports only the
+ * HCS binding and the log writer (test/logs/relay.test.ts traces its imports), and reads both pipes
+ * on libuv pool threads (stdio.ts `thread: 'pool'`) instead of one worker isolate per pipe.
  */
-import { openHcs, type NativeHcsProcess } from '../hcs/index.ts';
+import { NativeHcsClient } from '../hcs/client.ts';
+import { loadHcsLibrary } from '../hcs/ffi.ts';
+import type { NativeHcsProcess } from '../hcs/process.ts';
 import { captureOutput } from '../logs/capture.ts';
 import { RotatingLogWriter, type Rotation } from '../logs/writer.ts';
 
@@ -30,11 +37,11 @@ export interface RelayConfig {
 }
 
 /** What a relay answers. */
-export type RelayReport = { pid: number } | { error: string; hresult?: number };
+export type RelayReport = { pid: number; relay?: number } | { error: string; hresult?: number };
 
 /** Runs one relay to its end; returns the exit code. */
 export async function runRelay(config: RelayConfig, report: (r: RelayReport) => void): Promise<number> {
-  const hcs = openHcs({ libraryPath: config.libraryPath });
+  const hcs = new NativeHcsClient(loadHcsLibrary({ libraryPath: config.libraryPath }));
   try {
     let proc: NativeHcsProcess;
     try {
@@ -51,9 +58,10 @@ export async function runRelay(config: RelayConfig, report: (r: RelayReport) => 
       return 1;
     }
     const writer = new RotatingLogWriter(config.logDir, config.systemId, config.rotation);
-    report({ pid: proc.processId });
+    report({ pid: proc.processId, relay: process.pid });
     const stdio = proc.stdio;
-    const { records } = await captureOutput({ stdout: stdio?.reader('stdout'), stderr: stdio?.reader('stderr') }, writer);
+    const output = { stdout: stdio?.reader('stdout', { thread: 'pool' }), stderr: stdio?.reader('stderr', { thread: 'pool' }) };
+    const { records } = await captureOutput(output, writer);
     stdio?.close();
     process.stderr.write(`${new Date().toISOString()} relay ${config.systemId} pid ${proc.processId}: output ended, ${records} records, ${writer.rotations} rotations\n`);
     return 0;
@@ -64,6 +72,8 @@ export async function runRelay(config: RelayConfig, report: (r: RelayReport) => 
 
 /** The relay process's entry (relay-main.mjs): config from stdin, report on stdout. */
 export async function relayMain(): Promise<number> {
+  process.on('SIGINT', () => {}); // a Ctrl+C meant for the controller's console must not end the capture
+  process.on('SIGHUP', () => {});
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   const config = JSON.parse(Buffer.concat(chunks).toString('utf8')) as RelayConfig;

@@ -5,7 +5,7 @@ import type { CallOptions, Disposable, HcsProcess, ProcessEvent } from '../../re
 import { toProcessExit, toProcessStatus } from './documents.ts';
 import { failed, HcsError, HRESULTS, isProcessGone } from './errors.ts';
 import { HcsEventType } from './events.ts';
-import type { NativeEvent, OperationHandle, ProcessHandle } from './ffi.ts';
+import type { NativeEvent, OperationHandle, ProcessHandle, StdHandleValues } from './ffi.ts';
 import { ExitListeners, type ClientContext } from './handles.ts';
 import { kernel32LibraryPath, ProcessStdio } from './stdio.ts';
 
@@ -93,12 +93,21 @@ export class NativeHcsProcess implements HcsProcess {
    * hands out new handles to the same pipes is UNVERIFIED).
    */
   async info(opts?: CallOptions): Promise<{ processId: number }> {
-    const r = await this.ctx.runner.run(
+    const r = await this.processInfo(opts);
+    if (r.stdio) new ProcessStdio(kernel32LibraryPath(this.ctx.native.libraryPath), r.stdio).close();
+    return { processId: r.processId };
+  }
+
+  /**
+   * HcsGetProcessInfo with its std handles handed to the caller, who must close them: the D6
+   * recovery of a CreateProcess whose wait failed spuriously, where these are the process's only
+   * pipes (hcsshim internal/hcs/v2/system.go createProcess uses this processInfo's handles).
+   */
+  processInfo(opts?: CallOptions): Promise<{ processId: number; stdio?: StdHandleValues }> {
+    return this.ctx.runner.run(
       { op: 'process.info', systemId: this.systemId, processInfo: true, start: (op) => this.guard(op, (o) => this.ctx.native.getProcessInfo(this.handle, o)) },
       opts,
     );
-    if (r.stdio) new ProcessStdio(kernel32LibraryPath(this.ctx.native.libraryPath), r.stdio).close();
-    return { processId: r.processId };
   }
 
   /** Subscribes to ProcessExited (also delivered if it already happened). */

@@ -18,7 +18,7 @@
 import { dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import type { StdHandleValues } from './ffi.ts';
 
 /** INVALID_HANDLE_VALUE as a pointer-sized unsigned value. */
@@ -42,17 +42,37 @@ export function isNoHandle(value: bigint | null | undefined): boolean {
   return value === null || value === undefined || value === 0n || BigInt.asUintN(64, value) === INVALID_HANDLE_VALUE;
 }
 
-const closers = new Map<string, (h: bigint) => number>();
+/**
+ * Where a reader's blocking ReadFile runs. `worker` (default): a worker thread per pipe, so the
+ * libuv pool is never held (the controller and `exec` need their pool for HCS calls). `pool`: koffi
+ * `.async` on a libuv pool thread, one blocked pool thread per pipe and no second V8 isolate
+ * (a worker costs its own heap and start-up): for a process that does nothing else, the log relay.
+ */
+export type ReaderThread = 'worker' | 'pool';
+
+interface Kernel32 {
+  ReadFile: ReturnType<LibraryHandle['func']>;
+  CloseHandle: ReturnType<LibraryHandle['func']>;
+}
+const kernel32s = new Map<string, Kernel32>();
+
+/** The kernel32 functions the main thread calls (fileapi.h / handleapi.h; BOOL = int32, DWORD = uint32). */
+function kernel32(libraryPath: string): Kernel32 {
+  let k = kernel32s.get(libraryPath);
+  if (!k) {
+    const lib = koffi.load(libraryPath);
+    k = {
+      ReadFile: lib.func('int32_t __stdcall ReadFile(void *hFile, void *lpBuffer, uint32_t nNumberOfBytesToRead, _Out_ uint32_t *lpNumberOfBytesRead, void *lpOverlapped)'),
+      CloseHandle: lib.func('int32_t __stdcall CloseHandle(void *hObject)'),
+    };
+    kernel32s.set(libraryPath, k);
+  }
+  return k;
+}
 
 /** Calls CloseHandle on the main thread (never blocks on a pipe). */
 function closeHandleNow(libraryPath: string, handle: bigint): boolean {
-  let fn = closers.get(libraryPath);
-  if (!fn) {
-    const f = koffi.load(libraryPath).func('int32_t __stdcall CloseHandle(void *hObject)');
-    fn = (h: bigint) => f(h) as number;
-    closers.set(libraryPath, fn);
-  }
-  return fn(handle) !== 0;
+  return (kernel32(libraryPath).CloseHandle(handle) as number) !== 0;
 }
 
 /** A pipe that failed (the stream's error). */
@@ -78,10 +98,14 @@ export class ProcessStdio {
     return this.owned.has(which);
   }
 
-  /** Takes stdout or stderr as a Readable (once); undefined when that pipe does not exist. */
-  reader(which: 'stdout' | 'stderr'): Readable | undefined {
+  /**
+   * Takes stdout or stderr as a Readable (once); undefined when that pipe does not exist.
+   * `thread: 'pool'` reads on a libuv pool thread instead of a worker (see {@link ReaderThread}).
+   */
+  reader(which: 'stdout' | 'stderr', opts: { thread?: ReaderThread } = {}): Readable | undefined {
     const handle = this.take(which);
-    return handle === undefined ? undefined : pipeReader(this.libraryPath, handle, which);
+    if (handle === undefined) return undefined;
+    return opts.thread === 'pool' ? poolReader(this.libraryPath, handle, which) : pipeReader(this.libraryPath, handle, which);
   }
 
   /** Takes stdin as a Writable (once); `end()` closes the pipe (the process sees end of input). */
@@ -135,6 +159,51 @@ function pipeReader(libraryPath: string, handle: bigint, name: string): Readable
   worker.on('error', (err) => stream.destroy(err));
   worker.on('exit', () => {
     if (!ended) stream.destroy(new PipeError(name, -1));
+  });
+  return stream;
+}
+
+/**
+ * A Readable over a pipe HANDLE whose ReadFile calls run on the libuv pool (koffi `.async`), one at
+ * a time: the next read is issued only while the stream wants data (back-pressure, as with the
+ * worker's credits). The handle is closed once, on the main thread, when a read fails (the
+ * process's end closed: ERROR_BROKEN_PIPE, the normal end) or koffi reports an error. Destroying
+ * the stream early does not interrupt a blocked read (undefined on Windows): the close then
+ * happens when that read returns.
+ */
+function poolReader(libraryPath: string, handle: bigint, name: string): Readable {
+  const { ReadFile } = kernel32(libraryPath);
+  const buf = Buffer.alloc(CHUNK_BYTES);
+  let reading = false;
+  let finished = false;
+  const finish = (err?: Error): void => {
+    if (finished) return;
+    finished = true;
+    closeHandleNow(libraryPath, handle);
+    if (err) stream.destroy(err);
+    else stream.push(null);
+  };
+  const issue = (): void => {
+    reading = true;
+    const read = [0];
+    ReadFile.async(handle, buf, buf.length, read, null, (err: unknown, ok: number) => {
+      reading = false;
+      if (err) return finish(new PipeError(name, -1));
+      if (!ok) return finish(); // the writer closed (ERROR_BROKEN_PIPE) or the pipe failed: end of stream
+      if (stream.destroyed) return finish();
+      const n = read[0] ?? 0;
+      if (n === 0 || stream.push(Buffer.from(buf.subarray(0, n)))) issue();
+    });
+  };
+  const stream = new Readable({
+    highWaterMark: READ_CREDITS * CHUNK_BYTES,
+    read() {
+      if (!reading && !finished) issue();
+    },
+    destroy(err, cb) {
+      if (!reading) finish();
+      cb(err);
+    },
   });
   return stream;
 }

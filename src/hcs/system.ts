@@ -133,8 +133,13 @@ export class NativeHcsSystem implements HcsSystem {
       pid = r.processId;
       stdio = r.stdio;
     } catch (err) {
-      pid = proc ? await recoveredPid(proc, opts) : 0;
+      // D6: the wait failed but HCS handed back a process handle. HcsGetProcessInfo then gives the
+      // pid and the process's pipes (their only copy: the failed result's were closed by the runner).
+      const recovered = proc ? await recoveredInfo(proc, opts) : undefined;
+      pid = recovered?.processId ?? 0;
+      stdio = recovered?.stdio;
       if (pid === 0) {
+        if (stdio) new ProcessStdio(kernel32LibraryPath(this.ctx.native.libraryPath), stdio).close();
         await proc?.close();
         throw err;
       }
@@ -217,12 +222,12 @@ export class NativeHcsSystem implements HcsSystem {
   }
 }
 
-/** HcsGetProcessInfo on a handle whose create reported failure: its pid if the process exists, else 0. */
-async function recoveredPid(proc: NativeHcsProcess, opts?: CallOptions): Promise<number> {
+/** HcsGetProcessInfo on a handle whose create reported failure: pid and pipes if the process exists, else undefined. */
+async function recoveredInfo(proc: NativeHcsProcess, opts?: CallOptions): Promise<{ processId: number; stdio?: StdHandleValues } | undefined> {
   try {
-    return (await proc.info(opts)).processId;
+    return await proc.processInfo(opts);
   } catch {
-    return 0;
+    return undefined;
   }
 }
 

@@ -1,17 +1,20 @@
 /**
- * Reads a system's log files for `logs`: every record oldest first across the rotated files,
- * and following (`-f`) across rotation. Works on the files alone: no controller needed.
+ * Reads a system's log files for `logs`: every record oldest first across the kept files, and
+ * following (`-f`) across rotations. Works on the files alone: no controller needed.
  *
- * Following: the open file is read to its end on every poll; when the current path names another
- * file (the writer rotated), the old file is drained, then the generations written after it
- * (found by inode among `.N` … `.1`) are read whole, then the new current file. No record is read
- * twice or skipped as long as fewer than max-file rotations happen between two polls.
+ * Files are known by their serial number (writer.ts: `<id>.log.<n>`, never renamed, the highest is
+ * being written). Following reads the open file to its end on every poll; once a higher number
+ * exists, the writer has closed this one, so after one more drain the follower moves to the next.
+ * Every newer file is opened as soon as a poll sees it, and an open file stays readable after the
+ * writer removes it (held open; on Windows libuv opens with FILE_SHARE_DELETE), so lines are lost
+ * only when a file is created and removed between two polls (more than max-file rotations in one
+ * poll interval). Then the missing numbers are reported (`onGap`), never skipped silently.
  */
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { decodeRecord, type LogRecord } from './format.ts';
-import { currentMarkerPath, endedMarkerPath, generationPath } from './writer.ts';
+import { currentMarkerPath, endedMarkerPath, generationPath, listGenerations } from './writer.ts';
 
-/** The system id whose logs a name shows: the `current` marker, else the newest `<id>.log`. */
+/** The system id whose logs a name shows: the `current` marker, else the newest `<id>.log.<n>`. */
 export function currentSystemId(dir: string): string | undefined {
   try {
     const id = readFileSync(currentMarkerPath(dir), 'utf8').trim();
@@ -20,59 +23,60 @@ export function currentSystemId(dir: string): string | undefined {
     // no marker: fall back to the newest file
   }
   if (!existsSync(dir)) return undefined;
-  const logs = readdirSync(dir).filter((f) => f.endsWith('.log'));
+  const logs = readdirSync(dir).filter((f) => /\.log\.\d+$/.test(f) && !f.startsWith('relay-'));
   logs.sort((a, b) => statSync(`${dir}/${b}`).mtimeMs - statSync(`${dir}/${a}`).mtimeMs);
-  return logs[0]?.slice(0, -'.log'.length);
-}
-
-/** Existing generations, oldest first (highest number first, the current file last). */
-function generations(dir: string, id: string): string[] {
-  const found: Array<{ g: number; path: string }> = [];
-  for (const f of existsSync(dir) ? readdirSync(dir) : []) {
-    if (f === `${id}.log`) found.push({ g: 0, path: generationPath(dir, id, 0) });
-    const m = f.startsWith(`${id}.log.`) ? /^(\d+)$/.exec(f.slice(id.length + 5)) : null;
-    if (m) found.push({ g: Number(m[1]), path: generationPath(dir, id, Number(m[1])) });
-  }
-  return found.sort((a, b) => b.g - a.g).map((x) => x.path);
+  return logs[0]?.replace(/\.log\.\d+$/, '');
 }
 
 function recordsOf(text: string): LogRecord[] {
   return text.split('\n').map(decodeRecord).filter((r): r is LogRecord => r !== undefined);
 }
 
-/** Where a reader stands in the current file (for following on from a snapshot). */
+/** Where a reader stands: the file it reads (its serial; 0 = none yet) and the offset in it. */
 export interface LogCursor {
   fd?: number;
-  ino: number;
+  serial: number;
   pos: number;
 }
 
+/** Files a follower never read: the writer removed them before it got there. */
+export interface LogGap {
+  /** The last file read before the gap (0: none). */
+  after: number;
+  /** The first file read after it. */
+  next: number;
+  /** How many files are missing (next - after - 1). */
+  files: number;
+}
+
 /**
- * Every record so far, oldest first, and a cursor at their end. The current file is opened
- * first, so a rotation while the older files are read neither loses nor repeats a record.
+ * Every record so far, oldest first, and a cursor at their end. The kept files are opened newest
+ * first before any is read, so a rotation meanwhile can neither remove one of them (an open file
+ * stays readable) nor leave a hole: files are removed oldest first, so the first one that cannot
+ * be opened ends the opening, and the records start a little later instead.
  */
 export function snapshotRecords(dir: string, id: string): { records: LogRecord[]; cursor: LogCursor } {
-  const current = generationPath(dir, id, 0);
-  const fd = openWhenExists(current);
-  const ino = fd === undefined ? -1 : fstatSync(fd).ino;
+  const serials = listGenerations(dir, id);
+  const open: Array<{ serial: number; fd: number }> = [];
+  for (let i = serials.length - 1; i >= 0; i--) {
+    const fd = openWhenExists(generationPath(dir, id, serials[i]!));
+    if (fd === undefined) break;
+    open.unshift({ serial: serials[i]!, fd });
+  }
+  const last = open.pop();
   const records: LogRecord[] = [];
-  const rotated = generations(dir, id).filter((p) => p !== current);
-  const mine = rotated.findIndex((p) => statOrUndefined(p)?.ino === ino); // rotated since we opened it
-  for (const path of mine < 0 ? rotated : rotated.slice(0, mine)) {
+  for (const { fd } of open) {
     try {
-      for (const r of recordsOf(readFileSync(path, 'utf8'))) records.push(r); // no spread: files hold 100k+ lines
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      for (const r of recordsOf(readToEnd(fd, 0))) records.push(r); // no spread: files hold 100k+ lines
+    } finally {
+      closeSync(fd);
     }
   }
-  let pos = 0;
-  if (fd !== undefined) {
-    const text = readToEnd(fd, 0);
-    const complete = text.lastIndexOf('\n') + 1; // a torn last line is read again by the follower
-    for (const r of recordsOf(text.slice(0, complete))) records.push(r);
-    pos = Buffer.byteLength(text.slice(0, complete), 'utf8');
-  }
-  return { records, cursor: { fd, ino, pos } };
+  if (!last) return { records, cursor: { serial: serials.at(-1) ?? 0, pos: 0 } };
+  const text = readToEnd(last.fd, 0);
+  const complete = text.lastIndexOf('\n') + 1; // a torn last line is read again by the follower
+  for (const r of recordsOf(text.slice(0, complete))) records.push(r);
+  return { records, cursor: { fd: last.fd, serial: last.serial, pos: Buffer.byteLength(text.slice(0, complete), 'utf8') } };
 }
 
 function readToEnd(fd: number, from: number): string {
@@ -90,23 +94,25 @@ function readToEnd(fd: number, from: number): string {
 export interface FollowOptions {
   /** Called for every new record, in order. */
   onRecord(r: LogRecord): void;
-  /** Continue from here (from snapshotRecords); default the current end of the file. */
+  /** Called when files were removed before the follower reached them (their lines are lost here). */
+  onGap?(gap: LogGap): void;
+  /** Continue from here (from snapshotRecords); default the current end of the newest file. */
   cursor?: LogCursor;
   /** Poll interval (default 100 ms). */
   intervalMs?: number;
+  /** The pause between two polls (tests inject one); default `intervalMs`, cut short by `signal`. */
+  pause?: () => Promise<void>;
   signal?: AbortSignal;
 }
 
 /**
- * Follows the current file across rotations until `signal` aborts or the output ended (the relay's
+ * Follows the files across rotations until `signal` aborts or the output ended (the relay's
  * `<id>.ended` marker, written after the last record: one more drain then reaches the end).
- * Closes the cursor's file. Resolves `true` when the output ended.
+ * Closes every file it opened, the cursor's too. Resolves `true` when the output ended.
  */
 export async function followRecords(dir: string, id: string, opts: FollowOptions): Promise<boolean> {
-  const current = generationPath(dir, id, 0);
-  let fd = opts.cursor ? opts.cursor.fd : openWhenExists(current);
-  let pos = opts.cursor ? opts.cursor.pos : fd === undefined ? 0 : fstatSync(fd).size;
-  let ino = opts.cursor ? opts.cursor.ino : fd === undefined ? -1 : fstatSync(fd).ino;
+  let cur: LogCursor = opts.cursor ?? atEnd(dir, id);
+  const pending = new Map<number, number>(); // newer files, opened as soon as seen: serial → fd
   let partial = '';
   const emit = (text: string): void => {
     const lines = (partial + text).split('\n');
@@ -117,77 +123,69 @@ export async function followRecords(dir: string, id: string, opts: FollowOptions
     }
   };
   const drain = (): void => {
-    if (fd === undefined) return;
+    if (cur.fd === undefined) return;
     const buf = Buffer.alloc(64 * 1024);
-    for (let n = readSync(fd, buf, 0, buf.length, pos); n > 0; n = readSync(fd, buf, 0, buf.length, pos)) {
-      pos += n;
+    for (let n = readSync(cur.fd, buf, 0, buf.length, cur.pos); n > 0; n = readSync(cur.fd, buf, 0, buf.length, cur.pos)) {
+      cur.pos += n;
       emit(buf.subarray(0, n).toString('utf8'));
     }
   };
-  const wait = (ms: number): Promise<void> => new Promise((resolve) => {
+  const pause = opts.pause ?? (() => sleep(opts.intervalMs ?? 100, opts.signal));
+  try {
+    while (!opts.signal?.aborted) {
+      const ended = existsSync(endedMarkerPath(dir, id)); // checked before the drain that must see the rest
+      drain();
+      for (const s of listGenerations(dir, id)) {
+        if (s <= cur.serial || pending.has(s)) continue;
+        const fd = openWhenExists(generationPath(dir, id, s));
+        if (fd !== undefined) pending.set(s, fd); // one that is already gone shows up as a gap below
+      }
+      const next = pending.size > 0 ? Math.min(...pending.keys()) : undefined;
+      if (next !== undefined) {
+        // The writer moved on: it closed this file before creating the next, so this drain reaches its end.
+        drain();
+        if (cur.fd !== undefined) closeSync(cur.fd);
+        if (next > cur.serial + 1) opts.onGap?.({ after: cur.serial, next, files: next - cur.serial - 1 });
+        partial = ''; // a record is never split across files
+        cur = { fd: pending.get(next), serial: next, pos: 0 };
+        pending.delete(next);
+        continue;
+      }
+      if (ended) return true;
+      await pause();
+    }
+    return false;
+  } finally {
+    if (cur.fd !== undefined) closeSync(cur.fd);
+    for (const fd of pending.values()) closeSync(fd);
+  }
+}
+
+/** A cursor at the end of the newest file (or before the first, when there is none). */
+function atEnd(dir: string, id: string): LogCursor {
+  const serial = listGenerations(dir, id).at(-1);
+  const fd = serial === undefined ? undefined : openWhenExists(generationPath(dir, id, serial));
+  if (serial === undefined || fd === undefined) return { serial: serial ?? 0, pos: 0 };
+  return { fd, serial, pos: fstatSync(fd).size };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
     const onAbort = (): void => {
       clearTimeout(t);
       resolve();
     };
     const t = setTimeout(() => {
-      opts.signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
-  try {
-    while (!opts.signal?.aborted) {
-      const ended = existsSync(endedMarkerPath(dir, id)); // checked before the drain that must see the rest
-      drain();
-      const now = statOrUndefined(current);
-      if (now && now.ino !== ino) {
-        // Rotated: what follows our old file are the generations below it, then the new current.
-        const oldIno = ino;
-        drain(); // the writer closed the old file before renaming it: this reaches its true end
-        if (fd !== undefined) closeSync(fd);
-        // Open the new current file first, then read whatever was rotated between the two: a
-        // rotation in the meantime only moves the new file, which this fd still reads.
-        fd = openWhenExists(current);
-        pos = 0;
-        ino = fd === undefined ? -1 : fstatSync(fd).ino;
-        for (const path of generationsBetween(dir, id, oldIno, ino)) {
-          try {
-            emit(readFileSync(path, 'utf8'));
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          }
-        }
-        continue;
-      }
-      if (ended) return true;
-      await wait(opts.intervalMs ?? 100);
-    }
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** Rotated files written after the file with inode `from` and before the one with inode `to`, oldest first. */
-function generationsBetween(dir: string, id: string, from: number, to: number): string[] {
-  const rotated = generations(dir, id).filter((p) => p !== generationPath(dir, id, 0));
-  const inodes = rotated.map((p) => statOrUndefined(p)?.ino);
-  const start = inodes.indexOf(from) + 1; // 0 when the old file is gone: all are newer
-  const end = inodes.indexOf(to);
-  return rotated.slice(start, end < 0 ? rotated.length : end);
 }
 
 function openWhenExists(path: string): number | undefined {
   try {
     return openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-}
-
-function statOrUndefined(path: string): { ino: number } | undefined {
-  try {
-    return statSync(path);
   } catch {
     return undefined;
   }

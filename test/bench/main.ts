@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- [--quick] [--smoke] [--out results.json] [--only name,...]`: the controller's
  * benchmarks on the emulator through the real koffi binding (see PERFORMANCE.md). Prints a table
- * and writes the results as JSON. Scenarios: latency, converge, burst, steady, memory, ffi, startup, noisy, image.
+ * and writes the results as JSON. Scenarios: latency, converge, burst, steady, memory, ffi, startup, noisy, image, relay.
  */
 import { parseArgs } from 'node:util';
 import { startRig, type Rig } from './rig.ts';
@@ -15,6 +15,7 @@ import { runMemory } from './scenarios/memory.ts';
 import { runSteady } from './scenarios/steady.ts';
 import { runNoisy } from './scenarios/noisy.ts';
 import { runStartup } from './scenarios/startup.ts';
+import { runRelay } from './scenarios/relay.ts';
 
 /** Every scenario by name, in run order. */
 export const SCENARIOS: Record<string, (rig: Rig, mode: BenchMode) => Promise<BenchResult[]>> = {
@@ -27,6 +28,7 @@ export const SCENARIOS: Record<string, (rig: Rig, mode: BenchMode) => Promise<Be
   noisy: runNoisy,
   startup: (_rig, mode) => runStartup(mode),
   image: runImage,
+  relay: runRelay,
 };
 
 /** Scenarios that need no emulator: when only these run, no rig is started. */

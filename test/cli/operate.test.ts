@@ -128,6 +128,7 @@ test('Windows service definition: LocalSystem, thread pool, automatic start, res
   assert.match(xml, /<username>LocalSystem<\/username>/);
   assert.match(xml, /<startmode>Automatic<\/startmode>/);
   assert.match(xml, /<onfailure action="restart"/);
+  assert.match(xml, /<stopparentprocessfirst>true<\/stopparentprocessfirst>/, 'the controller gets the Ctrl+C first (WinSW v2)');
   const r = spawnSync(process.execPath, [bin, 'service', 'install', '--winsw', 'x.exe'], { cwd: root, encoding: 'utf8' });
   if (process.platform !== 'win32') assert.match(r.stderr, /service install runs on Windows only/);
 });

@@ -119,4 +119,42 @@ describe('process stdio pipes (D16)', () => {
     await readAll(stdout);
     assert.equal((await exitOf(p)).exitCode, 1);
   });
+
+  it("thread: 'pool' (the relay's readers): the same bytes through koffi .async, back-pressure, one close", async () => {
+    const sys = await running('pool');
+    const env = { HCSEMU_PRINT_EVERY_MS: '1', HCSEMU_PRINT_COUNT: '6', HCSEMU_PRINT_STREAM: 'both', HCSEMU_PRINT_EXIT_CODE: '4' };
+    const p = (await sys.createProcess({ CommandLine: 'app.exe', Environment: env, CreateStdOutPipe: true, CreateStdErrPipe: true })) as NativeHcsProcess;
+    const [out, err] = await Promise.all([readAll(p.stdio?.reader('stdout', { thread: 'pool' })), readAll(p.stdio?.reader('stderr', { thread: 'pool' }))]);
+    assert.equal(out, 'line 1\r\nline 3\r\nline 5\r\n');
+    assert.equal(err, 'line 2\r\nline 4\r\nline 6\r\n');
+    assert.equal((await exitOf(p)).exitCode, 4);
+    // 300 KB through cat: more than the stream's high-water mark and the emulated pipe buffer.
+    const c = (await sys.createProcess({ CommandLine: 'cat', ...PIPES })) as NativeHcsProcess;
+    const stdin = c.stdio?.writer();
+    assert.ok(stdin);
+    const reader = c.stdio?.reader('stdout', { thread: 'pool' });
+    const big = 'y'.repeat(300_000);
+    stdin.end(big);
+    assert.equal(await readAll(reader), big);
+    c.stdio?.close();
+  });
+
+  it('D6: a CreateProcess whose result fails spuriously still hands over its pipes (from HcsGetProcessInfo), closed once', async () => {
+    const sys = await running('d6pipes');
+    const handlesBefore = emulatorOpenPipeHandles(k32);
+    await svc.emu.control.fault({ op: 'CreateProcess', hresult: 'E_INVALIDARG', afterEffect: true });
+    const env = { HCSEMU_PRINT_EVERY_MS: '1', HCSEMU_PRINT_COUNT: '4', HCSEMU_PRINT_STREAM: 'both', HCSEMU_PRINT_EXIT_CODE: '0' };
+    const p = (await sys.createProcess({ CommandLine: 'app.exe', Environment: env, ...PIPES })) as NativeHcsProcess;
+    assert.ok(p.processId >= 1000, `recovered pid ${p.processId}`);
+    assert.ok(p.stdio?.has('stdout') && p.stdio.has('stderr') && p.stdio.has('stdin'), 'the recovered process has its three pipes');
+    assert.equal(emulatorOpenPipeHandles(k32), (handlesBefore ?? 0) + 3, 'exactly the three handles of HcsGetProcessInfo are open');
+    p.stdio?.writer()?.end();
+    const [out, err] = await Promise.all([readAll(p.stdio?.reader('stdout')), readAll(p.stdio?.reader('stderr', { thread: 'pool' }))]);
+    assert.equal(out, 'line 1\r\nline 3\r\n', 'the output is not lost');
+    assert.equal(err, 'line 2\r\nline 4\r\n');
+    assert.equal((await exitOf(p)).exitCode, 0);
+    await eventually(() => emulatorOpenPipeHandles(k32) === handlesBefore, 'each recovered handle closed once, by its stream');
+    assert.equal((await p.info()).processId, p.processId, 'a second HcsGetProcessInfo hands out no more pipes');
+    assert.equal(emulatorOpenPipeHandles(k32), handlesBefore);
+  });
 });

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { captureOutput } from '../../src/logs/capture.ts';
 import { decodeRecord, LineSplitter, MAX_LINE_BYTES, type LogRecord } from '../../src/logs/format.ts';
 import { resolveDataRoot } from '../../src/logs/paths.ts';
-import { currentSystemId, followRecords, snapshotRecords } from '../../src/logs/reader.ts';
+import { currentSystemId, followRecords, snapshotRecords, type LogGap } from '../../src/logs/reader.ts';
 import { RotatingLogWriter } from '../../src/logs/writer.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -56,31 +56,36 @@ test('capture: one json-file record per line, both streams, partial last lines f
   stdout.end('o\nthree (no newline)');
   stderr.end();
   assert.equal((await done).records, 4);
-  const lines = readFileSync(join(dir, 'web-1.log'), 'utf8').trimEnd().split('\n');
+  const lines = readFileSync(join(dir, 'web-1.log.1'), 'utf8').trimEnd().split('\n');
   assert.equal(lines[0], '{"log":"one\\r\\n","stream":"stdout","time":"2026-12-01T20:00:00.000Z"}');
   assert.deepEqual(lines.map((l) => decodeRecord(l)?.log).sort(), ['one\r\n', 'oops\n', 'three (no newline)', 'two\n']);
   assert.equal(currentSystemId(dir), 'web-1');
 });
 
-test('rotation by size: .log → .log.1 → …, at most max-file files, none over max-size', (t) => {
+test('rotation by size: numbered files .log.1, .log.2, … (never renamed), at most max-file, none over max-size', (t) => {
   const dir = tempDir(t);
   const w = new RotatingLogWriter(dir, 'web-1', { maxBytes: 1000, maxFiles: 3 }, fixedClock);
   for (let i = 1; i <= 100; i++) w.write('stdout', `line ${i}\n`);
   w.close();
-  const files = readdirSync(dir).filter((f) => f.startsWith('web-1.log')).sort();
-  assert.deepEqual(files, ['web-1.log', 'web-1.log.1', 'web-1.log.2']);
-  for (const f of files) assert.ok(statSync(join(dir, f)).size <= 1000, `${f} within max-size`);
+  const n = w.rotations + 1; // the number of the file being written
   assert.ok(w.rotations >= 5);
+  const files = readdirSync(dir).filter((f) => f.startsWith('web-1.log')).sort();
+  assert.deepEqual(files, [`web-1.log.${n - 2}`, `web-1.log.${n - 1}`, `web-1.log.${n}`]);
+  for (const f of files) assert.ok(statSync(join(dir, f)).size <= 1000, `${f} within max-size`);
   const { records, cursor } = snapshotRecords(dir, 'web-1');
   const numbers = records.map((r) => Number(r.log.split(' ')[1]));
   assert.equal(numbers.at(-1), 100);
-  assert.deepEqual(numbers, numbers.map((_, i) => numbers[0]! + i), 'oldest kept generation first, no gap');
-  assert.ok(cursor.fd !== undefined && cursor.pos === statSync(join(dir, 'web-1.log')).size, 'cursor at the end of the current file');
+  assert.deepEqual(numbers, numbers.map((_, i) => numbers[0]! + i), 'oldest kept file first, no gap');
+  assert.ok(cursor.fd !== undefined && cursor.serial === n && cursor.pos === statSync(join(dir, `web-1.log.${n}`)).size, 'cursor at the end of the newest file');
   closeSync(cursor.fd);
+  const again = new RotatingLogWriter(dir, 'web-1', { maxBytes: 1000, maxFiles: 3 }, fixedClock);
+  again.write('stdout', 'line 101\n'); // a new run of the same system appends to the newest file
+  again.close();
+  assert.equal(readdirSync(dir).filter((f) => f.startsWith('web-1.log')).length, 3);
   const one = new RotatingLogWriter(dir, 'solo', { maxBytes: 200, maxFiles: 1 }, fixedClock);
   for (let i = 0; i < 20; i++) one.write('stderr', `${i}\n`);
   one.close();
-  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('solo.log')), ['solo.log'], 'max-file 1 truncates');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('solo.log')), [`solo.log.${one.rotations + 1}`], 'max-file 1 keeps one file');
 });
 
 test('snapshot then follow: every record once, in order, across many rotations', async (t) => {
@@ -159,4 +164,81 @@ test('a full 10 MB file (150 000 short lines) is read without exhausting the sta
   if (cursor.fd !== undefined) closeSync(cursor.fd);
   assert.equal(records.length, 150_000);
   assert.equal(records.at(-1)?.log, '149999\n');
+});
+
+test('follow: more than max-file rotations between two polls loses files, and says which, never silently', async (t) => {
+  const dir = tempDir(t);
+  const w = new RotatingLogWriter(dir, 'web-1', { maxBytes: 200, maxFiles: 2 }, fixedClock);
+  let line = 0;
+  const write = (count: number): void => {
+    for (let i = 0; i < count; i++) w.write('stdout', `line ${++line}\n`);
+  };
+  write(3);
+  const { records, cursor } = snapshotRecords(dir, 'web-1');
+  const seen = records.map((r) => r.log);
+  const gaps: LogGap[] = [];
+  let polls = 0;
+  const stop = new AbortController();
+  // The poll hook plays the writer between two polls: a burst of rotations each time.
+  const bursts = [
+    () => write(5), // within the current file and one rotation: nothing lost
+    () => write(60), // ~10 rotations with max-file 2: files vanish before the next poll
+    () => write(1),
+    () => {
+      w.close(true);
+    },
+  ];
+  const ended = await followRecords(dir, 'web-1', {
+    cursor,
+    onRecord: (r) => seen.push(r.log),
+    onGap: (g) => gaps.push(g),
+    pause: async () => {
+      const burst = bursts[polls++];
+      if (burst) burst();
+      else stop.abort();
+    },
+    signal: stop.signal,
+  });
+  assert.equal(ended, true, 'ended by the marker, not by the abort');
+  const numbers = seen.map((l) => Number(l.split(' ')[1]));
+  assert.deepEqual(numbers.slice(0, 8), [1, 2, 3, 4, 5, 6, 7, 8], 'the first burst is complete');
+  assert.equal(numbers.at(-1), line, 'the last line arrives');
+  assert.deepEqual(numbers, [...numbers].sort((a, b) => a - b), 'in order, none twice');
+  assert.equal(gaps.length, 1, `one gap reported: ${JSON.stringify(gaps)}`);
+  const gap = gaps[0]!;
+  assert.ok(gap.files >= 1 && gap.next === gap.after + gap.files + 1);
+  const lost = line - numbers.length;
+  assert.ok(lost > 0, 'lines were lost (files removed unread)');
+  const missing = Array.from({ length: line }, (_, i) => i + 1).filter((n) => !numbers.includes(n));
+  assert.deepEqual(missing, Array.from({ length: missing.length }, (_, i) => missing[0]! + i), 'the lost lines are one contiguous run: the files of the gap');
+  const { gapMarker } = await import('../../src/cli/commands/logs.ts');
+  assert.match(gapMarker('web-1', gap), new RegExp(`^--- logs: ${gap.files} log files? of web-1 \\(files? ${gap.after + 1}.*rotated away before they could be read: their lines are missing here ---\\n$`));
+});
+
+test('follow: a file the follower has seen stays readable after the writer removed it (no loss within max-file)', async (t) => {
+  const dir = tempDir(t);
+  const w = new RotatingLogWriter(dir, 'web-1', { maxBytes: 200, maxFiles: 3 }, fixedClock);
+  let line = 0;
+  const write = (count: number): void => {
+    for (let i = 0; i < count; i++) w.write('stdout', `line ${++line}\n`);
+  };
+  const { cursor } = snapshotRecords(dir, 'web-1');
+  const seen: number[] = [];
+  const gaps: LogGap[] = [];
+  let polls = 0;
+  const ended = await followRecords(dir, 'web-1', {
+    cursor,
+    onRecord: (r) => seen.push(Number(r.log.split(' ')[1])),
+    onGap: (g) => gaps.push(g),
+    // Up to three rotations per pause with max-file 3: each burst removes the file the follower is
+    // reading (held open: its last lines are still read) and the next poll finds every newer one.
+    pause: async () => {
+      if (polls++ < 20) write(6); // ~70-byte records, 2 per 200-byte file: up to 3 rotations
+      else w.close(true);
+    },
+  });
+  assert.equal(ended, true);
+  assert.ok(w.rotations >= 50, `rotated ${w.rotations} times`);
+  assert.deepEqual(gaps, []);
+  assert.deepEqual(seen, Array.from({ length: line }, (_, i) => i + 1), 'every line once, in order');
 });

@@ -11,7 +11,7 @@ import { NAME_PATTERN } from '../../../reconciler/identity.ts';
 import { parseDuration } from '../../manifest/index.ts';
 import { encodeRecord, type LogRecord } from '../../logs/format.ts';
 import { logDirFor } from '../../logs/paths.ts';
-import { currentSystemId, followRecords, snapshotRecords } from '../../logs/reader.ts';
+import { currentSystemId, followRecords, snapshotRecords, type LogGap } from '../../logs/reader.ts';
 import type { GlobalOptions } from '../context.ts';
 import { exitQuietlyOnEpipe } from '../epipe.ts';
 import { dataRootOf } from '../log-capture.ts';
@@ -55,6 +55,15 @@ function printer(json: boolean, timestamps: boolean): (r: LogRecord) => void {
   };
 }
 
+/**
+ * What `logs -f` prints on stderr when log files were removed before it could read them (more than
+ * max-file rotations between two polls): the lines in them are missing from its output.
+ */
+export function gapMarker(id: string, gap: LogGap): string {
+  const which = gap.files === 1 ? `file ${gap.after + 1}` : `files ${gap.after + 1}-${gap.next - 1}`;
+  return `--- logs: ${gap.files} log file${gap.files === 1 ? '' : 's'} of ${id} (${which}) rotated away before they could be read: their lines are missing here ---\n`;
+}
+
 /** Runs `logs`; resolves with the exit code (with -f: on SIGINT/SIGTERM). */
 export async function logsCommand(name: string, opts: LogsOptions, g: GlobalOptions): Promise<number> {
   const json = outputFormat(opts.output, ['json']) === 'json';
@@ -80,7 +89,7 @@ export async function logsCommand(name: string, opts: LogsOptions, g: GlobalOpti
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await followRecords(dir, id, { cursor: snapshot.cursor, onRecord: (r) => keep(r) && print(r), signal: stop.signal });
+    await followRecords(dir, id, { cursor: snapshot.cursor, onRecord: (r) => keep(r) && print(r), onGap: (gap) => process.stderr.write(gapMarker(id, gap)), signal: stop.signal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -7,6 +7,14 @@
  * automatic start, restart on failure, UV_THREADPOOL_SIZE set before node starts, and a stop
  * timeout longer than the controller's shutdown. WinSW stops the service with Ctrl+C, which node
  * receives as SIGINT: the controller then releases its handles and leaves workloads running.
+ *
+ * Log relays must outlive a stop or restart of the service. WinSW (v2 and v3) then stops the
+ * process tree it finds by parent process id (winsw src/WinSW.Core/Util/ProcessExtensions.cs
+ * GetChildren; v2.12 Util/ProcessHelper.cs), also when the controller exits by itself (v3
+ * OnMainProcessExited → StopDescendants); it uses no job object. So relays are started through a
+ * short-lived intermediate (capture-hcs.ts `launcher`): their parent is gone and the walk does not
+ * reach them. `<stopparentprocessfirst>` (v2; default false before 2.12, ignored by v3, which
+ * always stops the parent first) gives the controller the Ctrl+C before anything else is stopped.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
@@ -44,6 +52,7 @@ export function winswXml(o: ServiceOptions): string {
   <serviceaccount><username>LocalSystem</username></serviceaccount>
   <startmode>Automatic</startmode>
   <stoptimeout>60 sec</stoptimeout>
+  <stopparentprocessfirst>true</stopparentprocessfirst>
   <onfailure action="restart" delay="10 sec"/>
   <onfailure action="restart" delay="30 sec"/>
   <resetfailure>1 hour</resetfailure>

@@ -249,10 +249,13 @@ function getProcessProperties({ entry }: OpContext): OpResult {
   return 'hresult' in proc ? proc : json(processStatus(proc));
 }
 
-function getProcessInfo({ entry }: OpContext): OpResult {
+function getProcessInfo({ store, entry }: OpContext): OpResult {
   const proc = boundProcess(entry);
-  // Std handles are never emulated; the library fills HCS_PROCESS_INFORMATION with the pid only.
-  return 'hresult' in proc ? proc : { hresult: HR.S_OK, processId: proc.pid, result: null };
+  if ('hresult' in proc) return proc;
+  // The pipes nobody took yet (a CreateProcess whose result failed spuriously, audit D6) are handed
+  // out here; the library puts them in HCS_PROCESS_INFORMATION as with CreateProcess (stdio.ts).
+  const stdio = proc.pipes ? store.stdio.unattached(proc.pipes) : undefined;
+  return { hresult: HR.S_OK, processId: proc.pid, result: null, ...(stdio ? { stdio } : {}) };
 }
 
 function signalProcess({ store, req, entry }: OpContext): OpResult {

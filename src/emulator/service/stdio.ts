@@ -188,6 +188,22 @@ export class StdioHub {
   }
 
   /**
+   * The streams of a process nobody has attached yet, as a RESPONSE stdio trailer: what
+   * HcsGetProcessInfo hands out when the HcsCreateProcess result carried no handles (the WS2022
+   * spurious wait failure, hcsshim internal/hcs/v2/system.go createProcess recovers "via
+   * HcsGetProcessInfo" and uses its HCS_PROCESS_INFORMATION's std handles; [MSDOCS]
+   * HcsCreateProcess.md: the handles "can still get this through a call to HcsGetProcessInfo").
+   * A stream is handed out once: whether Windows duplicates handles on a second call is
+   * UNVERIFIED, so the emulator gives none (INVALID_HANDLE_VALUE-like "not present").
+   */
+  unattached(pipes: ProcessPipes): { token: bigint; mask: number } | undefined {
+    if (!this.byToken.has(pipes.token)) return undefined;
+    let mask = pipes.mask;
+    for (const s of pipes.attached) mask &= ~(1 << s);
+    return mask === 0 ? undefined : { token: pipes.token, mask };
+  }
+
+  /**
    * The process exited: its pipe ends close. Streams not attached yet stay attachable for
    * UNATTACHED_GRACE_MS (a quick process can exit before its creator got the RESPONSE), with
    * their output kept, like bytes left in a pipe whose writer has exited.
