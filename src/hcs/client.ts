@@ -170,13 +170,14 @@ async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<
 }
 
 /**
- * Registers a system's events after its create/open completed, then starts the one race-closing
- * query (D8). The query is not awaited: the handle is usable at once (as before the fix), and an
- * exit it finds arrives as a replayed SystemExited; a query that fails because the handle was
- * closed meanwhile means nothing (client.close() still waits for it, like every operation).
+ * Registers a system's events after its create/open completed, then awaits the one race-closing
+ * state query (audit D8: "follow with one properties query to close the race, and surface a
+ * failure as an error"). An exit it finds arrives as a replayed SystemExited; a failed query
+ * rejects (the caller closes the handle). The core's HandleRegistry records a pending handle
+ * before the create, so the wait cannot make a concurrent get() open a second one.
  */
 async function subscribed(system: NativeHcsSystem, op: 'create' | 'open', opts?: CallOptions): Promise<NativeHcsSystem> {
   system.subscribe(op);
-  system.closeRace({ timeoutMs: opts?.timeoutMs }).catch(() => {});
+  await system.closeRace({ timeoutMs: opts?.timeoutMs });
   return system;
 }

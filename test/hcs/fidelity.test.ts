@@ -74,6 +74,24 @@ describe('audit rows, on the emulator through koffi', () => {
     }
   });
 
+  it('D8: the race-closing query is awaited: its failure rejects the open and the create, leaving no handle or system', async () => {
+    const holder = await hcs.create('d8q', containerDoc());
+    await svc.emu.control.fault({ op: 'GetProperties', hresult: 'E_ACCESSDENIED', id: 'd8q' });
+    const other = newClient(svc);
+    try {
+      await assert.rejects(other.open('d8q'), (e: HcsError) => /E_ACCESSDENIED/.test(e.message));
+      assert.equal(other.openHandles, 0, 'the opened handle was closed');
+    } finally {
+      await other.close();
+    }
+    await holder.close();
+    await svc.emu.control.fault({ op: 'GetProperties', hresult: 'E_ACCESSDENIED', id: 'd8c' });
+    await assert.rejects(hcs.create('d8c', containerDoc()), (e: HcsError) => /E_ACCESSDENIED/.test(e.message));
+    assert.equal(hcs.openHandles, 0);
+    const left = (await svc.emu.control.list()).filter((s) => s.id === 'd8c' && s.state !== 'Stopped');
+    assert.deepEqual(left, [], 'the never-started system was terminated');
+  });
+
   it('D8: an exited process opened late still reports its exit; registration happens once (D23)', async () => {
     const sys = await hcs.create('d8p', containerDoc());
     await sys.start();
