@@ -22,7 +22,7 @@ import { systemIdFor } from '../../reconciler/identity.ts';
 import { sha256Canonical } from './hash.ts';
 import { alignMemoryMB, DEFAULT_HOST, hostCapabilities, INTEGRATION_SHUTDOWN_OPTIONS, type HostCapabilities, type HostProfile } from './host-profile.ts';
 import { provisionOf } from './provision.ts';
-import type { ContainerSpec, DocumentSpec, Manifest, ProcessSpec, VirtualMachineSpec } from './types.ts';
+import type { ContainerSpec, DocumentSpec, LayerSpec, Manifest, ProcessSpec, VirtualMachineSpec } from './types.ts';
 
 /** HCS schema version of containers: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
 export const SCHEMA_VERSION = { Major: 2, Minor: 1 } as const;
@@ -171,9 +171,13 @@ function renderProcess(p: ProcessSpec): DesiredProcess {
 }
 
 /** The layers to render; an `image` manifest gets them from the image store (src/images) first. */
-function layersOf(c: ContainerSpec): NonNullable<ContainerSpec['layers']> {
+function layersOf(c: ContainerSpec): LayerSpec[] {
   if (!c.layers) throw new Error(`spec.container.image ${c.image ?? ''} is not resolved to layers yet (the image store fills them in)`);
-  return c.layers;
+  // Ids are resolved by the loader (layer-ids.ts, NameToGuid through an injected resolver): render never calls FFI.
+  return c.layers.map(({ id, path }) => {
+    if (id === undefined) throw new Error(`layer ${path} has no id yet (the manifest loader resolves it with NameToGuid)`);
+    return { id, path };
+  });
 }
 
 /** Drop undefined members, so optional fields are absent rather than null in the document. */

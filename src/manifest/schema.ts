@@ -79,8 +79,11 @@ const container = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['id', 'path'],
-        properties: { id: guid('Layer id.'), path: drivePath('Layer folder on the host.') },
+        required: ['path'],
+        properties: {
+          id: guid('Optional. HCS identifies a layer by NameToGuid of its folder name (as hcsshim and Docker do); the controller computes it, and refuses a different id.'),
+          path: drivePath('Layer folder on the host.'),
+        },
       },
     },
     scratch: {

@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { formatError, parseManifestFile, type ManifestOptions } from '../../src/manifest/index.ts';
 import { alignMemoryMB, hostCapabilities, UnknownHostBuildError } from '../../src/manifest/host-profile.ts';
+import { layerIdOf } from '../../src/cli/layer-ids.ts';
 
 const vmYaml = readFileSync('manifests/vm.yaml', 'utf8');
 const webYaml = readFileSync('manifests/web.yaml', 'utf8');
 
 function load(text: string, opts: ManifestOptions) {
-  return parseManifestFile('m/x.yaml', Buffer.from(text), opts);
+  return parseManifestFile('m/x.yaml', Buffer.from(text), { layerIds: layerIdOf, ...opts });
 }
 
 test('builds map to schema versions; unknown builds are refused with a clear message', () => {
