@@ -221,7 +221,7 @@ const virtualMachine = {
         required: ['endpointId'],
         properties: {
           endpointId: guid('HNS endpoint id.'),
-          macAddress: { type: 'string', format: 'mac-address', description: 'MAC address, e.g. `00-15-5D-01-02-03`.' },
+          macAddress: { type: 'string', format: 'mac-address', description: "MAC address, e.g. `00-15-5D-01-02-03`. Absent: the HNS endpoint's MAC, read at create (as hcsshim does; a different MAC is likely filtered by the vSwitch port)." },
         },
       },
     },
