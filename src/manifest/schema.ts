@@ -186,10 +186,22 @@ const virtualMachine = {
   description: 'A UEFI virtual machine booting from a SCSI disk.',
   additionalProperties: false,
   required: ['memoryMB', 'bootDisk'],
+  allOf: [
+    {
+      if: { required: ['secureBootTemplate'] },
+      then: { required: ['secureBoot'], properties: { secureBoot: { const: true } } },
+      'x-message': 'is only allowed with secureBoot: true',
+      'x-at': 'secureBootTemplate',
+    },
+  ],
   properties: {
     memoryMB: memoryMB('Memory in MiB (ComputeTopology.Memory.SizeInMB).'),
     cpuCount: { ...cpuCount('Virtual processors (ComputeTopology.Processor.Count).'), default: 2 },
-    secureBoot: { type: 'boolean', default: false, description: 'Apply the Microsoft Windows secure boot template.' },
+    secureBoot: { type: 'boolean', default: false, description: 'Apply a secure boot template (`secureBootTemplate`; build 19041+).' },
+    secureBootTemplate: {
+      enum: ['MicrosoftWindows', 'MicrosoftUEFICertificateAuthority'],
+      description: 'With `secureBoot`: `MicrosoftWindows` (the default) for Windows guests; `MicrosoftUEFICertificateAuthority` for Linux guests whose shim is signed by the Microsoft UEFI CA (Ubuntu, Debian, ...), which the Windows template refuses.',
+    },
     bootDisk: {
       type: 'object',
       description: 'The VHD(X) the VM boots from: SCSI controller "Primary disk", LUN 0.',

@@ -76,10 +76,15 @@ export interface NetworkAdapterSpec {
   macAddress?: string;
 }
 
+/** Hyper-V's secure boot templates a manifest may choose (Set-VMFirmware -SecureBootTemplate names). */
+export type SecureBootTemplate = 'MicrosoftWindows' | 'MicrosoftUEFICertificateAuthority';
+
 export interface VirtualMachineSpec {
   memoryMB: number;
   cpuCount: number;
   secureBoot: boolean;
+  /** Absent: MicrosoftWindows (audit D15). */
+  secureBootTemplate?: SecureBootTemplate;
   bootDisk: { path: string };
   disks?: DiskSpec[];
   networkAdapters?: NetworkAdapterSpec[];

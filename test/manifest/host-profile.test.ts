@@ -62,3 +62,18 @@ test('the utility VM image is the uppermost layer that has a UtilityVM folder (D
   const none = load(hyperv, { hostFacts: { build: 20348, hasUtilityVm: (p) => p.endsWith('ltsc2022') } }).manifests[0]!.parts[0]!;
   assert.deepEqual(none.document.HvRuntime, { ImagePath: 'C:\\ProgramData\\hcs-reconciler\\layers\\servercore-ltsc2022\\UtilityVM' });
 });
+
+test('D15: the secure boot template is a choice: MicrosoftWindows by default, MicrosoftUEFICertificateAuthority for Linux guests; only with secureBoot', () => {
+  const uefiOf = (text: string) => {
+    const r = load(text, {});
+    assert.deepEqual(r.errors.map(formatError), []);
+    return (r.manifests[0]!.parts[0]!.document.VirtualMachine as { Chipset: { Uefi: Record<string, unknown> } }).Chipset.Uefi;
+  };
+  assert.equal(uefiOf(vmYaml).SecureBootTemplateId, '1734c6e8-3154-4dda-ba5f-a874cc483422', 'the Windows template by default (hcsshim)');
+  const linux = uefiOf(vmYaml.replace('secureBoot: true', 'secureBoot: true\n    secureBootTemplate: MicrosoftUEFICertificateAuthority'));
+  assert.deepEqual([linux.ApplySecureBootTemplate, linux.SecureBootTemplateId], ['Apply', '272e7447-90a4-4563-a4b9-8e4ab00526ce']);
+  const without = load(vmYaml.replace('secureBoot: true', 'secureBoot: false\n    secureBootTemplate: MicrosoftUEFICertificateAuthority'), {});
+  assert.match(without.errors.map(formatError).join('\n'), /spec\.virtualMachine\.secureBootTemplate: is only allowed with secureBoot: true/);
+  const unknown = load(vmYaml.replace('secureBoot: true', 'secureBoot: true\n    secureBootTemplate: OpenSourceShieldedVM'), {});
+  assert.match(unknown.errors.map(formatError).join('\n'), /spec\.virtualMachine\.secureBootTemplate/);
+});
