@@ -81,7 +81,7 @@ const container = {
         additionalProperties: false,
         required: ['path'],
         properties: {
-          id: guid('Optional. HCS identifies a layer by NameToGuid of its folder name (as hcsshim and Docker do); the controller computes it, and refuses a different id.'),
+          id: guid('Optional. HCS identifies a layer by NameToGuid of its folder name (as hcsshim and Docker do): the controller asks vmcompute!NameToGuid for it and refuses a different id.'),
           path: drivePath('Layer folder on the host.'),
         },
       },

@@ -16,6 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { layerIdOf } from '../../src/cli/layer-ids.ts';
 import { openHcs, type NativeHcsClient } from '../../src/hcs/index.ts';
 import { readHostFacts } from '../../src/hcs/host.ts';
 import type { ControllerChild } from '../chaos/lib.ts';
@@ -153,6 +154,11 @@ spec:
     }
     unlinkSync(join(folder, 'vm.yaml'));
     await ev.observe('vm: removed (IntegrationService shutdown without a guest, then terminate after 10 s)', () => waitGone(controller!, 'vm'), (ms) => ({ ms }));
+  });
+
+  it('NameToGuid gives the GUID hcsshim#1072 observed for a layer folder named "4" (the emulator cannot: the algorithm is unpublished)', async () => {
+    const id = await ev.observe('NameToGuid("4")', () => layerIdOf('4'), (g) => g);
+    assert.equal(id, 'bd9c3ef9-f239-59b5-a27e-15c523b1d149');
   });
 
   it('the foreign Docker container is left alone', async () => {
