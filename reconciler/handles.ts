@@ -7,6 +7,8 @@ import type { CallOptions, Disposable, HcsClient, HcsProcess, HcsSystem, Process
 
 interface SystemEntry {
   system: Promise<HcsSystem>;
+  /** Set once the create/open resolved: a pending entry is not an open handle yet. */
+  open?: boolean;
   subscription?: Disposable;
 }
 
@@ -33,9 +35,11 @@ export class HandleRegistry {
     private readonly listeners: HandleListeners,
   ) {}
 
-  /** Number of open system and process handles. */
+  /** Number of open system and process handles (a create or open still in flight is not counted). */
   get size(): number {
-    return this.#systems.size + this.#processes.size;
+    let systems = 0;
+    for (const e of this.#systems.values()) if (e.open) systems++;
+    return systems + this.#processes.size;
   }
 
   /** Whether a handle to this system is open (or opening). */
@@ -58,7 +62,10 @@ export class HandleRegistry {
     try {
       const system = await entry.system;
       // Released while the create was in flight: release() closes it; nothing to subscribe.
-      if (this.#systems.get(id) === entry) entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
+      if (this.#systems.get(id) === entry) {
+        entry.open = true;
+        entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
+      }
       return system;
     } catch (err) {
       if (this.#systems.get(id) === entry) this.#systems.delete(id);
@@ -74,7 +81,10 @@ export class HandleRegistry {
     this.#systems.set(id, entry);
     try {
       const system = await entry.system;
-      if (this.#systems.get(id) === entry) entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
+      if (this.#systems.get(id) === entry) {
+        entry.open = true;
+        entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
+      }
       return system;
     } catch (err) {
       if (this.#systems.get(id) === entry) this.#systems.delete(id);

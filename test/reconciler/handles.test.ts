@@ -25,12 +25,14 @@ test('handles: a get() while the create is in flight waits for the created handl
   const creating = reg.create('web', { Owner: 'o', Container: {} });
   await new Promise((r) => setImmediate(r));
   assert.equal(reg.has('web'), true, 'the pending create is recorded at once');
+  assert.equal(reg.size, 0, 'but it is not an open handle yet');
   const got = reg.get('web');
   hcs.release();
   const [created, fetched] = await Promise.all([creating, got]);
   assert.equal(fetched, created, 'get() returned the create\'s handle');
   assert.deepEqual(hcs.calls.filter((c) => c.startsWith('open')), [], 'no HcsOpenComputeSystem during the create');
   assert.equal(hcs.openHandles, 1);
+  assert.equal(reg.size, 1);
   // Events of the created system reach the controller once (one subscription).
   await created.start();
   hcs.crash('web');
