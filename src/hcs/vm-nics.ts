@@ -9,7 +9,7 @@
  * through HcnOpenEndpoint + HcnQueryEndpointProperties. The rendered document (and the config hash)
  * do not contain it: render never calls FFI, and the endpoint is external state read when used.
  */
-import { type HcnHandle, HcnNative } from './hcn.ts';
+import type { HcnHandle, HcnNative } from './hcn.ts';
 
 /** Reads an HNS endpoint's MAC address. */
 export type EndpointMacLookup = (endpointId: string) => Promise<string>;

@@ -31,7 +31,7 @@ const parse = (text: string, layerIds?: (n: string) => string) =>
   parseManifestFile('m/web.yaml', new TextEncoder().encode(text), layerIds ? { layerIds } : {});
 
 const layersOf = (r: ReturnType<typeof parse>) =>
-  (r.manifests[0]?.parts[0]?.document.Container as { Storage: { Layers: Array<{ Id: string; Path: string }> } }).Storage.Layers;
+  (r.manifests[0]!.parts[0]!.document.Container as { Storage: { Layers: Array<{ Id: string; Path: string }> } }).Storage.Layers;
 
 test('D14: the folder base name is what hcsshim hashes (filepath.Base: trailing separators ignored)', () => {
   assert.equal(layerFolderName('C:\\ProgramData\\layers\\web-app'), 'web-app');
