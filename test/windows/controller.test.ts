@@ -89,7 +89,7 @@ describe('controller on real HCS (issue 13)', { skip }, () => {
     const restarted = await ev.observe('web: restarted after its entrypoint exited', () =>
       waitRow(controller!, 'web', (r) => r.restarts >= 1 && r.actual === 'Running', 'web restarted'), (r) => r);
     const events = cli(OWNER, dir, ['events', 'web', '-o', 'json', '--listen', `127.0.0.1:${controller.port}`]);
-    ev.note('web: events after the restart', events.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown), events.status === 0);
+    ev.note('web: events after the restart', events.status === 0 ? (JSON.parse(events.stdout) as unknown) : events.stderr, events.status === 0);
 
     // kill -9 (TerminateProcess on Windows) and a new controller: adopted, not re-created.
     await controller.kill9();
