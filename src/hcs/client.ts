@@ -163,11 +163,11 @@ export class NativeHcsClient implements HcsClient {
     this.v1?.dispose();
   }
 
-  /** The vmcompute.dll binding, loaded on first use (libvmcompute.so next to the emulator library). */
   private hcn?: HcnNative;
   /** A VM adapter without MacAddress gets its HNS endpoint's (audit D18); the HCN library loads on first use. */
   private readonly endpointMacs = hcnMacLookup(() => (this.hcn ??= new HcnNative({ libraryPath: computenetworkLibraryPath(this.native.libraryPath) })));
 
+  /** The vmcompute.dll binding, loaded on first use (libvmcompute.so next to the emulator library). */
   private vmcompute(): VmcomputeBinding {
     this.v1 ??= new VmcomputeBinding(vmcomputeLibraryPath(this.native.libraryPath), (h) => void this.handles.add(h), (h) => void this.handles.delete(h));
     return this.v1;
