@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHostFacts } from '../../src/hcs/host.ts';
 import { HcsError, openHcs, type NativeHcsClient, type ProcessEvent, type SystemEvent } from '../../src/hcs/index.ts';
+import type { HcsSystem } from '../../reconciler/ports.ts';
 import { Evidence, foreignSystems, OWNER_PREFIX } from './helpers.ts';
 
 const enabled = process.platform === 'win32' && process.env.HCS_FUNCTIONAL === '1';
@@ -86,7 +87,7 @@ describe('Windows fidelity evidence', { skip }, () => {
       SystemType: 'Container', Name: id, Owner: OWNER, HvPartition: true, HostName: 'fidelity', LayerFolderPath: sandbox,
       Layers: layers.map((p) => ({ ID: randomUUID(), Path: p })), HvRuntime: { ImagePath: `${upper}\\UtilityVM` }, TerminateOnLastHandleClosed: true,
     };
-    let sys;
+    let sys: HcsSystem;
     try {
       sys = await observe('hyperv container: create (vmcompute, schema 1.0)', () => hcs.create(id, doc, { timeoutMs: 180_000 }));
     } catch (err) {
@@ -110,7 +111,7 @@ describe('Windows fidelity evidence', { skip }, () => {
       SchemaVersion: { Major: 2, Minor: 5 }, Owner: OWNER, ShouldTerminateOnLastHandleClosed: true,
       VirtualMachine: { Chipset: { Uefi: {} }, ComputeTopology: { Memory: { SizeInMB: 256 }, Processor: { Count: 1 } }, Services: { Shutdown: {}, Heartbeat: {} } },
     };
-    let vm;
+    let vm: HcsSystem;
     try {
       vm = await observe('vm: create with Services.Shutdown', () => hcs.create(id, doc, { timeoutMs: 60_000 }));
     } catch (err) {
