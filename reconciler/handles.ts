@@ -7,6 +7,8 @@ import type { CallOptions, Disposable, HcsClient, HcsProcess, HcsSystem, Process
 
 interface SystemEntry {
   system: Promise<HcsSystem>;
+  /** Set once the create/open resolved: a pending entry is not an open handle yet. */
+  open?: boolean;
   subscription?: Disposable;
 }
 
@@ -33,9 +35,11 @@ export class HandleRegistry {
     private readonly listeners: HandleListeners,
   ) {}
 
-  /** Number of open system and process handles. */
+  /** Number of open system and process handles (a create or open still in flight is not counted). */
   get size(): number {
-    return this.#systems.size + this.#processes.size;
+    let systems = 0;
+    for (const e of this.#systems.values()) if (e.open) systems++;
+    return systems + this.#processes.size;
   }
 
   /** Whether a handle to this system is open (or opening). */
@@ -43,14 +47,30 @@ export class HandleRegistry {
     return this.#systems.has(id);
   }
 
-  /** Create a compute system and keep its handle (for SystemExited). */
+  /**
+   * Create a compute system and keep its handle (for SystemExited). The entry is recorded before
+   * the create is issued, so a get() of the same id while the create is in flight (a create takes
+   * seconds on Windows, and the client awaits a state query after it, audit D8) waits for this
+   * handle instead of opening a second one. An older handle to the id is closed first: HCS keeps a
+   * stopped id while a handle to it is open.
+   */
   async create(id: string, document: Record<string, unknown>, opts?: CallOptions): Promise<HcsSystem> {
     await this.#closing.get(id);
-    const system = await this.hcs.create(id, document, opts);
     await this.release(id);
-    const subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
-    this.#systems.set(id, { system: Promise.resolve(system), subscription });
-    return system;
+    const entry: SystemEntry = { system: this.hcs.create(id, document, opts) };
+    this.#systems.set(id, entry);
+    try {
+      const system = await entry.system;
+      // Released while the create was in flight: release() closes it; nothing to subscribe.
+      if (this.#systems.get(id) === entry) {
+        entry.open = true;
+        entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
+      }
+      return system;
+    } catch (err) {
+      if (this.#systems.get(id) === entry) this.#systems.delete(id);
+      throw err;
+    }
   }
 
   /** The handle for a system of ours, opening it on first use. */
@@ -61,10 +81,13 @@ export class HandleRegistry {
     this.#systems.set(id, entry);
     try {
       const system = await entry.system;
-      entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
+      if (this.#systems.get(id) === entry) {
+        entry.open = true;
+        entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
+      }
       return system;
     } catch (err) {
-      this.#systems.delete(id);
+      if (this.#systems.get(id) === entry) this.#systems.delete(id);
       throw err;
     }
   }

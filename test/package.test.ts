@@ -69,7 +69,7 @@ test('npm pack + npm install into an empty folder: the installed package runs on
   assert.equal(imports.stdout.trim(), 'function function function function');
 
   const bin = join(app, 'node_modules/.bin/hcs-reconciler');
-  writeFileSync(join(dir, 'web.yaml'), 'apiVersion: hcs-reconciler/v1alpha1\nkind: ComputeSystem\nmetadata: { name: web }\nspec:\n  container:\n    layers: [{ id: 0e6e1d3a-3b27-4f29-9c6f-5a1f4a3c2b10, path: C:\\layers\\base }]\n    scratch: \\\\?\\Volume{0b7d6c1e-2f4a-4c3b-9d8e-5a6f7b8c9d0e}\\\n');
+  writeFileSync(join(dir, 'web.yaml'), 'apiVersion: hcs-reconciler/v1alpha1\nkind: ComputeSystem\nmetadata: { name: web }\nspec:\n  container:\n    layers: [{ id: aa54c278-e19b-5a7c-bbf7-91e0123aa69a, path: C:\\layers\\base }]\n    scratch: \\\\?\\Volume{0b7d6c1e-2f4a-4c3b-9d8e-5a6f7b8c9d0e}\\\n');
   const ok = run(bin, ['validate', join(dir, 'web.yaml')], { cwd: app });
   assert.equal(ok.status, 0, ok.stderr);
   writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: hcs-reconciler/v1alpha1\nkind: ComputeSystem\nmetadata: { name: Bad_Name }\nspec: {}\n');

@@ -12,6 +12,7 @@ import type { HostProfile } from '../manifest/host-profile.ts';
 import { UsageError } from './output.ts';
 import { acquireLock, lockFileFor } from './lock.ts';
 import { imageLookup } from './images.ts';
+import { layerIdOf } from './layer-ids.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -68,6 +69,7 @@ export async function manifestOptions(g: GlobalOptions, manifests?: string, lock
     ...(g.maxFileBytes !== undefined ? { maxFileBytes: parseMaxFileBytes(g.maxFileBytes) } : {}),
     hostFacts: await cliHostFacts(),
     images: imageLookup(g.dataRoot),
+    layerIds: layerIdOf,
   };
   if (!g.policy) return opts;
   const { policy, errors } = await loadPolicyFile(g.policy);

@@ -6,13 +6,15 @@ import type {
   CallOptions, EnumerateQuery, HcsClient, HcsSystem, ObservedSystem,
 } from '../../reconciler/ports.ts';
 import { enumerateQueryJson, toObservedSystems, vmDiskPaths } from './documents.ts';
-import { HcsError, HRESULTS } from './errors.ts';
+import { HcsError, HRESULTS, toHcsError } from './errors.ts';
 import { EventRouter } from './events.ts';
-import { GENERIC_ALL, type HcsNative, type OperationHandle } from './ffi.ts';
+import { GENERIC_ALL, system32Path, type HcsNative, type OperationHandle } from './ffi.ts';
+import { HcnNative } from './hcn.ts';
 import { openHandle, type ClientContext, type Closable } from './handles.ts';
 import { OperationRunner } from './operation.ts';
 import { NativeHcsSystem } from './system.ts';
 import { isSchema1Document, VmcomputeBinding } from './vmcompute.ts';
+import { hcnMacLookup, withEndpointMacs } from './vm-nics.ts';
 
 /**
  * Where vmcompute.dll is: System32 on Windows (undefined = the default), else HCS_VMCOMPUTE_LIBRARY
@@ -21,6 +23,12 @@ import { isSchema1Document, VmcomputeBinding } from './vmcompute.ts';
 function vmcomputeLibraryPath(computecorePath: string): string | undefined {
   if (process.platform === 'win32') return process.env.HCS_VMCOMPUTE_LIBRARY;
   return process.env.HCS_VMCOMPUTE_LIBRARY ?? join(dirname(computecorePath), 'libvmcompute.so');
+}
+
+/** Where computenetwork.dll is (for a VM adapter's endpoint MAC, D18): System32, or libcomputenetwork.so next to the emulator's library. */
+function computenetworkLibraryPath(computecorePath: string): string {
+  if (process.env.HCS_COMPUTENETWORK_LIBRARY) return process.env.HCS_COMPUTENETWORK_LIBRARY;
+  return process.platform === 'win32' ? system32Path('computenetwork.dll') : join(dirname(computecorePath), 'libcomputenetwork.so');
 }
 
 /** Options of {@link NativeHcsClient.close}. */
@@ -71,6 +79,12 @@ export class NativeHcsClient implements HcsClient {
    */
   async create(id: string, document: Record<string, unknown>, opts?: CallOptions): Promise<HcsSystem> {
     this.assertOpen('create', id);
+    document = await withEndpointMacs(document, this.endpointMacs).catch((err: unknown) => {
+      // The HCN failure's own text (e.g. HCN_E_ENDPOINT_NOT_FOUND) goes into the message.
+      const { hresult } = toHcsError(err, { op: 'create.networkAdapter', systemId: id });
+      const detail = JSON.stringify({ ErrorMessage: err instanceof Error ? err.message : String(err) });
+      throw new HcsError({ op: 'create.networkAdapter', systemId: id, hresult, resultDocument: detail, cause: err });
+    });
     const json = JSON.stringify(document);
     if (isSchema1Document(document)) return this.vmcompute().create(id, json, opts);
     let system: NativeHcsSystem | undefined;
@@ -149,6 +163,10 @@ export class NativeHcsClient implements HcsClient {
     this.v1?.dispose();
   }
 
+  private hcn?: HcnNative;
+  /** A VM adapter without MacAddress gets its HNS endpoint's (audit D18); the HCN library loads on first use. */
+  private readonly endpointMacs = hcnMacLookup(() => (this.hcn ??= new HcnNative({ libraryPath: computenetworkLibraryPath(this.native.libraryPath) })));
+
   /** The vmcompute.dll binding, loaded on first use (libvmcompute.so next to the emulator library). */
   private vmcompute(): VmcomputeBinding {
     this.v1 ??= new VmcomputeBinding(vmcomputeLibraryPath(this.native.libraryPath), (h) => void this.handles.add(h), (h) => void this.handles.delete(h));
@@ -170,13 +188,14 @@ async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<
 }
 
 /**
- * Registers a system's events after its create/open completed, then starts the one race-closing
- * query (D8). The query is not awaited: the handle is usable at once (as before the fix), and an
- * exit it finds arrives as a replayed SystemExited; a query that fails because the handle was
- * closed meanwhile means nothing (client.close() still waits for it, like every operation).
+ * Registers a system's events after its create/open completed, then awaits the one race-closing
+ * state query (audit D8: "follow with one properties query to close the race, and surface a
+ * failure as an error"). An exit it finds arrives as a replayed SystemExited; a failed query
+ * rejects (the caller closes the handle). The core's HandleRegistry records a pending handle
+ * before the create, so the wait cannot make a concurrent get() open a second one.
  */
 async function subscribed(system: NativeHcsSystem, op: 'create' | 'open', opts?: CallOptions): Promise<NativeHcsSystem> {
   system.subscribe(op);
-  system.closeRace({ timeoutMs: opts?.timeoutMs }).catch(() => {});
+  await system.closeRace({ timeoutMs: opts?.timeoutMs });
   return system;
 }

@@ -39,9 +39,15 @@ export class NativeHcsProcess implements HcsProcess {
     if (failed(hr)) throw new HcsError({ op: 'process.callback', systemId: this.systemId, hresult: hr });
   }
 
-  /** One ProcessStatus query after registration: an exit that came first is delivered as ProcessExited. */
+  /**
+   * One ProcessStatus query after registration: an exit that came first is delivered as
+   * ProcessExited, as is a process already gone (isProcessGone); any other failure rejects.
+   */
   async closeRace(opts?: CallOptions): Promise<void> {
-    const status = await this.properties(opts);
+    const status = await this.properties(opts).catch((err: unknown) => {
+      if (isProcessGone(err)) return { exited: true, exitCode: undefined };
+      throw err;
+    });
     if (!status.exited) return;
     const event: ProcessEvent = { type: 'ProcessExited', systemId: this.systemId, processId: this.pid, exitCode: status.exitCode ?? UNKNOWN_EXIT_CODE };
     this.exits.emit(event, true);

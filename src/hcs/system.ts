@@ -61,10 +61,14 @@ export class NativeHcsSystem implements HcsSystem {
 
   /**
    * The one state query that closes the race between completion and registration: an exit that
-   * happened before the callback was registered is delivered as a SystemExited (audit D8).
+   * happened before the callback was registered is delivered as a SystemExited (audit D8). A system
+   * that is already gone (not found) has exited too; any other failure rejects.
    */
   async closeRace(opts?: CallOptions): Promise<void> {
-    const props = await this.properties(undefined, opts);
+    const props = await this.properties(undefined, opts).catch((err: unknown) => {
+      if (isNotFound(err)) return { stopped: true, state: 'Stopped', exitType: undefined };
+      throw err;
+    });
     if (props.stopped === true || props.state === 'Stopped') {
       this.listeners.emit({ type: 'SystemExited', systemId: this.id, status: 0, exitType: props.exitType ?? 'Unknown' }, true);
     }
@@ -235,7 +239,7 @@ async function recoveredInfo(proc: NativeHcsProcess, opts?: CallOptions): Promis
 async function subscribed(proc: NativeHcsProcess, opts?: CallOptions): Promise<NativeHcsProcess> {
   try {
     proc.subscribe();
-    proc.closeRace({ timeoutMs: opts?.timeoutMs }).catch(() => {}); // not awaited, as for systems (client.ts)
+    await proc.closeRace({ timeoutMs: opts?.timeoutMs }); // awaited, as for systems (client.ts, audit D8)
     return proc;
   } catch (err) {
     await proc.close();

@@ -16,6 +16,7 @@ import { renderManifest } from './render.ts';
 import { DEFAULT_HOST, UnknownHostBuildError, type HostProfile } from './host-profile.ts';
 import { hostProblems } from './host-problems.ts';
 import { withStoredImage, type ImageLookup } from './image.ts';
+import { withLayerIds, type LayerIdResolver } from './layer-ids.ts';
 import type { Manifest, ManifestPolicy } from './types.ts';
 import { validateDocument } from './validate.ts';
 import { scanNames } from './name-scan.ts';
@@ -40,6 +41,8 @@ export interface ManifestOptions {
   hostFacts?: HostProfile;
   /** The local image store, for manifests with `spec.container.image` (absent: such manifests are errors). */
   images?: ImageLookup;
+  /** NameToGuid of a layer folder's base name, for `spec.container.layers` ids (audit D14; absent: ids as written). */
+  layerIds?: LayerIdResolver;
 }
 
 /** Default HCS Owner. */
@@ -199,7 +202,9 @@ function acceptManifest(ctx: DocContext, manifest: Manifest, opts: ManifestOptio
   }
   const problems = [...selfDependency(manifest), ...checkPolicy(manifest, opts.policy, opts.protectedPaths), ...fromHost];
   if (problems.length > 0) return fail(problems.map((p) => ctx.error(p, name)));
-  const resolved = withStoredImage(manifest, opts.images);
+  const withIds = withLayerIds(manifest, opts.layerIds);
+  if ('problems' in withIds) return fail(withIds.problems.map((p) => ctx.error(p, name)));
+  const resolved = withStoredImage(withIds.manifest, opts.images);
   if ('problem' in resolved) return fail([ctx.error(resolved.problem, name)]);
   const desired = toDesired(resolved.manifest, source, opts.owner ?? DEFAULT_OWNER, host);
   out.manifests.push('image' in resolved && resolved.image ? { ...desired, image: resolved.image } : desired);

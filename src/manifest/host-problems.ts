@@ -43,12 +43,7 @@ export function hostProblems(m: Manifest, host: HostProfile): Problem[] {
     if (vm.secureBoot && !caps.secureBootTemplate) {
       out.push(problem(['spec', 'virtualMachine', 'secureBoot'], `needs build 19041 or later (HCS schema 2.3); this host is ${caps.name} (${caps.build})`));
     }
-    vm.networkAdapters?.forEach((a, i) => {
-      if (a.macAddress === undefined) {
-        out.push(problem(['spec', 'virtualMachine', 'networkAdapters', i], "needs macAddress: the HNS endpoint's MAC " +
-          '(hcsshim and multipass always send it; a different MAC is filtered by the vSwitch port)'));
-      }
-    });
+    // A network adapter without macAddress gets its HNS endpoint's MAC at create (src/hcs/vm-nics.ts, audit D18).
   }
   return out;
 }

@@ -22,12 +22,21 @@ import { systemIdFor } from '../../reconciler/identity.ts';
 import { sha256Canonical } from './hash.ts';
 import { alignMemoryMB, DEFAULT_HOST, hostCapabilities, INTEGRATION_SHUTDOWN_OPTIONS, type HostCapabilities, type HostProfile } from './host-profile.ts';
 import { provisionOf } from './provision.ts';
-import type { ContainerSpec, DocumentSpec, Manifest, ProcessSpec, VirtualMachineSpec } from './types.ts';
+import type { ContainerSpec, DocumentSpec, LayerSpec, Manifest, ProcessSpec, SecureBootTemplate, VirtualMachineSpec } from './types.ts';
 
 /** HCS schema version of containers: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
 export const SCHEMA_VERSION = { Major: 2, Minor: 1 } as const;
-/** The "Microsoft Windows" secure boot template (hcsshim create_wcow.go). */
-const SECURE_BOOT_TEMPLATE_ID = '1734c6e8-3154-4dda-ba5f-a874cc483422';
+/**
+ * Hyper-V's secure boot template ids (audit D15). `MicrosoftWindows` is the one hcsshim sets
+ * (internal/uvm/create_wcow.go); it trusts only Windows-signed boot loaders, so a Linux guest whose
+ * shim is signed by the Microsoft UEFI CA needs `MicrosoftUEFICertificateAuthority`, the template
+ * Hyper-V's own tooling selects for Linux (Set-VMFirmware -SecureBootTemplate; the id is the one
+ * Get-VMFirmware reports for it, UNVERIFIED through HCS itself: no primary HCS source lists it).
+ */
+const SECURE_BOOT_TEMPLATE_IDS: Record<SecureBootTemplate, string> = {
+  MicrosoftWindows: '1734c6e8-3154-4dda-ba5f-a874cc483422',
+  MicrosoftUEFICertificateAuthority: '272e7447-90a4-4563-a4b9-8e4ab00526ce',
+};
 const BOOT_CONTROLLER = 'Primary disk';
 
 /** What a manifest renders to. */
@@ -128,7 +137,7 @@ function renderVmPart(vm: VirtualMachineSpec, owner: string, caps: HostCapabilit
   });
   const uefi: Doc = { BootThis: { DeviceType: 'ScsiDrive', DevicePath: BOOT_CONTROLLER, DiskNumber: 0 } };
   // hcsshim sets "Skip" explicitly when secure boot is off (create_wcow.go); the field is schema 2.3.
-  if (vm.secureBoot) Object.assign(uefi, { ApplySecureBootTemplate: 'Apply', SecureBootTemplateId: SECURE_BOOT_TEMPLATE_ID });
+  if (vm.secureBoot) Object.assign(uefi, { ApplySecureBootTemplate: 'Apply', SecureBootTemplateId: SECURE_BOOT_TEMPLATE_IDS[vm.secureBootTemplate ?? 'MicrosoftWindows'] });
   else if (caps.secureBootTemplate) uefi.ApplySecureBootTemplate = 'Skip';
   const adapters = vm.networkAdapters?.map((a) => compact({ EndpointId: a.endpointId, MacAddress: a.macAddress }));
   const body = compact({
@@ -171,9 +180,13 @@ function renderProcess(p: ProcessSpec): DesiredProcess {
 }
 
 /** The layers to render; an `image` manifest gets them from the image store (src/images) first. */
-function layersOf(c: ContainerSpec): NonNullable<ContainerSpec['layers']> {
+function layersOf(c: ContainerSpec): LayerSpec[] {
   if (!c.layers) throw new Error(`spec.container.image ${c.image ?? ''} is not resolved to layers yet (the image store fills them in)`);
-  return c.layers;
+  // Ids are resolved by the loader (layer-ids.ts, NameToGuid through an injected resolver): render never calls FFI.
+  return c.layers.map(({ id, path }) => {
+    if (id === undefined) throw new Error(`layer ${path} has no id yet (the manifest loader resolves it with NameToGuid)`);
+    return { id, path };
+  });
 }
 
 /** Drop undefined members, so optional fields are absent rather than null in the document. */

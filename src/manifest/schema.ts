@@ -79,8 +79,11 @@ const container = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['id', 'path'],
-        properties: { id: guid('Layer id.'), path: drivePath('Layer folder on the host.') },
+        required: ['path'],
+        properties: {
+          id: guid('Optional. HCS identifies a layer by NameToGuid of its folder name (as hcsshim and Docker do): the controller asks vmcompute!NameToGuid for it and refuses a different id.'),
+          path: drivePath('Layer folder on the host.'),
+        },
       },
     },
     scratch: {
@@ -183,10 +186,22 @@ const virtualMachine = {
   description: 'A UEFI virtual machine booting from a SCSI disk.',
   additionalProperties: false,
   required: ['memoryMB', 'bootDisk'],
+  allOf: [
+    {
+      if: { required: ['secureBootTemplate'] },
+      then: { required: ['secureBoot'], properties: { secureBoot: { const: true } } },
+      'x-message': 'is only allowed with secureBoot: true',
+      'x-at': 'secureBootTemplate',
+    },
+  ],
   properties: {
     memoryMB: memoryMB('Memory in MiB (ComputeTopology.Memory.SizeInMB).'),
     cpuCount: { ...cpuCount('Virtual processors (ComputeTopology.Processor.Count).'), default: 2 },
-    secureBoot: { type: 'boolean', default: false, description: 'Apply the Microsoft Windows secure boot template.' },
+    secureBoot: { type: 'boolean', default: false, description: 'Apply a secure boot template (`secureBootTemplate`; build 19041+).' },
+    secureBootTemplate: {
+      enum: ['MicrosoftWindows', 'MicrosoftUEFICertificateAuthority'],
+      description: 'With `secureBoot`: `MicrosoftWindows` (the default) for Windows guests; `MicrosoftUEFICertificateAuthority` for Linux guests whose shim is signed by the Microsoft UEFI CA (Ubuntu, Debian, ...), which the Windows template refuses.',
+    },
     bootDisk: {
       type: 'object',
       description: 'The VHD(X) the VM boots from: SCSI controller "Primary disk", LUN 0.',
@@ -218,7 +233,7 @@ const virtualMachine = {
         required: ['endpointId'],
         properties: {
           endpointId: guid('HNS endpoint id.'),
-          macAddress: { type: 'string', format: 'mac-address', description: 'MAC address, e.g. `00-15-5D-01-02-03`.' },
+          macAddress: { type: 'string', format: 'mac-address', description: "MAC address, e.g. `00-15-5D-01-02-03`. Absent: the HNS endpoint's MAC, read at create (as hcsshim does; a different MAC is likely filtered by the vSwitch port)." },
         },
       },
     },

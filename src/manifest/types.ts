@@ -24,6 +24,12 @@ export interface LayerSpec {
   path: string;
 }
 
+/** A layer as a manifest gives it: the id is optional and resolved by the loader (layer-ids.ts, audit D14). */
+export interface ManifestLayerSpec {
+  id?: string;
+  path: string;
+}
+
 export interface MappedDirectorySpec {
   hostPath: string;
   containerPath: string;
@@ -43,7 +49,7 @@ export interface ContainerSpec {
   image?: string;
   imagePullPolicy?: ImagePullPolicy;
   isolation: Isolation;
-  layers?: LayerSpec[];
+  layers?: ManifestLayerSpec[];
   /** Absent: the controller creates the scratch (scratchSizeGB). */
   scratch?: string;
   scratchSizeGB?: number;
@@ -70,10 +76,15 @@ export interface NetworkAdapterSpec {
   macAddress?: string;
 }
 
+/** Hyper-V's secure boot templates a manifest may choose (Set-VMFirmware -SecureBootTemplate names). */
+export type SecureBootTemplate = 'MicrosoftWindows' | 'MicrosoftUEFICertificateAuthority';
+
 export interface VirtualMachineSpec {
   memoryMB: number;
   cpuCount: number;
   secureBoot: boolean;
+  /** Absent: MicrosoftWindows (audit D15). */
+  secureBootTemplate?: SecureBootTemplate;
   bootDisk: { path: string };
   disks?: DiskSpec[];
   networkAdapters?: NetworkAdapterSpec[];

@@ -83,7 +83,7 @@ spec:
   stopTimeout: 5s
   container:
     layers:
-      - id: 8f3d9a52-6c1e-4b7a-9e2f-1d5c7b3a9e41
+      - id: aa54c278-e19b-5a7c-bbf7-91e0123aa69a
         path: 'C:\\layers\\base'
     scratch: '\\\\?\\Volume{4a1c7e2b-93d5-4f08-b6e1-2c8d5f9a7b31}\\'
     memoryMB: ${memoryMB}

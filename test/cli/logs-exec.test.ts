@@ -35,7 +35,7 @@ spec:
   stopTimeout: 5s
   container:
     layers:
-      - id: 8f3d9a52-6c1e-4b7a-9e2f-1d5c7b3a9e41
+      - id: aa54c278-e19b-5a7c-bbf7-91e0123aa69a
         path: 'C:\\layers\\base'
     scratch: '\\\\?\\Volume{0b7d6c1e-2f4a-4c3b-9d8e-5a6f7b8c9d0e}\\'
     memoryMB: 512

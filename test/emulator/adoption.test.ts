@@ -22,7 +22,7 @@ spec:
   stopTimeout: 2s
   container:
     layers:
-      - id: 8f3d9a52-6c1e-4b7a-9e2f-1d5c7b3a9e41
+      - id: aa54c278-e19b-5a7c-bbf7-91e0123aa69a
         path: 'C:\\layers\\base'
     scratch: '\\\\?\\Volume{6a1c3f0e-5b2d-4e8a-9c71-0f3b2d4e5a6c}\\'
     process:

@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { toProcessExit, toProcessStatus } from '../../src/hcs/documents.ts';
 import { system32Path } from '../../src/hcs/ffi.ts';
+import { emulatorLibraryPath } from '../../src/emulator/native/build.mjs';
+import { HcnNative, ZERO_GUID } from '../../src/hcs/hcn.ts';
+import { hnsMac } from '../../src/hcs/vm-nics.ts';
 import { HcsError, type NativeHcsClient, type ProcessEvent, type SystemEvent } from '../../src/hcs/index.ts';
 import { assertNoLeaks, containerDoc, newClient, startService, type Service } from './harness.ts';
 
@@ -18,6 +21,12 @@ describe('audit rows, pure', () => {
     assert.equal(toProcessExit(JSON.stringify({ ProcessId: 4, Exited: true, ExitCode: 3 })).exitCode, 3, 'absent LastWaitResult = S_OK');
     assert.equal(toProcessStatus(JSON.stringify({ Exited: true, ExitCode: 7, LastWaitResult: 1 })).exitCode, undefined);
     assert.equal(toProcessStatus(JSON.stringify({ Exited: false, ExitCode: 0 })).exitCode, undefined, 'not exited: no code');
+  });
+
+  it('D18: MACs are sent in the HNS form (00-15-5D-..., upper case); anything else is refused', () => {
+    assert.equal(hnsMac('00:15:5d:0a:0b:0c'), '00-15-5D-0A-0B-0C');
+    assert.equal(hnsMac('00-15-5D-52-C0-01'), '00-15-5D-52-C0-01');
+    assert.throws(() => hnsMac('00155d0a0b0c'), /not a MAC address/);
   });
 
   it('D22: Windows DLLs are loaded by their System32 path', () => {
@@ -74,6 +83,24 @@ describe('audit rows, on the emulator through koffi', () => {
     }
   });
 
+  it('D8: the race-closing query is awaited: its failure rejects the open and the create, leaving no handle or system', async () => {
+    const holder = await hcs.create('d8q', containerDoc());
+    await svc.emu.control.fault({ op: 'GetProperties', hresult: 'E_ACCESSDENIED', id: 'd8q' });
+    const other = newClient(svc);
+    try {
+      await assert.rejects(other.open('d8q'), (e: HcsError) => /E_ACCESSDENIED/.test(e.message));
+      assert.equal(other.openHandles, 0, 'the opened handle was closed');
+    } finally {
+      await other.close();
+    }
+    await holder.close();
+    await svc.emu.control.fault({ op: 'GetProperties', hresult: 'E_ACCESSDENIED', id: 'd8c' });
+    await assert.rejects(hcs.create('d8c', containerDoc()), (e: HcsError) => /E_ACCESSDENIED/.test(e.message));
+    assert.equal(hcs.openHandles, 0);
+    const left = (await svc.emu.control.list()).filter((s) => s.id === 'd8c' && s.state !== 'Stopped');
+    assert.deepEqual(left, [], 'the never-started system was terminated');
+  });
+
   it('D8: an exited process opened late still reports its exit; registration happens once (D23)', async () => {
     const sys = await hcs.create('d8p', containerDoc());
     await sys.start();
@@ -122,5 +149,33 @@ describe('audit rows, on the emulator through koffi', () => {
     const bare = await hcs.create('d3-bare', { ...doc, VirtualMachine: { ...doc.VirtualMachine } });
     assert.equal(await n.revokeVmAccessAsync('d3-bare', disk), 0);
     await assert.rejects(bare.start(), (e: HcsError) => e.hresult === 0x80070005 && e.permanent === false && /OperationFailure|E_ACCESSDENIED/.test(e.message + (e.resultDocument ?? '')));
+  });
+  it('D18: a VM adapter without MacAddress gets its HNS endpoint\'s MAC at create; a given one is kept; a missing endpoint fails the create', async () => {
+    const hcn = new HcnNative({ libraryPath: emulatorLibraryPath('libcomputenetwork.so') });
+    const net = await hcn.createNetwork(ZERO_GUID, JSON.stringify({
+      Name: 'd18-nat', Type: 'NAT', SchemaVersion: { Major: 2, Minor: 0 },
+      MacPool: { Ranges: [{ StartMacAddress: '00-15-5D-52-C0-00', EndMacAddress: '00-15-5D-52-CF-FF' }] },
+    }), 'd18-nat');
+    const netId = (JSON.parse(await hcn.queryNetworkProperties(net, '', 'd18-nat')) as { ID: string }).ID;
+    const ep = await hcn.createEndpoint(net, ZERO_GUID, JSON.stringify({ Name: 'd18-ep', HostComputeNetwork: netId, SchemaVersion: { Major: 2, Minor: 0 } }), 'd18-ep');
+    const epProps = JSON.parse(await hcn.queryEndpointProperties(ep, '', 'd18-ep')) as { ID: string; MacAddress: string };
+    assert.match(epProps.MacAddress, /^00-15-5D-52-C0-[0-9A-F]{2}$/, 'HNS reports the endpoint MAC from the MacPool, in its dash form');
+    const vm = (nics: Record<string, unknown>) => ({
+      Owner: 'hcs-binding-test', SchemaVersion: { Major: 2, Minor: 1 },
+      VirtualMachine: { ComputeTopology: { Memory: { SizeInMB: 512 }, Processor: { Count: 1 } }, Devices: { NetworkAdapters: nics } },
+    });
+    try {
+      await hcs.create('d18', vm({ '0': { EndpointId: epProps.ID }, '1': { EndpointId: epProps.ID, MacAddress: '00-15-5D-01-02-03' } }));
+      const created = (await svc.emu.control.list()).find((x) => x.id === 'd18')!;
+      const adapters = (created.document.VirtualMachine as { Devices: { NetworkAdapters: Record<string, { MacAddress?: string }> } }).Devices.NetworkAdapters;
+      assert.equal(adapters['0']!.MacAddress, epProps.MacAddress, 'the endpoint\'s MAC, as hcsshim sends it');
+      assert.equal(adapters['1']!.MacAddress, '00-15-5D-01-02-03', 'the manifest\'s MAC wins');
+      await assert.rejects(hcs.create('d18-none', vm({ '0': { EndpointId: '0d9e6a4b-1111-4222-8333-444455556666' } })),
+        (e: HcsError) => /create\.networkAdapter/.test(e.message) && /HCN_E_ENDPOINT_NOT_FOUND/.test(e.message));
+      assert.equal((await svc.emu.control.list()).some((x) => x.id === 'd18-none'), false, 'nothing was created');
+    } finally {
+      await hcn.closeEndpoint(ep);
+      await hcn.closeNetwork(net);
+    }
   });
 });

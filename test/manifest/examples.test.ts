@@ -6,9 +6,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { layerIdOf } from '../../src/cli/layer-ids.ts';
 import { formatError, loadManifests } from '../../src/manifest/index.ts';
 
-const snapshot = await loadManifests('manifests');
+// Layer ids come from NameToGuid of the folder names (audit D14): here the emulator's.
+const snapshot = await loadManifests('manifests', { layerIds: layerIdOf });
 
 test('every example validates with no errors', () => {
   assert.equal(snapshot.folderOk, true);
@@ -60,7 +62,7 @@ test('web-hyperv renders the Docker way: one schema 1.0 document, HvPartition, H
   assert.equal(doc.HvPartition, true);
   assert.deepEqual(doc.HvRuntime, { ImagePath: 'C:\\ProgramData\\hcs-reconciler\\layers\\servercore-ltsc2022\\UtilityVM' });
   assert.equal(doc.LayerFolderPath, 'C:\\ProgramData\\hcs-reconciler\\sandboxes\\web-hyperv');
-  assert.deepEqual((doc.Layers as Array<{ ID: string }>).map((l) => l.ID), ['8f3d9a52-6c1e-4b7a-9e2f-1d5c7b3a9e41', '2b7e4c19-0a5d-4f63-8c1b-7e9d2f4a6b05']);
+  assert.deepEqual((doc.Layers as Array<{ ID: string }>).map((l) => l.ID), [layerIdOf('web-app'), layerIdOf('servercore-ltsc2022')]);
   assert.ok(!('HostingSystemId' in doc) && !('HostedSystem' in doc) && !('Container' in doc));
 });
 

@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { formatError, parseManifestFile, type ManifestOptions } from '../../src/manifest/index.ts';
 import { alignMemoryMB, hostCapabilities, UnknownHostBuildError } from '../../src/manifest/host-profile.ts';
+import { layerIdOf } from '../../src/cli/layer-ids.ts';
 
 const vmYaml = readFileSync('manifests/vm.yaml', 'utf8');
 const webYaml = readFileSync('manifests/web.yaml', 'utf8');
 
 function load(text: string, opts: ManifestOptions) {
-  return parseManifestFile('m/x.yaml', Buffer.from(text), opts);
+  return parseManifestFile('m/x.yaml', Buffer.from(text), { layerIds: layerIdOf, ...opts });
 }
 
 test('builds map to schema versions; unknown builds are refused with a clear message', () => {
@@ -45,11 +46,13 @@ test('memory is rounded up to 2 MB; cpuCount is checked against the host (D12)',
   assert.match(small.errors.map(formatError).join('\n'), /spec\.virtualMachine\.cpuCount: must be at most 2, this host's logical processors \(got 4\)/);
 });
 
-test('process-isolation scratch must be a volume GUID path; a VM NIC needs its MAC (D13, D18)', () => {
+test('process-isolation scratch must be a volume GUID path; a VM NIC without a MAC renders without one (read from HNS at create) (D13, D18)', () => {
   const drive = load(webYaml.replace(/scratch: .*/, "scratch: 'C:\\scratch\\web'"), {});
   assert.match(drive.errors.map(formatError).join('\n'), /spec\.container\.scratch: must be a volume GUID path/);
   const noMac = load(vmYaml.replace(/\n +macAddress: .*/, ''), {});
-  assert.match(noMac.errors.map(formatError).join('\n'), /spec\.virtualMachine\.networkAdapters\[0\]: needs macAddress/);
+  assert.deepEqual(noMac.errors, []);
+  const nics = (noMac.manifests[0]!.parts[0]!.document.VirtualMachine as { Devices: { NetworkAdapters: Record<string, Record<string, unknown>> } }).Devices.NetworkAdapters;
+  assert.deepEqual(Object.values(nics).map((a) => Object.keys(a)), [['EndpointId']], 'no MacAddress in the rendered document: the executor reads the endpoint\'s');
 });
 
 test('the utility VM image is the uppermost layer that has a UtilityVM folder (D11)', () => {
@@ -58,4 +61,19 @@ test('the utility VM image is the uppermost layer that has a UtilityVM folder (D
   assert.deepEqual(upper.document.HvRuntime, { ImagePath: 'C:\\ProgramData\\hcs-reconciler\\layers\\web-app\\UtilityVM' });
   const none = load(hyperv, { hostFacts: { build: 20348, hasUtilityVm: (p) => p.endsWith('ltsc2022') } }).manifests[0]!.parts[0]!;
   assert.deepEqual(none.document.HvRuntime, { ImagePath: 'C:\\ProgramData\\hcs-reconciler\\layers\\servercore-ltsc2022\\UtilityVM' });
+});
+
+test('D15: the secure boot template is a choice: MicrosoftWindows by default, MicrosoftUEFICertificateAuthority for Linux guests; only with secureBoot', () => {
+  const uefiOf = (text: string) => {
+    const r = load(text, {});
+    assert.deepEqual(r.errors.map(formatError), []);
+    return (r.manifests[0]!.parts[0]!.document.VirtualMachine as { Chipset: { Uefi: Record<string, unknown> } }).Chipset.Uefi;
+  };
+  assert.equal(uefiOf(vmYaml).SecureBootTemplateId, '1734c6e8-3154-4dda-ba5f-a874cc483422', 'the Windows template by default (hcsshim)');
+  const linux = uefiOf(vmYaml.replace('secureBoot: true', 'secureBoot: true\n    secureBootTemplate: MicrosoftUEFICertificateAuthority'));
+  assert.deepEqual([linux.ApplySecureBootTemplate, linux.SecureBootTemplateId], ['Apply', '272e7447-90a4-4563-a4b9-8e4ab00526ce']);
+  const without = load(vmYaml.replace('secureBoot: true', 'secureBoot: false\n    secureBootTemplate: MicrosoftUEFICertificateAuthority'), {});
+  assert.match(without.errors.map(formatError).join('\n'), /spec\.virtualMachine\.secureBootTemplate: is only allowed with secureBoot: true/);
+  const unknown = load(vmYaml.replace('secureBoot: true', 'secureBoot: true\n    secureBootTemplate: OpenSourceShieldedVM'), {});
+  assert.match(unknown.errors.map(formatError).join('\n'), /spec\.virtualMachine\.secureBootTemplate/);
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatError, loadManifests, loadPolicyFile } from '../../src/manifest/index.ts';
+import { layerIdOf } from '../../src/cli/layer-ids.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'hcs-manifests-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -22,7 +23,7 @@ test('reads yaml files only, skipping editor leftovers; over-size files are erro
   for (const junk of ['.web.yaml.swp', 'web.yaml~', 'web.bak.yaml', '#web.yaml#', '4913', 'notes.txt']) await copyFile('manifests/web.yaml', join(dir, junk));
   await copyFile('manifests/app-db.yaml', join(dir, 'sub', 'db.yaml'));
   await writeFile(join(dir, 'big.yml'), `# ${'x'.repeat(2000)}\n`);
-  const s = await loadManifests(dir, { maxFileBytes: 1500 });
+  const s = await loadManifests(dir, { maxFileBytes: 1500, layerIds: layerIdOf });
   assert.equal(s.folderOk, true);
   assert.deepEqual(s.files, [join(dir, 'big.yml'), join(dir, 'web.yaml')]);
   assert.deepEqual(s.manifests.map((m) => m.name), ['web']);
@@ -30,7 +31,7 @@ test('reads yaml files only, skipping editor leftovers; over-size files are erro
     `${join(dir, 'big.yml')}:1:1 file is 2003 bytes, over the 1500 bytes limit (maxFileBytes)`,
     `${join(dir, 'sub')}:1:1 skipped: folder deeper than the depth read (0); its manifest files are not read`,
   ]);
-  const deep = await loadManifests(dir, { recursive: true });
+  const deep = await loadManifests(dir, { recursive: true, layerIds: layerIdOf });
   assert.deepEqual(deep.manifests.map((m) => m.name), ['app-db', 'web']);
 });
 
@@ -39,7 +40,7 @@ test('a single file path and a symlinked folder work (git-sync style)', async ()
   assert.deepEqual(one.manifests.map((m) => m.name), ['build-vm']);
   const link = join(root, 'current');
   await symlink(join(process.cwd(), 'manifests'), link);
-  const s = await loadManifests(link);
+  const s = await loadManifests(link, { layerIds: layerIdOf });
   assert.equal(s.manifests.length, 6);
   assert.deepEqual(s.errors, []);
 });

@@ -11,12 +11,13 @@ import {
   parseManifestFile,
   type ManifestOptions,
 } from '../../src/manifest/index.ts';
+import { layerIdOf } from '../../src/cli/layer-ids.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const web = readFileSync('manifests/web.yaml', 'utf8');
 
 function parse(text: string, opts?: ManifestOptions, file = 'm/web.yaml') {
-  return parseManifestFile(file, enc(text), opts);
+  return parseManifestFile(file, enc(text), { layerIds: layerIdOf, ...opts });
 }
 function only(text: string, opts?: ManifestOptions) {
   const r = parse(text, opts);
@@ -102,7 +103,7 @@ test('ids come from name + hash and parse back', () => {
 });
 
 test('a UTF-8 BOM is accepted; an empty file or trailing --- gives no manifests and no errors', () => {
-  const r = parseManifestFile('m/web.yaml', new Uint8Array([0xef, 0xbb, 0xbf, ...enc(web)]));
+  const r = parseManifestFile('m/web.yaml', new Uint8Array([0xef, 0xbb, 0xbf, ...enc(web)]), { layerIds: layerIdOf });
   assert.deepEqual(r.errors, []);
   assert.equal(r.manifests[0]?.source.line, 3);
   for (const text of ['', '# nothing\n', '---\n---\n']) assert.deepEqual(parse(text), { file: 'm/web.yaml', manifests: [], errors: [], ignored: [], declared: [] });
@@ -159,12 +160,12 @@ test('policy violations are errors at the field', () => {
   const r = parse(web, { policy });
   assert.deepEqual(r.errors.map(formatError), [
     'm/web.yaml:13:16 spec.container.isolation: isolation process is not allowed by the host policy (allowed: hyperv)',
-    "m/web.yaml:16:15 spec.container.layers[0].path: layer C:\\ProgramData\\hcs-reconciler\\layers\\web-app is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)",
-    "m/web.yaml:18:15 spec.container.layers[1].path: layer C:\\ProgramData\\hcs-reconciler\\layers\\servercore-ltsc2022 is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)",
-    "m/web.yaml:19:14 spec.container.scratch: scratch \\\\?\\Volume{4a1c7e2b-93d5-4f08-b6e1-2c8d5f9a7b31}\\ is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)",
-    'm/web.yaml:21:15 spec.container.memoryMB: must be <= 1024 by the host policy (got 2048)',
-    'm/web.yaml:22:15 spec.container.cpuCount: must be <= 1 by the host policy (got 2)',
-    'm/web.yaml:24:19 spec.container.mappedDirectories[0].hostPath: host path C:\\ProgramData\\hcs-reconciler\\data\\web is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)',
+    "m/web.yaml:15:15 spec.container.layers[0].path: layer C:\\ProgramData\\hcs-reconciler\\layers\\web-app is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)",
+    "m/web.yaml:16:15 spec.container.layers[1].path: layer C:\\ProgramData\\hcs-reconciler\\layers\\servercore-ltsc2022 is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)",
+    "m/web.yaml:17:14 spec.container.scratch: scratch \\\\?\\Volume{4a1c7e2b-93d5-4f08-b6e1-2c8d5f9a7b31}\\ is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)",
+    'm/web.yaml:19:15 spec.container.memoryMB: must be <= 1024 by the host policy (got 2048)',
+    'm/web.yaml:20:15 spec.container.cpuCount: must be <= 1 by the host policy (got 2)',
+    'm/web.yaml:22:19 spec.container.mappedDirectories[0].hostPath: host path C:\\ProgramData\\hcs-reconciler\\data\\web is not allowed by the host policy (allowed: C:\\ProgramData\\hcs-reconciler\\data\\other)',
   ]);
   const volume = '\\\\?\\Volume{4a1c7e2b-93d5-4f08-b6e1-2c8d5f9a7b31}\\';
   assert.equal(parse(web, { policy: { allowedHostPaths: ['c:\\programdata\\HCS-reconciler\\', volume] } }).errors.length, 0, 'prefix, case-insensitive');

@@ -23,7 +23,7 @@ const keys = {
   'spec.container.process': { commandLine: true, workingDirectory: true, environment: true, logs: true } satisfies Record<keyof T.ProcessSpec, true>,
   'spec.container.process.logs': { maxSize: true, maxFiles: true } satisfies Record<keyof T.LogsSpec, true>,
   'spec.container.utilityVm': { imagePath: true, scratchPath: true } satisfies Record<keyof T.UtilityVmSpec, true>,
-  'spec.virtualMachine': { memoryMB: true, cpuCount: true, secureBoot: true, bootDisk: true, disks: true, networkAdapters: true } satisfies Record<keyof T.VirtualMachineSpec, true>,
+  'spec.virtualMachine': { memoryMB: true, cpuCount: true, secureBoot: true, secureBootTemplate: true, bootDisk: true, disks: true, networkAdapters: true } satisfies Record<keyof T.VirtualMachineSpec, true>,
   'spec.virtualMachine.bootDisk': { path: true } satisfies Record<keyof T.VirtualMachineSpec['bootDisk'], true>,
   'spec.virtualMachine.disks[]': { path: true, readOnly: true } satisfies Record<keyof T.DiskSpec, true>,
   'spec.virtualMachine.networkAdapters[]': { endpointId: true, macAddress: true } satisfies Record<keyof T.NetworkAdapterSpec, true>,

@@ -2,8 +2,8 @@
  * What the fidelity audit needs observed on a real host (issue 13), gated like native.test.ts
  * (win32 + HCS_FUNCTIONAL=1) and skipped with a reason elsewhere or when a prerequisite is absent.
  * Everything observed (HRESULTs, event payloads, ProcessList fields, timings) goes into a JSON
- * evidence report at HCS_EVIDENCE_PATH (default: <tmp>/hcs-evidence.json) that a maintainer can
- * commit; docs/hcs-fidelity.md says which rows it settles.
+ * evidence report, <HCS_EVIDENCE_DIR>/fidelity.json (helpers.ts), that a maintainer can commit;
+ * docs/hcs-fidelity.md says which rows it settles. The controller-level steps are in controller.test.ts.
  *
  * Inputs (set by .github/workflows/windows.yml from Docker's nanoserver:ltsc2022 folders):
  *  - HCS_TEST_LAYERS: image layer folders, topmost first, separated by `;`
@@ -13,66 +13,40 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHostFacts } from '../../src/hcs/host.ts';
 import { HcsError, openHcs, type NativeHcsClient, type ProcessEvent, type SystemEvent } from '../../src/hcs/index.ts';
+import type { HcsSystem } from '../../reconciler/ports.ts';
+import { Evidence, foreignSystems, OWNER_PREFIX } from './helpers.ts';
 
 const enabled = process.platform === 'win32' && process.env.HCS_FUNCTIONAL === '1';
 const skip = enabled ? false : 'needs Windows with HCS and HCS_FUNCTIONAL=1 (real computecore.dll / vmcompute.dll)';
-const OWNER = 'hcs-reconciler-functional';
+const OWNER = `${OWNER_PREFIX}-fidelity`;
 const layers = (process.env.HCS_TEST_LAYERS ?? '').split(';').filter((l) => l !== '');
 const sandbox = process.env.HCS_TEST_SANDBOX;
 const scratch = process.env.HCS_TEST_SCRATCH_VOLUME;
 
-interface Observation {
-  what: string;
-  ok: boolean;
-  hresult?: string;
-  code?: string;
-  ms: number;
-  data?: unknown;
-}
-
-const report = { suite: 'test/windows/fidelity.test.ts', startedAt: new Date().toISOString(), host: {} as Record<string, unknown>, observations: [] as Observation[] };
-
-/** Runs `fn`, recording its outcome (and the HRESULT of a failure) as evidence; rethrows. */
-async function observe<T>(what: string, fn: () => Promise<T>, data?: (r: T) => unknown): Promise<T> {
-  const t0 = performance.now();
-  try {
-    const r = await fn();
-    report.observations.push({ what, ok: true, ms: Math.round(performance.now() - t0), ...(data ? { data: data(r) } : {}) });
-    return r;
-  } catch (err) {
-    const e = err as HcsError;
-    report.observations.push({
-      what, ok: false, ms: Math.round(performance.now() - t0),
-      ...(typeof e.hresult === 'number' ? { hresult: `0x${(e.hresult >>> 0).toString(16).toUpperCase()}`, code: e.code } : {}),
-      data: { message: e.message, resultDocument: e.resultDocument },
-    });
-    throw err;
-  }
-}
+const ev = new Evidence('fidelity');
+const observe = <T>(what: string, fn: () => Promise<T>, data?: (r: T) => unknown): Promise<T> => ev.observe(what, fn, data);
 
 describe('Windows fidelity evidence', { skip }, () => {
   let hcs: NativeHcsClient;
   let foreignBefore: string[] = [];
   before(async () => {
-    report.host = { ...readHostFacts(), node: process.version };
+    ev.report.host = { ...ev.report.host, ...readHostFacts() };
     hcs = openHcs();
-    foreignBefore = (await hcs.enumerate()).filter((s) => s.owner !== OWNER).map((s) => `${s.id}:${s.owner}:${s.state}`).sort();
-    report.observations.push({ what: 'foreign systems before (Docker runs nanoserver for the layer fetch)', ok: true, ms: 0, data: foreignBefore });
+    foreignBefore = await foreignSystems(hcs);
+    ev.note('foreign systems before (Docker runs nanoserver for the layer fetch)', foreignBefore);
   });
   after(async () => {
     if (hcs) {
-      const foreignAfter = (await hcs.enumerate()).filter((s) => s.owner !== OWNER).map((s) => `${s.id}:${s.owner}:${s.state}`).sort();
-      report.observations.push({ what: 'foreign systems after (must be unchanged)', ok: JSON.stringify(foreignAfter) === JSON.stringify(foreignBefore), ms: 0, data: foreignAfter });
+      const foreignAfter = await foreignSystems(hcs);
+      ev.note('foreign systems after (must be unchanged)', foreignAfter, JSON.stringify(foreignAfter) === JSON.stringify(foreignBefore));
       await hcs.close();
     }
-    const path = process.env.HCS_EVIDENCE_PATH ?? join(tmpdir(), 'hcs-evidence.json');
-    writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+    ev.write();
   });
 
   it('process-isolated container from real layers: entrypoint, ProcessList fields, exit, terminate', {
@@ -113,7 +87,7 @@ describe('Windows fidelity evidence', { skip }, () => {
       SystemType: 'Container', Name: id, Owner: OWNER, HvPartition: true, HostName: 'fidelity', LayerFolderPath: sandbox,
       Layers: layers.map((p) => ({ ID: randomUUID(), Path: p })), HvRuntime: { ImagePath: `${upper}\\UtilityVM` }, TerminateOnLastHandleClosed: true,
     };
-    let sys;
+    let sys: HcsSystem;
     try {
       sys = await observe('hyperv container: create (vmcompute, schema 1.0)', () => hcs.create(id, doc, { timeoutMs: 180_000 }));
     } catch (err) {
@@ -137,7 +111,7 @@ describe('Windows fidelity evidence', { skip }, () => {
       SchemaVersion: { Major: 2, Minor: 5 }, Owner: OWNER, ShouldTerminateOnLastHandleClosed: true,
       VirtualMachine: { Chipset: { Uefi: {} }, ComputeTopology: { Memory: { SizeInMB: 256 }, Processor: { Count: 1 } }, Services: { Shutdown: {}, Heartbeat: {} } },
     };
-    let vm;
+    let vm: HcsSystem;
     try {
       vm = await observe('vm: create with Services.Shutdown', () => hcs.create(id, doc, { timeoutMs: 60_000 }));
     } catch (err) {

@@ -80,8 +80,11 @@ test('windows.yml runs the gated suite on windows-2022 with Docker-fetched nanos
   assert.ok(uses[0]!.startsWith('actions/checkout@') && uses.some((u) => u.startsWith('actions/setup-node@')));
   assert.ok(fetch > 0 && ci > fetch && suite > ci && upload > suite, `step order: fetch ${fetch}, ci ${ci}, suite ${suite}, upload ${upload}`);
   assert.equal(job.steps[upload]!.if, 'always()');
-  assert.match(job.env.HCS_EVIDENCE_PATH!, /hcs-evidence\.json$/);
-  assert.equal((job.steps[upload]!.with as Record<string, string>).path, 'hcs-evidence.json');
+  // Each suite writes <HCS_EVIDENCE_DIR>/<suite>.json (test/windows/helpers.ts Evidence); the folder is uploaded.
+  assert.match(job.env.HCS_EVIDENCE_DIR!, /\\hcs-evidence$/);
+  assert.equal((job.steps[upload]!.with as Record<string, string>).path, 'hcs-evidence');
+  const foreign = at((i) => /docker run -d .*--name hcs-foreign/.test(runs[i]!));
+  assert.ok(foreign > fetch && foreign < suite, 'the foreign Docker container runs before the suite');
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
   assert.match(pkg.scripts['test:windows'] ?? '', /test\/run\.mjs test\/windows/);
 });

@@ -32,11 +32,11 @@ const MAIN = 'libcomputecore.so';
 //   layers-vmcompute.c) and the scratch exports (scratch.c).
 // - libcomputenetwork.so: computenetwork.dll, HCN (hcn.c).
 // - libkernel32-emu.so (native/kernel32/): kernel32's ReadFile/WriteFile/CloseHandle on stdio pipes.
-const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c', 'stdio.c'];
+const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c', 'stdio.c', 'sock.c', 'handles.c'];
 const LIBRARIES = {
   'libcomputecore.so': { files: [...COMMON, 'system.c', 'process.c', 'host.c'] },
   'libvmcompute.so': { files: [...COMMON, 'vmcompute.c', 'layers.c', 'layers-vmcompute.c', 'scratch.c', 'hostcall.c'], defines: ['-DEMU_ROLE=3u'] },
-  'libcomputenetwork.so': { files: ['hcn.c', 'hostcall.c'] },
+  'libcomputenetwork.so': { files: ['hcn.c', 'hostcall.c', 'sock.c'] },
   'libkernel32-emu.so': { files: ['kernel32/kernel32.c'], flags: ['-Wl,-soname,libkernel32-emu.so'] },
 };
 

@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "emu.h"
+#include "sock.h"
 
-enum { F_REQUEST = 1, F_RESPONSE = 2, F_EVENT = 3, F_HELLO = 6 };
+enum { F_REQUEST = 1, F_RESPONSE = 2, F_EVENT = 3 };
 #define MAX_FRAME (64u * 1024u * 1024u)
-#define PROTOCOL_VERSION 1u
 /* HELLO role: 1 computecore; libvmcompute.so is built with -DEMU_ROLE=3u (PROTOCOL.md). */
 #ifndef EMU_ROLE
 #define EMU_ROLE 1u
@@ -55,32 +55,6 @@ static void conn_release_locked(conn *c) {
 
 int conn_is_connected(void) { return g_conn != NULL && !g_conn->dead; }
 
-/* PROTOCOL.md: $HCS_EMULATOR_SOCKET, else $XDG_RUNTIME_DIR/hcs-emulator/service.sock, else
- * ${TMPDIR:-/tmp}/hcs-emulator-<uid>/service.sock. Read at every connect. */
-static int socket_path(char *out, size_t n) {
-    const char *env = getenv("HCS_EMULATOR_SOCKET");
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    const char *tmp = getenv("TMPDIR");
-    int len;
-    if (env && *env) len = snprintf(out, n, "%s", env);
-    else if (xdg && *xdg) len = snprintf(out, n, "%s/hcs-emulator/service.sock", xdg);
-    else len = snprintf(out, n, "%s/hcs-emulator-%u/service.sock", tmp && *tmp ? tmp : "/tmp", (unsigned)getuid());
-    return len > 0 && (size_t)len < n ? 0 : -1;
-}
-
-int conn_socket_path(char *out, size_t n) { return socket_path(out, n); }
-
-static int send_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int recv_all(int fd, uint8_t *p, size_t n) {
     while (n > 0) {
         ssize_t k = recv(fd, p, n, 0);
@@ -102,37 +76,13 @@ static void patch_u32(emu_buf *b, size_t at, uint32_t v) {
 static void conn_send(conn *c, emu_buf *b) {
     patch_u32(b, 0, (uint32_t)(b->len - 4));
     pthread_mutex_lock(&c->send_lock);
-    if (send_all(c->fd, b->p, b->len) != 0) shutdown(c->fd, SHUT_RDWR);
+    if (emu_sock_send_all(c->fd, b->p, b->len) != 0) shutdown(c->fd, SHUT_RDWR);
     pthread_mutex_unlock(&c->send_lock);
 }
 
 static void *reader_main(void *arg);
 
-static int connect_socket(void) {
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    if (socket_path(path, sizeof path) != 0) return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_un addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    int rc;
-    do rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
-    while (rc != 0 && errno == EINTR);
-    emu_buf hello = {0};
-    buf_u32(&hello, 16);
-    buf_u32(&hello, F_HELLO);
-    buf_u32(&hello, PROTOCOL_VERSION);
-    buf_u32(&hello, ROLE_LIBRARY);
-    buf_u32(&hello, (uint32_t)getpid());
-    if (rc != 0 || hello.oom || send_all(fd, hello.p, hello.len) != 0) {
-        close(fd);
-        fd = -1;
-    }
-    buf_free(&hello);
-    return fd;
-}
+static int connect_socket(void) { return emu_sock_hello(ROLE_LIBRARY); }
 
 /* Called with g_connect_lock held. Returns a referenced live connection or NULL. */
 static conn *conn_open(void) {

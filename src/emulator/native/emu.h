@@ -129,7 +129,6 @@ void op_complete_locked(emu_op *op, HRESULT hr, uint32_t pid, char16_t *doc); /*
 HRESULT conn_submit(emu_op *op, const emu_request *req);
 void conn_send_close(uint32_t wire_op, uint64_t conn_gen, uint64_t handle_id);
 int conn_is_connected(void);
-int conn_socket_path(char *out, size_t n);        /* the service socket path (PROTOCOL.md) */
 
 /* ---- stdio.c ---- */
 /* Opens the streams in `mask` (1 in, 2 out, 4 err) of a CreateProcess RESPONSE; unlocked. */
@@ -167,6 +166,15 @@ HRESULT emu_call_sync(void *handle, int kind, emu_request *req);
  * *out on success, and drops the creation reference. */
 HRESULT emu_open_sync(void *target, int kind, emu_request *req, void **out);
 void handle_close(void *handle, int kind, uint32_t wire_op);
+
+/* ---- handles.c (shared by the computecore and vmcompute exports) ---- */
+/* A new handle with a library-chosen id; for a process also its system handle and pid. NULL: out of memory. */
+emu_handle *handle_new_id(int kind, void *system, uint32_t pid);
+/* Stores the new handle's value in *out when `ok`, drops the creation reference, returns hr. */
+HRESULT handle_hand_out(emu_handle *h, HRESULT hr, int ok, void **out);
+/* HcsOpenComputeSystem / HcsOpenProcess of both APIs (synchronous). */
+HRESULT emu_open_system(PCWSTR id, void **out);
+HRESULT emu_open_process(void *system, uint32_t pid, void **out);
 HRESULT emu_set_callback(void *handle, int kind, uint32_t options, const void *context, HCS_EVENT_CALLBACK cb);
 
 #define EMU_HANDLE_VALUE(id) ((void *)(uintptr_t)(id))

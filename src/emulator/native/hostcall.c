@@ -9,12 +9,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "host.h"
+#include "sock.h"
 
-#define F_HELLO 6
 #define F_HOST_REQUEST 8
 #define F_HOST_RESPONSE 9
 #define ROLE_HOST 5
-#define PROTOCOL_VERSION 1
 #define MAX_FRAME (64u << 20)
 
 typedef struct { uint8_t *p; size_t len, cap; int oom; } hbuf;
@@ -40,16 +39,6 @@ static void hb_str(hbuf *b, const char *s) {
     size_t n = strlen(s);
     hb_u32(b, (uint32_t)n);
     hb_put(b, s, n);
-}
-
-/* PROTOCOL.md: the same socket path rule as libcomputecore.so, read at every connect. */
-static int socket_path(char *out, size_t n) {
-    const char *env = getenv("HCS_EMULATOR_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR"), *tmp = getenv("TMPDIR");
-    int len;
-    if (env && *env) len = snprintf(out, n, "%s", env);
-    else if (xdg && *xdg) len = snprintf(out, n, "%s/hcs-emulator/service.sock", xdg);
-    else len = snprintf(out, n, "%s/hcs-emulator-%u/service.sock", tmp && *tmp ? tmp : "/tmp", (unsigned)getuid());
-    return len > 0 && (size_t)len < n ? 0 : -1;
 }
 
 static int io_all(int fd, uint8_t *p, size_t n, int sending) {
@@ -87,23 +76,12 @@ static pthread_mutex_t g_seq_lock = PTHREAD_MUTEX_INITIALIZER;
 int32_t host_call(const char *api, const char *a, const char *b, const char *c, char **result, char **error_record) {
     *result = NULL;
     *error_record = NULL;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    if (socket_path(path, sizeof path) != 0) return HOST_E_UNAVAILABLE;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = emu_sock_hello(ROLE_HOST);
     if (fd < 0) return HOST_E_UNAVAILABLE;
-    struct sockaddr_un addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    int rc;
-    do rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
-    while (rc != 0 && errno == EINTR);
-    if (rc != 0) { close(fd); return HOST_E_UNAVAILABLE; }
     pthread_mutex_lock(&g_seq_lock);
     uint32_t seq = ++g_seq;
     pthread_mutex_unlock(&g_seq_lock);
     hbuf out = {0};
-    hb_u32(&out, 16); hb_u32(&out, F_HELLO); hb_u32(&out, PROTOCOL_VERSION); hb_u32(&out, ROLE_HOST); hb_u32(&out, (uint32_t)getpid());
     size_t at = out.len;
     hb_u32(&out, 0); hb_u32(&out, F_HOST_REQUEST); hb_u32(&out, seq);
     hb_str(&out, api); hb_str(&out, a); hb_str(&out, b); hb_str(&out, c);

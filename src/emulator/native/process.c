@@ -18,35 +18,17 @@ HRESULT HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR processParameters, HCS
     if (!process) return E_POINTER;
     *process = NULL;
     if (!processParameters || securityDescriptor) return E_INVALIDARG;
-    emu_handle *h = handle_new(OBJ_PROCESS);
+    emu_handle *h = handle_new_id(OBJ_PROCESS, computeSystem, 0);
     if (!h) return E_OUTOFMEMORY;
-    emu_lock();
-    h->o.id = emu_next_id();
-    h->system_id = EMU_HANDLE_ID(computeSystem);
-    emu_unlock();
     emu_request req = {W_CREATE_PROCESS, HcsOperationTypeCreateProcess, NULL, h, 0, processParameters, NULL};
     HRESULT hr = emu_call(operation, computeSystem, OBJ_SYSTEM, &req);
-    if (hr >= 0) *process = (HCS_PROCESS)EMU_HANDLE_VALUE(h->o.id);
-    emu_lock();
-    obj_unref(&h->o);
-    emu_unlock();
-    return hr;
+    return handle_hand_out(h, hr, hr >= 0, (void **)process);
 }
 
-/* Synchronous, like HcsOpenComputeSystem. */
+/* Synchronous, like HcsOpenComputeSystem (handles.c). */
 HRESULT HcsOpenProcess(HCS_SYSTEM computeSystem, DWORD processId, DWORD requestedAccess, HCS_PROCESS *process) {
     (void)requestedAccess;
-    if (!process) return E_POINTER;
-    *process = NULL;
-    emu_handle *h = handle_new(OBJ_PROCESS);
-    if (!h) return E_OUTOFMEMORY;
-    emu_lock();
-    h->o.id = emu_next_id();
-    h->system_id = EMU_HANDLE_ID(computeSystem);
-    h->pid = processId;
-    emu_unlock();
-    emu_request req = {W_OPEN_PROCESS, HcsOperationTypeNone, NULL, h, processId, NULL, NULL};
-    return emu_open_sync(computeSystem, OBJ_SYSTEM, &req, (void **)process);
+    return emu_open_process(computeSystem, processId, (void **)process);
 }
 
 void HcsCloseProcess(HCS_PROCESS process) { handle_close(process, OBJ_PROCESS, W_CLOSE_PROCESS); }
@@ -79,32 +61,4 @@ HRESULT HcsSetProcessCallback(HCS_PROCESS process, HCS_EVENT_OPTIONS callbackOpt
     return emu_set_callback(process, OBJ_PROCESS, (uint32_t)callbackOptions, context, callback);
 }
 
-/* Result documents are malloc'd here, so both Windows free functions map to free(). LocalFree
- * returns NULL on success, like kernel32's. */
-void *LocalFree(void *mem) {
-    free(mem);
-    return NULL;
-}
-
-void CoTaskMemFree(void *mem) { free(mem); }
-
-uint32_t HcsEmuOpenHandleCount(void) {
-    emu_lock();
-    uint32_t n = obj_count();
-    emu_unlock();
-    return n;
-}
-
-uint32_t HcsEmuCallbacksInFlight(void) {
-    emu_lock();
-    uint32_t n = dispatch_in_flight();
-    emu_unlock();
-    return n;
-}
-
-int32_t HcsEmuIsConnected(void) {
-    emu_lock();
-    int32_t c = conn_is_connected();
-    emu_unlock();
-    return c;
-}
+/* LocalFree, CoTaskMemFree and the HcsEmu* inspection exports are in handles.c. */

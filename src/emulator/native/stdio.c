@@ -24,8 +24,9 @@
 #include <unistd.h>
 
 #include "emu.h"
+#include "sock.h"
 
-enum { F_HELLO = 6, F_STDIO_ATTACH = 7 };
+enum { F_STDIO_ATTACH = 7 };
 #define ROLE_STDIO 4u
 
 typedef void *(*adopt_fn)(int fd);
@@ -51,43 +52,18 @@ static adopt_fn kernel32_adopt(void) {
     return g_adopt;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* One stdio socket for (token, stream), acknowledged by the service; -1 on failure. */
 static int stdio_connect(uint64_t token, uint32_t stream) {
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    if (conn_socket_path(path, sizeof path) != 0) return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = emu_sock_hello(ROLE_STDIO);
     if (fd < 0) return -1;
-    struct sockaddr_un addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    int rc;
-    do rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
-    while (rc != 0 && errno == EINTR);
     emu_buf b = {0};
-    buf_u32(&b, 16); /* HELLO: type + version + role + pid */
-    buf_u32(&b, F_HELLO);
-    buf_u32(&b, 1);
-    buf_u32(&b, ROLE_STDIO);
-    buf_u32(&b, (uint32_t)getpid());
     buf_u32(&b, 16); /* STDIO_ATTACH: type + token + stream */
     buf_u32(&b, F_STDIO_ATTACH);
     buf_u64(&b, token);
     buf_u32(&b, stream);
     uint8_t ack = 0;
     ssize_t n = -1;
-    if (rc == 0 && !b.oom && send_all(fd, b.p, b.len) == 0) {
+    if (!b.oom && emu_sock_send_all(fd, b.p, b.len) == 0) {
         do n = recv(fd, &ack, 1, 0);
         while (n < 0 && errno == EINTR);
     }

@@ -25,34 +25,17 @@ HRESULT HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION op
     if (!computeSystem) return E_POINTER;
     *computeSystem = NULL;
     if (!id || !configuration || securityDescriptor) return E_INVALIDARG;
-    emu_handle *h = handle_new(OBJ_SYSTEM);
+    emu_handle *h = handle_new_id(OBJ_SYSTEM, NULL, 0);
     if (!h) return E_OUTOFMEMORY;
-    emu_lock();
-    h->o.id = emu_next_id();
-    emu_unlock();
     emu_request req = {W_CREATE, HcsOperationTypeCreate, NULL, h, 0, id, configuration};
     HRESULT hr = emu_call(operation, NULL, 0, &req);
-    if (hr >= 0) *computeSystem = (HCS_SYSTEM)EMU_HANDLE_VALUE(h->o.id);
-    emu_lock();
-    obj_unref(&h->o);
-    emu_unlock();
-    return hr;
+    return handle_hand_out(h, hr, hr >= 0, (void **)computeSystem);
 }
 
-/* Synchronous, like the real API. requestedAccess is documented as "must be GENERIC_ALL"; the
- * emulator does not check it. */
+/* Synchronous, like the real API (handles.c). */
 HRESULT HcsOpenComputeSystem(PCWSTR id, DWORD requestedAccess, HCS_SYSTEM *computeSystem) {
     (void)requestedAccess;
-    if (!computeSystem) return E_POINTER;
-    *computeSystem = NULL;
-    if (!id) return E_INVALIDARG;
-    emu_handle *h = handle_new(OBJ_SYSTEM);
-    if (!h) return E_OUTOFMEMORY;
-    emu_lock();
-    h->o.id = emu_next_id();
-    emu_unlock();
-    emu_request req = {W_OPEN, HcsOperationTypeNone, NULL, h, 0, id, NULL};
-    return emu_open_sync(NULL, 0, &req, (void **)computeSystem);
+    return emu_open_system(id, (void **)computeSystem);
 }
 
 void HcsCloseComputeSystem(HCS_SYSTEM computeSystem) { handle_close(computeSystem, OBJ_SYSTEM, W_CLOSE_SYSTEM); }

@@ -190,32 +190,16 @@ HCS_API HRESULT HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HANDLE i
     if (!computeSystem) return E_POINTER;
     *computeSystem = NULL;
     if (!id || !configuration || identity) return E_INVALIDARG;
-    emu_handle *h = handle_new(OBJ_SYSTEM);
+    emu_handle *h = handle_new_id(OBJ_SYSTEM, NULL, 0);
     if (!h) return E_OUTOFMEMORY;
-    emu_lock();
-    h->o.id = emu_next_id();
-    emu_unlock();
     emu_request req = {W_CREATE, HcsOperationTypeCreate, NULL, h, 0, id, configuration};
     HRESULT hr = async_call(NULL, &req, N_CREATE_COMPLETED, 0);
-    if (hr >= 0 || hr == ERROR_VMCOMPUTE_OPERATION_PENDING) *computeSystem = (HCS_SYSTEM)EMU_HANDLE_VALUE(h->o.id);
-    emu_lock();
-    obj_unref(&h->o);
-    emu_unlock();
-    return hr;
+    return handle_hand_out(h, hr, hr >= 0 || hr == ERROR_VMCOMPUTE_OPERATION_PENDING, (void **)computeSystem);
 }
 
 HCS_API HRESULT HcsOpenComputeSystem(PCWSTR id, HCS_SYSTEM *computeSystem, PWSTR *result) {
     if (result) *result = NULL;
-    if (!computeSystem) return E_POINTER;
-    *computeSystem = NULL;
-    if (!id) return E_INVALIDARG;
-    emu_handle *h = handle_new(OBJ_SYSTEM);
-    if (!h) return E_OUTOFMEMORY;
-    emu_lock();
-    h->o.id = emu_next_id();
-    emu_unlock();
-    emu_request req = {W_OPEN, HcsOperationTypeNone, NULL, h, 0, id, NULL};
-    return emu_open_sync(NULL, 0, &req, (void **)computeSystem);
+    return emu_open_system(id, (void **)computeSystem);
 }
 
 HCS_API HRESULT HcsCloseComputeSystem(HCS_SYSTEM computeSystem) {
@@ -336,12 +320,8 @@ HCS_API HRESULT HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR processParamet
     *process = NULL;
     memset(processInformation, 0, sizeof *processInformation);
     if (!processParameters) return E_INVALIDARG;
-    emu_handle *h = handle_new(OBJ_PROCESS);
+    emu_handle *h = handle_new_id(OBJ_PROCESS, computeSystem, 0);
     if (!h) return E_OUTOFMEMORY;
-    emu_lock();
-    h->o.id = emu_next_id();
-    h->system_id = EMU_HANDLE_ID(computeSystem);
-    emu_unlock();
     emu_request req = {W_CREATE_PROCESS, HcsOperationTypeCreateProcess, NULL, h, 0, processParameters, NULL};
     char16_t *doc = NULL;
     uint32_t pid = 0;
@@ -365,17 +345,7 @@ HCS_API HRESULT HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR processParamet
 
 HCS_API HRESULT HcsOpenProcess(HCS_SYSTEM computeSystem, DWORD processId, HCS_PROCESS *process, PWSTR *result) {
     if (result) *result = NULL;
-    if (!process) return E_POINTER;
-    *process = NULL;
-    emu_handle *h = handle_new(OBJ_PROCESS);
-    if (!h) return E_OUTOFMEMORY;
-    emu_lock();
-    h->o.id = emu_next_id();
-    h->system_id = EMU_HANDLE_ID(computeSystem);
-    h->pid = processId;
-    emu_unlock();
-    emu_request req = {W_OPEN_PROCESS, HcsOperationTypeNone, NULL, h, processId, NULL, NULL};
-    return emu_open_sync(computeSystem, OBJ_SYSTEM, &req, (void **)process);
+    return emu_open_process(computeSystem, processId, (void **)process);
 }
 
 HCS_API HRESULT HcsCloseProcess(HCS_PROCESS process) {
@@ -431,25 +401,4 @@ HCS_API HRESULT HcsRegisterProcessCallback(HCS_PROCESS process, emu_v1_callback 
 
 HCS_API HRESULT HcsUnregisterProcessCallback(HCS_CALLBACK callbackHandle) { return unregister_v1(callbackHandle); }
 
-/* ---- memory and inspection (as in libcomputecore.so) ---- */
-
-void *LocalFree(void *mem) {
-    free(mem);
-    return NULL;
-}
-
-void CoTaskMemFree(void *mem) { free(mem); }
-
-HCS_API uint32_t HcsEmuOpenHandleCount(void) {
-    emu_lock();
-    uint32_t n = obj_count();
-    emu_unlock();
-    return n;
-}
-
-HCS_API uint32_t HcsEmuCallbacksInFlight(void) {
-    emu_lock();
-    uint32_t n = dispatch_in_flight();
-    emu_unlock();
-    return n;
-}
+/* LocalFree, CoTaskMemFree and the HcsEmu* inspection exports: handles.c, as in libcomputecore.so. */

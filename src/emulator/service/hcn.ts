@@ -227,8 +227,25 @@ export class HcnState {
       opened.push(key);
     }
     const name = typeof doc.Name === 'string' ? doc.Name : '';
-    this.endpoints.set(id, { id, name, networkId: net.id, doc, ports });
+    // HNS gives every endpoint a MacAddress, from the network's MacPool (hcsshim reads it back for
+    // a VM's NetworkAdapter, internal/uvm/network.go; audit D18); a requested one is kept.
+    const mac = typeof doc.MacAddress === 'string' ? doc.MacAddress : this.nextMac(net);
+    this.endpoints.set(id, { id, name, networkId: net.id, doc: { ...doc, MacAddress: mac }, ports });
     return ok(id);
+  }
+
+  #macs = 0;
+
+  /**
+   * The next MAC in the HNS form `00-15-5D-xx-xx-xx`: from the network's first MacPool range when
+   * it has one ([SHIM] hcn/hcnnetwork.go MacPool; provisioning.md 4.1), else after the Hyper-V
+   * OUI 00-15-5D that such pools use. CHOICE: sequential, never reused (UNVERIFIED how HNS picks).
+   */
+  private nextMac(net: NetworkRecord): string {
+    const start = (net.doc.MacPool as { Ranges?: Array<{ StartMacAddress?: unknown }> } | undefined)?.Ranges?.[0]?.StartMacAddress;
+    const base = typeof start === 'string' && /^([0-9a-f]{2}-){5}[0-9a-f]{2}$/i.test(start) ? parseInt(start.replace(/-/g, ''), 16) : 0x00155d000000;
+    const n = base + ++this.#macs;
+    return n.toString(16).padStart(12, '0').toUpperCase().match(/../g)!.join('-');
   }
 
   private createNamespace(requested: string, settings: string | null): HcnResult {
