@@ -52,7 +52,7 @@ test('unchanged relists share every object; one crashed system rebuilds only its
     assert.equal(a2, a1, 'the enumerate answer decodes to the same array');
     assert.equal(plan2, plan1, 'the planner did not run: the same plan object');
     assert.equal(status2.systems, status1.systems, 'the same systems array');
-    status1.systems.forEach((row, i) => assert.equal(status2.systems[i], row, `row ${row.name} shared`));
+    for (const [i, row] of status1.systems.entries()) assert.equal(status2.systems[i], row, `row ${row.name} shared`);
     assert.ok(status2.passes > status1.passes);
 
     const victim = status1.systems[5]!;
