@@ -149,13 +149,12 @@ class ControllerImpl implements Controller {
       runNodes: (name, nodes, signal) => this.#runNodes(name, nodes, signal),
       clock: opts.clock,
       onSettled: (name) => this.#actor.send({ type: 'system.settled', name }),
+      window: (opts.concurrency ?? 16) * 4,
     });
     const machine = controllerMachine.provide({
       actors: { pass: fromPromise(async () => this.#pass()) },
       actions: {
-        dispatch: (_args, { plan: p }) => {
-          for (const [name, nodes] of nodesByName(p.nodes)) if (nodes.some((n) => n.op !== 'wait')) this.#systems.dispatch(name, nodes);
-        },
+        dispatch: (_args, { plan: p }) => this.#systems.dispatchPlan(nodesByName(p.nodes)),
         passDone: (_args, result) => this.#onPass(result.plan, result.observed),
         listFailed: (_args, { error }) => this.#onListError(error),
       },
