@@ -9,7 +9,8 @@
  *    completion cost one full wake-up round trip of the JS thread, one after the other (measured
  *    by the converge benchmark: docs/package.md). With several, completions that arrive together
  *    reach the JS thread together and are run in one wake-up (node's threadsafe-function queue).
- *  - HCSEMU_DISPATCH_TRACE=<file> appends one line per completion: `C <context> <queued ns>
+ *  - HCSEMU_CALLBACK_THREADS=<n> sets the pool size (0: completions share the event thread);
+ *    HCSEMU_DISPATCH_TRACE=<file> appends one line per completion: `C <context> <queued ns>
  *    <callback start ns> <callback end ns>` (CLOCK_MONOTONIC, the clock of process.hrtime), for
  *    the benchmark's account of where converge time goes.
  *
@@ -84,7 +85,10 @@ static void ensure_started(void) {
     const char *trace = getenv("HCSEMU_DISPATCH_TRACE");
     if (trace && *trace) g_trace = fopen(trace, "a");
     g_started = start_detached(&g_thread, dispatcher_main);
-    for (int i = 0; g_started && i < COMPLETION_THREADS; i++) {
+    /* HCSEMU_CALLBACK_THREADS=0 runs completions on the event thread (one at a time, the old way). */
+    const char *want = getenv("HCSEMU_CALLBACK_THREADS");
+    int threads = want && *want ? atoi(want) : COMPLETION_THREADS;
+    for (int i = 0; g_started && i < threads && i < 64; i++) {
         pthread_t t;
         if (!start_detached(&t, completion_main)) break; /* fewer threads: still correct */
         g_completion_threads++;
