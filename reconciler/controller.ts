@@ -9,20 +9,19 @@ import { controllerMachine, nodesByName } from './controller-machine.ts';
 import { DesiredStore } from './desired.ts';
 import type { EntrypointRecords } from './entrypoint-identity.ts';
 import { classifyFailure, createDrivers, runNode } from './executor.ts';
-import { historyLine } from './events.ts';
 import { runGraph, type ActionNode, type NodeResult } from './graph.ts';
 import { SystemActors } from './system-actors.ts';
 import { HandleRegistry } from './handles.ts';
 import { EventHistory } from './history.ts';
-import { parseSystemId, shortHash } from './identity.ts';
+import { parseSystemId } from './identity.ts';
 import { Limiter } from './limiter.ts';
-import { groupObserved, isLive, type ObservedState } from './observed.ts';
+import type { ObservedState } from './observed.ts';
 import { plan, type Plan } from './plan.ts';
 import type { Clock, Disposable, HcsClient, Logger, ManifestSnapshot, ProcessEvent, ProvisionPort, ResourcePorts, SystemEvent } from './ports.ts';
-import type { ExitInfo } from './reasons.ts';
-import { NO_RUNTIME, reduceRuntime, type Outcome, type RuntimeInfo } from './runtime.ts';
-import { buildStatus, type ControllerStatus } from './status.ts';
-import { countRestart, type RestartWindow } from './restart-cap.ts';
+import type { Outcome } from './runtime.ts';
+import { RuntimeStore } from './runtime-store.ts';
+import { StatusBuilder, type ControllerStatus } from './status.ts';
+import { Relister } from './relist.ts';
 import { withoutHeld } from './prune-holds.ts';
 import { describeListError } from './list-error.ts';
 import { DEFAULT_TIMEOUTS, type OperationTimeouts } from './timeouts.ts';
@@ -80,8 +79,8 @@ export function createController(opts: ControllerOptions): Controller {
 class ControllerImpl implements Controller {
   readonly history: EventHistory;
   readonly #desired = new DesiredStore();
-  /** The runtime state of every name: written only by {@link ControllerImpl.record}. */
-  readonly #runtime = new Map<string, RuntimeInfo>();
+  /** The runtime state of every name and its single writer. */
+  readonly #runtime: RuntimeStore;
   readonly #handles: HandleRegistry;
   readonly #limiter: Limiter;
   readonly #timeouts: OperationTimeouts;
@@ -90,7 +89,6 @@ class ControllerImpl implements Controller {
   readonly #passObservers = new Set<(pass: { plan: Plan; durationMs: number }) => void>();
   #passStartedAt = 0;
   readonly #warnings: string[] = [];
-  readonly #restartWindows = new Map<string, RestartWindow>();
   readonly #actor: Actor<typeof controllerMachine>;
   readonly #systems: SystemActors;
   #snapshot: ManifestSnapshot | undefined;
@@ -101,9 +99,20 @@ class ControllerImpl implements Controller {
   #passes = 0;
   #listError: string | undefined;
   #disconnected = false;
+  readonly #relist: Relister;
+  readonly #statusBuilder = new StatusBuilder();
+  /** The last plan and what it was made from (see {@link ControllerImpl.plan}). */
+  #planMemo: { desired: number; observed: ObservedState; runtime: number; plan: Plan } | undefined;
 
   constructor(private readonly opts: ControllerOptions) {
     this.history = new EventHistory(() => opts.clock.now());
+    this.#runtime = new RuntimeStore({
+      history: this.history,
+      logger: opts.logger,
+      now: () => opts.clock.now(),
+      desired: (name) => this.#desired.get(name),
+      onChange: (before, after) => this.#relist.noteRuntime(before, after),
+    });
     this.#limiter = new Limiter(opts.concurrency ?? 16);
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.#handles = new HandleRegistry(opts.hcs, {
@@ -117,23 +126,35 @@ class ControllerImpl implements Controller {
       clock: opts.clock,
       enumerate: () => opts.hcs.enumerate({ owners: [opts.owner] }, { timeoutMs: this.#timeouts.enumerate }),
       desired: (name) => this.#desired.get(name),
-      runtime: (name) => this.#info(name),
+      runtime: (name) => this.#runtime.info(name),
       owner: opts.owner,
       lookupOwner: async (id) => (await opts.hcs.enumerate({ ids: [id] }, { timeoutMs: this.#timeouts.enumerate })).find((x) => x.id === id)?.owner,
       ...(opts.entrypoints ? { entrypoints: opts.entrypoints } : {}),
       ...(opts.provision ? { provision: opts.provision } : {}),
     });
+    this.#relist = new Relister({
+      owner: opts.owner,
+      ports: this.#ports,
+      handles: this.#handles,
+      limiter: this.#limiter,
+      desired: this.#desired,
+      runtime: this.#runtime.records,
+      provision: opts.provision !== undefined,
+      clock: opts.clock,
+      logger: opts.logger,
+      record: (name, outcome) => this.#runtime.record(name, outcome),
+      exit: (id, exit) => this.#runtime.exit(id, exit),
+    });
     this.#systems = new SystemActors({
       runNodes: (name, nodes, signal) => this.#runNodes(name, nodes, signal),
       clock: opts.clock,
       onSettled: (name) => this.#actor.send({ type: 'system.settled', name }),
+      window: (opts.concurrency ?? 16) * 4,
     });
     const machine = controllerMachine.provide({
       actors: { pass: fromPromise(async () => this.#pass()) },
       actions: {
-        dispatch: (_args, { plan: p }) => {
-          for (const [name, nodes] of nodesByName(p.nodes)) if (nodes.some((n) => n.op !== 'wait')) this.#systems.dispatch(name, nodes);
-        },
+        dispatch: (_args, { plan: p }) => this.#systems.dispatchPlan(nodesByName(p.nodes)),
         passDone: (_args, result) => this.#onPass(result.plan, result.observed),
         listFailed: (_args, { error }) => this.#onListError(error),
       },
@@ -164,13 +185,13 @@ class ControllerImpl implements Controller {
   status(): ControllerStatus {
     const now = this.opts.clock.now();
     const stale = this.#listingSince !== undefined && now - this.#listingSince >= (this.opts.listStaleMs ?? 10_000);
-    return buildStatus({
+    return this.#statusBuilder.build({
       owner: this.opts.owner,
       desired: this.#desired,
       snapshot: this.#snapshot,
       observed: this.#lastObserved,
       plan: this.#lastPlan,
-      runtime: this.#runtime,
+      runtime: this.#runtime.records,
       phase: (name) => this.#phase(name, now),
       history: this.history,
       passes: this.#passes,
@@ -220,31 +241,12 @@ class ControllerImpl implements Controller {
     await this.#handles.releaseAll();
   }
 
-  #info(name: string): RuntimeInfo {
-    return this.#runtime.get(name) ?? NO_RUNTIME;
-  }
-
-  /**
-   * The one place runtime state changes: fold an outcome in with the pure reducer, then record
-   * the history line it gives. Everything that happens (node results, HCS events, adoption)
-   * comes through here.
-   */
-  #record(name: string, outcome: Outcome): void {
-    const before = this.#info(name);
-    let after = reduceRuntime(before, outcome, { desired: this.#desired.get(name) });
-    // A counted restart also goes through the hard cap (restart-cap.ts), whatever the backoff.
-    if (outcome.type === 'exited' && after.restarts > before.restarts && after.lastExit) after = this.#capRestart(name, after.lastExit.hash, outcome.at, after);
-    if (after !== before) this.#runtime.set(name, after);
-    const line = historyLine(outcome, before, after, this.opts.clock.now());
-    if (line) this.history.record(name, line.kind, line.message, { ...(line.id ? { id: line.id } : {}), ...(line.hresult ? { hresult: line.hresult } : {}) });
-  }
-
   /** Run one name's nodes as a graph; every result becomes an outcome. */
   async #runNodes(name: string, nodes: ActionNode[], signal: AbortSignal): Promise<NodeResult<ActionNode>[]> {
     return runGraph(nodes, {
       concurrency: this.opts.concurrency ?? 16,
       signal,
-      onStart: (n) => this.#record(name, { type: 'nodeStarted', node: n, at: this.opts.clock.now() }),
+      onStart: (n) => this.#runtime.record(name, { type: 'nodeStarted', node: n, at: this.opts.clock.now() }),
       run: async (n) => {
         let outcomes: Outcome[];
         try {
@@ -253,8 +255,8 @@ class ControllerImpl implements Controller {
           if (!signal.aborted) this.#failed(name, n, err);
           throw err;
         }
-        for (const o of outcomes) this.#record(name, o);
-        this.#record(name, { type: 'done', node: n });
+        for (const o of outcomes) this.#runtime.record(name, o);
+        this.#runtime.record(name, { type: 'done', node: n });
       },
     });
   }
@@ -264,7 +266,7 @@ class ControllerImpl implements Controller {
     const failure = classifyFailure(err);
     const code = (err as { hresult?: unknown }).hresult;
     const hresult = typeof code === 'number' ? `0x${(code >>> 0).toString(16).toUpperCase().padStart(8, '0')}` : undefined;
-    this.#record(name, { type: 'failed', node: n, failure, message, at: this.opts.clock.now(), ...(hresult ? { hresult } : {}) });
+    this.#runtime.record(name, { type: 'failed', node: n, failure, message, at: this.opts.clock.now(), ...(hresult ? { hresult } : {}) });
     const fields = { op: n.op, system: name, id: n.resource.hcsId, err: message };
     if (failure === 'permanent') this.opts.logger.error('step failed permanently', fields);
     else if (failure === 'transient') this.opts.logger.warn('step failed, backing off', fields);
@@ -273,7 +275,7 @@ class ControllerImpl implements Controller {
   /** `working` while the actor runs nodes; otherwise what the runtime says (failed, backoff, idle). */
   #phase(name: string, now: number): string | undefined {
     if (this.#systems.working(name)) return 'working';
-    const info = this.#runtime.get(name);
+    const info = this.#runtime.records.get(name);
     const d = this.#desired.get(name);
     if (info?.failed && d && info.failed.hash === d.configHash) return 'failed';
     if (info?.nextRetryAt !== undefined && info.nextRetryAt > now) return 'backoff';
@@ -293,32 +295,12 @@ class ControllerImpl implements Controller {
         this.#disconnected = false;
         await this.#handles.releaseAll();
       }
-      // Only runs known before the enumerate was sent can be judged by its answer: one that began
-      // while it was in flight may be missing from it without having exited.
-      const knownBefore = new Set([...this.#runtime.values()].flatMap((info) => Object.keys(info.live ?? {})));
-      // Provisioned objects are observed before the enumerate, so the enumerate stays the freshest
-      // input of the plan (a name with nodes in flight replans after them anyway).
-      const provisioned = this.opts.provision ? await this.#observeProvisioned() : undefined;
-      const all = await this.#ports.computeSystem.observe({ kind: 'computeSystem', name: '*' });
-      const observed = groupObserved(all, this.opts.owner);
-      if (provisioned) observed.provisioned = provisioned;
-      this.#detectMissedExits(observed, knownBefore);
-      await this.#releaseStopped(observed);
-      await this.#adopt(observed);
+      const observed = await this.#relist.observe();
       this.#listError = undefined;
       return observed;
     } finally {
       this.#listingSince = undefined;
     }
-  }
-
-  async #observeProvisioned(): Promise<NonNullable<ObservedState['provisioned']>> {
-    const ref = { name: '*' };
-    return {
-      scratch: await this.#ports.scratch.observe({ ...ref, kind: 'scratch' }),
-      endpoint: await this.#ports.endpoint.observe({ ...ref, kind: 'endpoint' }),
-      namespace: await this.#ports.namespace.observe({ ...ref, kind: 'namespace' }),
-    };
   }
 
   /** Resync period, shortened to the end of the earliest backoff window (resync 0 = only then). */
@@ -327,70 +309,34 @@ class ControllerImpl implements Controller {
     // setTimeout fires at once for delays past 2^31-1 ms, so "never" is the largest legal delay.
     let wake = resync > 0 ? resync : MAX_TIMER_MS;
     const now = this.opts.clock.now();
-    for (const info of this.#runtime.values()) {
+    for (const info of this.#runtime.records.values()) {
       if (info.nextRetryAt !== undefined && info.nextRetryAt > now) wake = Math.min(wake, info.nextRetryAt - now);
     }
     return wake;
   }
 
+  /**
+   * The plan is a pure function of the desired state, the observation and the runtime state (and
+   * the clock, but only through open backoff windows). When none of them changed since the last
+   * plan and it had nothing to run, that plan is the answer again: an idle relist plans nothing.
+   */
   #plan(observed: ObservedState): Plan {
+    const memo = this.#planMemo;
+    if (memo && memo.desired === this.#desired.version && memo.observed === observed && memo.runtime === this.#runtime.version && isIdle(memo.plan)) {
+      return memo.plan;
+    }
     const desired = this.#desired.list();
-    return plan({
+    const p = plan({
       desired,
       observed: withoutHeld(observed, this.#desired.heldNames(), new Set(desired.map((d) => d.name))),
-      runtime: this.#runtime,
+      runtime: this.#runtime.records,
       now: this.opts.clock.now(),
       allowPrune: !this.#desired.holdsAllPruning(),
       suspended: this.opts.suspended,
       defaultStopTimeoutMs: this.opts.defaultStopTimeoutMs,
     });
-  }
-
-  /** Open a handle (for SystemExited) on live systems of ours that match their manifest. */
-  async #adopt(observed: ObservedState): Promise<void> {
-    const work: Promise<void>[] = [];
-    for (const d of this.#desired.list()) {
-      const group = observed.groups.get(d.name);
-      for (const part of group?.parts ?? []) {
-        if (part.hash !== shortHash(d.configHash) || !isLive(part) || this.#handles.has(part.id)) continue;
-        work.push(this.#adoptOne(d.name, part.id, part.state === 'Running' || part.state === 'Paused'));
-      }
-    }
-    await Promise.all(work);
-  }
-
-  async #adoptOne(name: string, id: string, running: boolean): Promise<void> {
-    try {
-      await this.#limiter.run(() => this.#handles.get(id));
-      this.#record(name, { type: 'adopted', id, running, at: this.opts.clock.now() });
-    } catch (err) {
-      this.opts.logger.warn('adopt failed', { system: name, id, err: String(err) });
-    }
-  }
-
-  /**
-   * HCS keeps a stopped system, and its id, while any handle to it is open. Close ours before
-   * planning, so that re-creating it (same id when the config is unchanged) does not fail with
-   * "already exists". The close reaches HCS before any later create on the same connection.
-   */
-  async #releaseStopped(observed: ObservedState): Promise<void> {
-    const stopped: string[] = [];
-    for (const group of observed.groups.values()) {
-      for (const part of group.parts) if (!isLive(part) && this.#handles.holds(part.id)) stopped.push(part.id);
-    }
-    await Promise.all(stopped.map((id) => this.#handles.release(id).catch(() => undefined)));
-  }
-
-  /** Systems we knew running that are now gone or stopped, without an event (missed, or controller was disconnected). */
-  #detectMissedExits(observed: ObservedState, knownBefore: ReadonlySet<string>): void {
-    for (const [name, info] of [...this.#runtime]) {
-      for (const id of Object.keys(info.live ?? {})) {
-        if (!knownBefore.has(id)) continue;
-        const part = observed.groups.get(name)?.parts.find((p) => p.id === id);
-        if (part && isLive(part)) continue;
-        this.#exit(id, { exitType: part?.exitType ?? 'Unknown' });
-      }
-    }
+    this.#planMemo = { desired: this.#desired.version, observed, runtime: this.#runtime.version, plan: p };
+    return p;
   }
 
   #onSystemEvent(id: string, event: SystemEvent): void {
@@ -401,35 +347,18 @@ class ControllerImpl implements Controller {
       return;
     }
     const name = parseSystemId(id)?.name;
-    const expected = name !== undefined && this.#info(name).stopping?.includes(id) === true;
-    this.#exit(id, { exitType: event.exitType });
+    const expected = name !== undefined && this.#runtime.info(name).stopping?.includes(id) === true;
+    this.#runtime.exit(id, { exitType: event.exitType });
     if (expected) return;
     // Close our handle before planning again: HCS keeps a stopped system (and its id) while
     // handles to it are open, so re-creating it first would fail with "already exists".
     void this.#handles.release(id).catch(() => undefined).finally(() => this.reconcile());
   }
 
-  /** A run ended (event or missed): the reducer counts it once, or not at all for a deliberate stop. */
-  #exit(id: string, exit: ExitInfo, pid?: number): void {
-    const name = parseSystemId(id)?.name;
-    if (!name) return;
-    this.#record(name, { type: 'exited', id, exit, at: this.opts.clock.now(), ...(pid !== undefined ? { pid } : {}) });
-  }
-
-  /** The hard restart cap (restart-cap.ts): over it, the system is parked as failed for this hash. */
-  #capRestart(name: string, hash: string, now: number, info: RuntimeInfo): RuntimeInfo {
-    const decision = countRestart(this.#restartWindows.get(name), hash, now);
-    this.#restartWindows.set(name, decision.window);
-    if (!decision.parked) return info;
-    this.history.record(name, 'error', decision.parked);
-    this.opts.logger.warn('system parked: restart cap', { system: name, reason: decision.parked });
-    return { ...info, failed: { hash, message: decision.parked } };
-  }
-
   /** The entrypoint exited: the container is shut down (like Docker) and the restart policy decides. */
   #onProcessExit(systemId: string, event: ProcessEvent): void {
     void this.#handles.releaseProcess(systemId).catch(() => undefined);
-    this.#exit(systemId, { exitCode: event.exitCode }, event.processId);
+    this.#runtime.exit(systemId, { exitCode: event.exitCode }, event.processId);
     this.reconcile();
   }
 
@@ -447,4 +376,9 @@ class ControllerImpl implements Controller {
     this.#listError = describeListError(err, this.#timeouts.enumerate);
     this.opts.logger.error('enumerate failed', { op: 'enumerate', err: this.#listError });
   }
+}
+
+/** Nothing to run and nothing that depends on the clock (a backoff wait counts down). */
+function isIdle(p: Plan): boolean {
+  return p.nodes.every((n) => n.op === 'wait' && n.reason !== 'backoff');
 }

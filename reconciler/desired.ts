@@ -31,10 +31,21 @@ export class DesiredStore {
   #holds: PruneHolds = NO_HOLDS;
   /** Files that held a valid manifest at some point since start. */
   #seenValidFiles = new Set<string>();
+  #sorted: readonly DesiredSystem[] | undefined;
+  #version = 0;
 
-  /** Effective desired systems, sorted by name. */
-  list(): DesiredSystem[] {
-    return [...this.#systems.values()].sort((a, b) => a.name.localeCompare(b.name));
+  /**
+   * Effective desired systems, sorted by name. The same (frozen) array until the next snapshot:
+   * a relist or a status reads it without copying 1000 entries each time.
+   */
+  list(): readonly DesiredSystem[] {
+    this.#sorted ??= Object.freeze([...this.#systems.values()].sort((a, b) => a.name.localeCompare(b.name)));
+    return this.#sorted;
+  }
+
+  /** Changes whenever a snapshot was applied (what the planner and status read may have changed). */
+  get version(): number {
+    return this.#version;
   }
 
   get(name: string): DesiredSystem | undefined {
@@ -68,6 +79,7 @@ export class DesiredStore {
 
   /** Fold a new snapshot into the desired state. */
   apply(snapshot: ManifestSnapshot, opts: { allowEmpty?: boolean } = {}): DesiredUpdate {
+    this.#version++;
     this.#errors = [...snapshot.errors];
     this.#holds = NO_HOLDS;
     if (!snapshot.folderOk) {
@@ -83,7 +95,9 @@ export class DesiredStore {
       return { changed: false, keptLastKnownGood: [], removed: [] };
     }
     const update = this.#replace(snapshot);
-    for (const f of snapshot.files) if (snapshot.manifests.some((m) => m.source.file === f)) this.#seenValidFiles.add(f);
+    // A Set, not manifests.some() per file: that was O(files x manifests), ~20 ms per snapshot at 1000.
+    const declaring = new Set(snapshot.manifests.map((m) => m.source.file));
+    for (const f of snapshot.files) if (declaring.has(f)) this.#seenValidFiles.add(f);
     for (const m of this.#systems.values()) this.#seenValidFiles.add(m.source.file);
     this.#holds = pruneHoldsOf(snapshot, new Set(this.#systems.keys()), this.#seenValidFiles);
     this.#pruneHold = describeHolds(this.#holds);
@@ -105,6 +119,7 @@ export class DesiredStore {
     }
     const changed = removed.length > 0 || [...next].some(([n, m]) => this.#systems.get(n)?.configHash !== m.configHash || this.#systems.get(n) !== m);
     this.#systems = next;
+    this.#sorted = undefined;
     this.#lastKnownGood = new Set(kept);
     return { changed, keptLastKnownGood: kept, removed };
   }

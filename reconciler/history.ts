@@ -65,6 +65,11 @@ export class EventHistory {
     return [...this.#perSystem.values()].flat().sort((a, b) => a.seq - b.seq);
   }
 
+  /** The oldest event still kept for one system (no copy, unlike `list`). */
+  first(system: string): HistoryEvent | undefined {
+    return this.#perSystem.get(system)?.[0];
+  }
+
   /** Follow new events. */
   subscribe(listener: (e: HistoryEvent) => void): { dispose(): void } {
     this.#listeners.add(listener);

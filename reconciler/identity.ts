@@ -36,6 +36,11 @@ export function shortHash(configHash: string): string {
   return configHash.slice(0, ID_HASH_LENGTH);
 }
 
+/** `shortHash(configHash) === short`, without making the short form (relists compare it for every system). */
+export function matchesShortHash(configHash: string, short: string): boolean {
+  return short.length === Math.min(ID_HASH_LENGTH, configHash.length) && configHash.startsWith(short);
+}
+
 /** The HCS id for one part of a manifest's rendering. */
 export function systemIdFor(name: string, configHash: string, role: PartRole = 'main'): string {
   const base = `${name}-${shortHash(configHash)}`;

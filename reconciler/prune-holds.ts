@@ -40,11 +40,17 @@ export function pruneHoldsOf(snapshot: ManifestSnapshot, desired: ReadonlySet<st
     }
   }
   // A never-valid file whose errors name something holds those names only.
-  for (const file of [...namelessNeverValid]) if (snapshot.errors.some((e) => e.file === file && e.name !== undefined)) namelessNeverValid.delete(file);
+  const naming = new Set(snapshot.errors.filter((e) => e.name !== undefined).map((e) => e.file));
+  for (const file of [...namelessNeverValid]) if (naming.has(file)) namelessNeverValid.delete(file);
   // An existing file that declares nothing (empty, being written) and was never valid since start.
+  // (Sets of the files with errors, ignored documents and manifests: per-file .some() scans made
+  // this O(files x manifests), ~20 ms per snapshot at 1000 files.)
+  const withErrors = new Set(snapshot.errors.map((e) => e.file));
+  const withIgnored = new Set(snapshot.ignored.map((i) => i.source.file));
+  const declaring = new Set(snapshot.manifests.map((m) => m.source.file));
   for (const f of snapshot.files) {
-    if (seenValid.has(f) || snapshot.errors.some((e) => e.file === f) || snapshot.ignored.some((i) => i.source.file === f)) continue;
-    if (!snapshot.manifests.some((m) => m.source.file === f)) namelessNeverValid.add(f);
+    if (seenValid.has(f) || withErrors.has(f) || withIgnored.has(f)) continue;
+    if (!declaring.has(f)) namelessNeverValid.add(f);
   }
   if (namelessNeverValid.size === 0) return { names };
   const list = [...namelessNeverValid].sort();

@@ -4,12 +4,12 @@
  * `hcs-reconciler status`.
  */
 import type { DesiredStore } from './desired.ts';
-import type { EventHistory } from './history.ts';
+import type { EventHistory, HistoryEvent } from './history.ts';
 import { shortHash } from './identity.ts';
-import type { ObservedState } from './observed.ts';
+import type { ObservedPart, ObservedState } from './observed.ts';
 import type { Plan } from './plan.ts';
 import type { RuntimeInfo } from './runtime.ts';
-import type { IgnoredManifest, ManifestError, ManifestSnapshot } from './ports.ts';
+import type { DesiredSystem, IgnoredManifest, ManifestError, ManifestSnapshot } from './ports.ts';
 
 /** One row of `status`. */
 export interface SystemStatus {
@@ -74,34 +74,132 @@ export interface StatusInputs {
   warnings?: readonly string[];
 }
 
-/** Join everything the controller knows into status rows. */
+/** Join everything the controller knows into status rows (no memory between calls). */
 export function buildStatus(inp: StatusInputs): ControllerStatus {
-  const names = new Set<string>([...inp.desired.list().map((d) => d.name), ...(inp.observed?.groups.keys() ?? [])]);
-  // Pending actions grouped once: filtering the whole plan per row made a status of N systems
-  // with a large plan O(N x actions).
-  const pending = new Map<string, string[]>();
-  for (const n of inp.plan?.nodes ?? []) {
-    const list = pending.get(n.resource.name);
-    const cause = `${n.op}: ${n.cause}`;
-    if (list) list.push(cause);
-    else pending.set(n.resource.name, [cause]);
+  return new StatusBuilder().build(inp);
+}
+
+const NO_PENDING: readonly string[] = Object.freeze([]);
+const NO_PARTS: readonly ObservedPart[] = Object.freeze([]);
+const NO_INFO: RuntimeInfo = Object.freeze({ restarts: 0 });
+
+/** What one row was built from: the row is reused while every input is the same object. */
+interface RowMemo {
+  d: DesiredSystem | undefined;
+  parts: readonly ObservedPart[];
+  info: RuntimeInfo;
+  pending: readonly string[];
+  phase: string | undefined;
+  lastKnownGood: boolean;
+  suspended: boolean;
+  stale: boolean;
+  retrying: boolean;
+  first: HistoryEvent | undefined;
+  row: SystemStatus;
+}
+
+/**
+ * {@link buildStatus} with memory: a row is rebuilt only when one of its inputs changed (by
+ * identity: the desired spec, the observed parts, the runtime record, the pending causes, the
+ * phase, ...), and the systems array is the previous one when no row changed. So a status of
+ * 1000 unchanged systems (the status page refetches it on every event, metrics on every scrape)
+ * allocates nothing per system. Rows and arrays it returns are frozen and shared between calls.
+ */
+export class StatusBuilder {
+  readonly #rows = new Map<string, RowMemo>();
+  #names: { desired: readonly DesiredSystem[]; groups: ObservedState['groups'] | undefined; names: readonly string[] } | undefined;
+  #pending: { plan: Plan | undefined; byName: Map<string, readonly string[]> } | undefined;
+  #systems: readonly SystemStatus[] = Object.freeze([]);
+  #unrecognised: { observed: ObservedState | undefined; ids: string[] } | undefined;
+  /** Rows built since the builder was made (a counter for tests and diagnostics). */
+  rowsBuilt = 0;
+
+  build(inp: StatusInputs): ControllerStatus {
+    const names = this.#sortedNames(inp);
+    const pending = this.#pendingByName(inp.plan);
+    const prev = this.#systems;
+    let out: SystemStatus[] | undefined = names.length === prev.length ? undefined : [];
+    for (let i = 0; i < names.length; i++) {
+      const r = this.#row(inp, names[i]!, pending.get(names[i]!) ?? NO_PENDING);
+      if (out === undefined && prev[i] === r) continue;
+      out ??= prev.slice(0, i);
+      out.push(r);
+    }
+    if (out) this.#systems = Object.freeze(out);
+    const systems = this.#systems as SystemStatus[];
+    return {
+      owner: inp.owner,
+      ready: inp.passes > 0,
+      converged: isConverged(inp, systems),
+      passes: inp.passes,
+      ...(inp.lastPassAt !== undefined ? { lastPassAt: inp.lastPassAt } : {}),
+      ...(inp.desired.pruneHold() ? { pruneHold: inp.desired.pruneHold() } : {}),
+      ...(inp.listError ? { listError: inp.listError } : {}),
+      suspended: inp.suspended,
+      systems,
+      manifestErrors: [...inp.desired.errors()],
+      ignored: inp.snapshot?.ignored ?? [],
+      unrecognised: this.#unrecognisedIds(inp.observed),
+      warnings: [...(inp.warnings ?? [])],
+    };
   }
-  const systems = [...names].sort().map((name) => row(inp, name, pending.get(name) ?? []));
-  return {
-    owner: inp.owner,
-    ready: inp.passes > 0,
-    converged: isConverged(inp, systems),
-    passes: inp.passes,
-    ...(inp.lastPassAt !== undefined ? { lastPassAt: inp.lastPassAt } : {}),
-    ...(inp.desired.pruneHold() ? { pruneHold: inp.desired.pruneHold() } : {}),
-    ...(inp.listError ? { listError: inp.listError } : {}),
-    suspended: inp.suspended,
-    systems,
-    manifestErrors: [...inp.desired.errors()],
-    ignored: inp.snapshot?.ignored ?? [],
-    unrecognised: inp.observed?.unrecognised.map((s) => s.id) ?? [],
-    warnings: [...(inp.warnings ?? [])],
-  };
+
+  /** Desired and observed names, sorted; recomputed only when either side changed. */
+  #sortedNames(inp: StatusInputs): readonly string[] {
+    const desired = inp.desired.list();
+    const groups = inp.observed?.groups;
+    if (this.#names && this.#names.desired === desired && this.#names.groups === groups) return this.#names.names;
+    const names = Object.freeze([...new Set<string>([...desired.map((d) => d.name), ...(groups?.keys() ?? [])])].sort());
+    const keep = new Set(names);
+    for (const name of this.#rows.keys()) if (!keep.has(name)) this.#rows.delete(name);
+    this.#names = { desired, groups, names };
+    return names;
+  }
+
+  /**
+   * Pending causes grouped once per plan: filtering the whole plan per row made a status of N
+   * systems with a large plan O(N x actions).
+   */
+  #pendingByName(plan: Plan | undefined): Map<string, readonly string[]> {
+    if (this.#pending && this.#pending.plan === plan) return this.#pending.byName;
+    const byName = new Map<string, string[]>();
+    for (const n of plan?.nodes ?? []) {
+      const list = byName.get(n.resource.name);
+      const cause = `${n.op}: ${n.cause}`;
+      if (list) list.push(cause);
+      else byName.set(n.resource.name, [cause]);
+    }
+    for (const list of byName.values()) Object.freeze(list);
+    this.#pending = { plan, byName };
+    return byName;
+  }
+
+  #unrecognisedIds(observed: ObservedState | undefined): string[] {
+    if (this.#unrecognised?.observed !== observed || !this.#unrecognised) {
+      this.#unrecognised = { observed, ids: observed?.unrecognised.map((s) => s.id) ?? [] };
+    }
+    return [...this.#unrecognised.ids];
+  }
+
+  #row(inp: StatusInputs, name: string, pending: readonly string[]): SystemStatus {
+    const d = inp.desired.get(name);
+    const parts = inp.observed?.groups.get(name)?.parts ?? NO_PARTS;
+    const info = inp.runtime.get(name) ?? NO_INFO;
+    const phase = inp.phase(name);
+    const lastKnownGood = inp.desired.isLastKnownGood(name);
+    const suspended = inp.suspended || d?.suspend === true;
+    const stale = inp.listError !== undefined;
+    const retrying = info.nextRetryAt !== undefined && info.nextRetryAt > inp.now;
+    const first = info.since === undefined ? inp.history.first(name) : undefined;
+    const m = this.#rows.get(name);
+    if (m && m.d === d && m.parts === parts && m.info === info && m.pending === pending && m.phase === phase && m.lastKnownGood === lastKnownGood
+      && m.suspended === suspended && m.stale === stale && m.retrying === retrying && m.first === first) return m.row;
+    this.rowsBuilt++;
+    const built = Object.freeze(row({ name, d, parts, info, pending, phase, lastKnownGood, suspended, stale, retrying, first }));
+    if (m) Object.assign(m, { d, parts, info, pending, phase, lastKnownGood, suspended, stale, retrying, first, row: built });
+    else this.#rows.set(name, { d, parts, info, pending, phase, lastKnownGood, suspended, stale, retrying, first, row: built });
+    return built;
+  }
 }
 
 /**
@@ -120,30 +218,29 @@ function isConverged(inp: StatusInputs, systems: readonly SystemStatus[]): boole
   });
 }
 
-function row(inp: StatusInputs, name: string, pending: string[]): SystemStatus {
-  const d = inp.desired.get(name);
-  const parts = inp.observed?.groups.get(name)?.parts ?? [];
-  const info = inp.runtime.get(name) ?? { restarts: 0 };
+type RowInputs = Omit<RowMemo, 'row'> & { name: string };
+
+function row(r: RowInputs): SystemStatus {
+  const { name, d, parts, info } = r;
   const hash = d ? shortHash(d.configHash) : undefined;
   const mainId = d?.parts.find((p) => p.role === 'main')?.id;
   const main = parts.find((p) => p.id === mainId) ?? parts.find((p) => p.role === 'main');
-  const firstEvent = inp.history.list(name)[0];
-  const since = info.since ?? firstEvent?.at;
+  const since = info.since ?? r.first?.at;
   const lastError = info.failed?.hash === d?.configHash ? info.failed?.message : info.lastError;
   return {
     name,
     desired: d ? d.state : 'Absent',
     // With HCS not answering, the last observation is stale: say so rather than show it.
-    actual: inp.listError !== undefined ? 'Unknown' : main ? main.state || 'Created' : 'Absent',
+    actual: r.stale ? 'Unknown' : main ? main.state || 'Created' : 'Absent',
     ids: parts.map((p) => p.id),
     ...(hash ? { hash } : {}),
     restarts: info.restarts,
-    ...(info.nextRetryAt !== undefined && info.nextRetryAt > inp.now ? { nextRetryAt: info.nextRetryAt } : {}),
-    phase: inp.phase(name) ?? 'idle',
-    pending,
+    ...(r.retrying ? { nextRetryAt: info.nextRetryAt } : {}),
+    phase: r.phase ?? 'idle',
+    pending: r.pending as string[],
     ...(lastError !== undefined ? { lastError } : {}),
-    lastKnownGood: inp.desired.isLastKnownGood(name),
-    suspended: inp.suspended || d?.suspend === true,
+    lastKnownGood: r.lastKnownGood,
+    suspended: r.suspended,
     ...(d ? { source: `${d.source.file}:${d.source.line}` } : {}),
     ...(since !== undefined ? { since } : {}),
   };

@@ -3,7 +3,18 @@
  * xstate copies a machine's `children` object on every spawn and stop (and on every invoke the
  * controller starts or ends), so with thousands of systems the first dispatch and the shutdown
  * were quadratic: 1000 systems cost ~300 ms before the first Create and ~1.2 s to dispose, 5000
- * systems several seconds and tens of seconds. Here a spawn, a send and a stop are O(1).
+ * systems several seconds and tens of seconds. Here a spawn, a send and a stop are O(1), and an
+ * actor lives only while its system has work (see `#retire`).
+ *
+ * At most `window` actors work at once; further names wait here as plain (name, nodes) entries,
+ * in dispatch order, and a later dispatch replaces a waiting name's nodes (the latest plan wins).
+ * The executor's limiter bounds HCS calls anyway (16 by default), so a window of a few times that
+ * keeps every slot busy, while a cold start of 1000 systems no longer holds 1000 actors, graphs
+ * and pending calls (~9 KB each) for the whole burst: that garbage, promoted to the old
+ * generation, was most of the controller's RSS right after converging. While names wait, a
+ * settling actor does not make the controller plan again (the waiting names already have their
+ * nodes, and a pass per settle would replan 1000 systems every few ms); the settle is reported
+ * once the last waiting name got its actor. HCS events still start passes at once.
  */
 import { createActor, fromPromise, type Actor } from 'xstate';
 import type { ActionNode, NodeResult, PlanNode } from './graph.ts';
@@ -18,18 +29,46 @@ export interface SystemActorsOptions {
   clock: Clock;
   /** A system actor settled: the controller plans again. */
   onSettled(name: string): void;
+  /** Actors working at once (default 64); further names wait in dispatch order. */
+  window?: number;
 }
 
 /** One actor per managed system name, created on first dispatch. */
 export class SystemActors {
   readonly #actors = new Map<string, Actor<typeof systemMachine>>();
+  /** Names waiting for a place in the window, with their latest nodes (Map order = dispatch order). */
+  readonly #waiting = new Map<string, PlanNode[]>();
+  /** A settle happened while names waited: report it when the last one got its actor. */
+  #settledWhileWaiting: string | undefined;
+  readonly #window: number;
   readonly #machine;
 
   constructor(private readonly opts: SystemActorsOptions) {
+    this.#window = Math.max(1, opts.window ?? 64);
     this.#machine = systemMachine.provide({
       actors: { runNodes: fromPromise<NodeResult<ActionNode>[], RunNodesInput>(({ input, signal }) => opts.runNodes(input.name, input.nodes, signal)) },
-      actions: { settled: (_args, params) => opts.onSettled(params.name) },
+      actions: {
+        settled: ({ context }, params) => {
+          // The idle state's entry also runs when an actor starts with nodes, right before it goes
+          // working: that is no settle.
+          if (context.nodes.length > 0) return;
+          if (this.#waiting.size > 0) this.#settledWhileWaiting = params.name;
+          else opts.onSettled(params.name);
+          queueMicrotask(() => this.#retire(params.name));
+        },
+      },
     });
+  }
+
+  /**
+   * Hand a plan to the actors: each name with something to run gets its nodes; a waiting name the
+   * plan no longer gives anything to run stops waiting (nothing of it had started).
+   */
+  dispatchPlan(byName: ReadonlyMap<string, PlanNode[]>): void {
+    const runs = (nodes: PlanNode[] | undefined) => nodes?.some((n) => n.op !== 'wait') === true;
+    for (const name of this.#waiting.keys()) if (!runs(byName.get(name))) this.#waiting.delete(name);
+    for (const [name, nodes] of byName) if (runs(nodes)) this.dispatch(name, nodes);
+    this.#admit();
   }
 
   /** Hand a name's nodes to its actor, creating the actor on first use. */
@@ -39,18 +78,63 @@ export class SystemActors {
       existing.send({ type: 'apply', nodes });
       return;
     }
+    if (this.#waiting.has(name) || this.#actors.size >= this.#window) {
+      this.#waiting.set(name, nodes);
+      return;
+    }
+    this.#spawn(name, nodes);
+  }
+
+  #spawn(name: string, nodes: readonly PlanNode[]): void {
     const actor = createActor(this.#machine, { clock: this.opts.clock, input: { name, initial: nodes } });
     this.#actors.set(name, actor);
     actor.start();
   }
 
+  /** Give freed places of the window to waiting names; report a held-back settle once none waits. */
+  #admit(): void {
+    for (const [name, nodes] of this.#waiting) {
+      if (this.#actors.size >= this.#window) return;
+      this.#waiting.delete(name);
+      this.#spawn(name, nodes);
+    }
+    const settled = this.#settledWhileWaiting;
+    if (this.#waiting.size === 0 && settled !== undefined) {
+      this.#settledWhileWaiting = undefined;
+      this.opts.onSettled(settled);
+    }
+  }
+
+  /** Actors alive now (working, or settled and about to be retired), and names waiting for one. */
+  get size(): { actors: number; waiting: number } {
+    return { actors: this.#actors.size, waiting: this.#waiting.size };
+  }
+
+  /**
+   * An idle actor holds nothing the next dispatch needs (no nodes, no timers: backoff lives in
+   * the planner), so it is stopped and dropped once it settled; the next dispatch makes a new
+   * one. A converged controller then keeps no actor per system: each xstate root actor carries
+   * its own actor system, mailbox, scheduler and snapshot (~3 KB), 3 MB of heap for 1000 systems.
+   */
+  #retire(name: string): void {
+    const actor = this.#actors.get(name);
+    if (!actor) return;
+    const snap = actor.getSnapshot();
+    if (snap.value !== 'idle' || snap.context.nodes.length > 0 || snap.context.pending !== undefined) return;
+    actor.stop();
+    this.#actors.delete(name);
+    this.#admit();
+  }
+
   /** Whether the actor of this name is running nodes now. */
   working(name: string): boolean {
-    return this.#actors.get(name)?.getSnapshot().value === 'working';
+    return this.#waiting.has(name) || this.#actors.get(name)?.getSnapshot().value === 'working';
   }
 
   /** Stop every actor (in-flight nodes are aborted through their signals). */
   stopAll(): void {
+    this.#waiting.clear();
+    this.#settledWhileWaiting = undefined;
     for (const actor of this.#actors.values()) actor.stop();
     this.#actors.clear();
   }

@@ -6,6 +6,7 @@ import type {
   CallOptions, EnumerateQuery, HcsClient, HcsSystem, ObservedSystem,
 } from '../../reconciler/ports.ts';
 import { enumerateQueryJson, toObservedSystems, vmDiskPaths } from './documents.ts';
+import { EnumerateDecoder } from './enumerate-decoder.ts';
 import { HcsError, HRESULTS, toHcsError } from './errors.ts';
 import { EventRouter } from './events.ts';
 import { GENERIC_ALL, system32Path, type HcsNative, type OperationHandle } from './ffi.ts';
@@ -47,6 +48,8 @@ export class NativeHcsClient implements HcsClient {
   private readonly ctx: ClientContext;
   private closing?: Promise<void>;
   private v1?: VmcomputeBinding;
+  /** One decoder per repeated query (the controller's relist), so unchanged systems keep their objects. */
+  private readonly decoders = new Map<string | null, EnumerateDecoder>();
 
   constructor(readonly native: HcsNative) {
     this.runner = new OperationRunner(native);
@@ -70,7 +73,14 @@ export class NativeHcsClient implements HcsClient {
     this.assertOpen('enumerate');
     const json = enumerateQueryJson(query);
     const r = await this.runner.run({ op: 'enumerate', start: (op) => this.native.enumerateComputeSystems(json, op) }, opts);
-    return toObservedSystems(r.document);
+    if (query?.ids?.length) return toObservedSystems(r.document); // one-off lookups: nothing to share
+    let decoder = this.decoders.get(json);
+    if (!decoder) {
+      if (this.decoders.size >= 8) this.decoders.clear();
+      decoder = new EnumerateDecoder();
+      this.decoders.set(json, decoder);
+    }
+    return decoder.decode(r.document);
   }
 
   /**

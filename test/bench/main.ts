@@ -3,6 +3,9 @@
  * benchmarks on the emulator through the real koffi binding (see PERFORMANCE.md). Prints a table
  * and writes the results as JSON. Scenarios: latency, converge, burst, steady, memory, ffi, startup, noisy, image, relay.
  */
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRig, type Rig } from './rig.ts';
 import { markdownTable, printTable, writeJson, type BenchMode, type BenchResult } from './results.ts';
@@ -51,6 +54,10 @@ async function main(): Promise<number> {
     return 64;
   }
   const mode: BenchMode = { quick: values.quick === true, smoke: values.smoke === true };
+  // The converge scenario reports where time goes between calls from the emulator library's
+  // completion trace (read when its first completion starts the callback threads: set it now).
+  const traceFile = names.includes('converge') && !mode.smoke && !process.env.HCSEMU_DISPATCH_TRACE ? join(tmpdir(), `hcs-bench-dispatch-${process.pid}.log`) : undefined;
+  if (traceFile) process.env.HCSEMU_DISPATCH_TRACE = traceFile;
   const startedAt = new Date().toISOString();
   const results: BenchResult[] = [];
   const rig = names.every((n) => WITHOUT_RIG.has(n)) ? undefined : await startRig();
@@ -62,6 +69,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await rig?.stop();
+    if (traceFile) rmSync(traceFile, { force: true });
   }
   printTable(results);
   if (values.markdown) console.log(`\n${markdownTable(results)}`);

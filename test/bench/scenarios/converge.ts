@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { converged, startStack, writeManifests, type Rig } from '../rig.ts';
 import { result, type BenchMode, type BenchResult } from '../results.ts';
+import { traceConverge, type TraceSummary } from './converge-trace.ts';
 
 /**
  * Ideal wall time: each system needs Create then Start (2 sequential calls of L), at most C calls
@@ -37,6 +38,8 @@ async function oneCase(rig: Rig, c: Case, concurrency: number): Promise<BenchRes
   await rig.emu.control.latency({ op: '*', ms: c.latencyMs });
   const cpu0 = process.cpuUsage();
   const emuCpu0 = rig.serviceCpuMs();
+  const traceFile = process.env.HCSEMU_DISPATCH_TRACE;
+  const trace = c.latencyMs > 0 && traceFile ? traceConverge(rig.native, traceFile) : undefined;
   const stack = await startStack(rig, { manifests: folder, concurrency, resyncMs: 0 });
   const running = () => stack.controller.status().systems.filter((s) => s.actual === 'Running').length === c.n;
   await converged(stack.controller, 600_000, running);
@@ -45,6 +48,7 @@ async function oneCase(rig: Rig, c: Case, concurrency: number): Promise<BenchRes
   const emuCpuMs = rig.serviceCpuMs() - emuCpu0;
   const passes = stack.controller.status().passes;
   const calls = c.latencyMs > 0 ? await rig.emu.control.callLog() : [];
+  const traced = trace?.finish();
   await stack.dispose();
   await rig.emu.control.latency({ op: '*', ms: 0 });
   await rig.emu.control.reset();
@@ -65,8 +69,20 @@ async function oneCase(rig: Rig, c: Case, concurrency: number): Promise<BenchRes
     const measured = meanServiceCallMs(calls);
     rows.push(result(scenario, 'mean Create/Start time inside the emulator', measured, 'ms'));
     rows.push(result(scenario, 'wall / ideal at the measured call time', wallMs / idealMs(c.n, concurrency, measured), '×'));
+    if (traced) rows.push(...traceRows(scenario, traced));
   }
   return rows;
+}
+
+/** Where a Create/Start's time goes, seen from this process (converge-trace.ts). */
+function traceRows(scenario: string, t: TraceSummary): BenchResult[] {
+  return [
+    result(scenario, 'Create/Start as the controller sees it (issued → JS callback)', t.observedCallMs, 'ms'),
+    result(scenario, '  library completion → callback thread', t.queuedMs, 'ms'),
+    result(scenario, '  callback thread → JS callback (koffi relay)', t.relayMs, 'ms'),
+    result(scenario, '  JS callback itself', t.callbackMs, 'ms'),
+    result(scenario, 'completion (JS) → next Create/Start issued', t.handoffMs, 'ms'),
+  ];
 }
 
 /** Mean duration of Create and Start calls as the emulator service measured them. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadManifests } from '../../../src/manifest/index.ts';
-import { converged, OWNER, procRssBytes, startStack, writeManifests, type Rig } from '../rig.ts';
+import { converged, OWNER, procCpuMs, procRssBytes, startStack, writeManifests, type Rig } from '../rig.ts';
 import { result, type BenchMode, type BenchResult } from '../results.ts';
 
 setFlagsFromString('--expose-gc');
@@ -43,6 +43,7 @@ const SERVICE_NODE_FLAGS = ['--max-semi-space-size=2'];
  * allocation stays low (observed between 40 and 70 s after the burst, relists included).
  */
 const SETTLED_MS = 75_000;
+const IDLE_WINDOW_MS = 60_000;
 
 async function cliRss(rig: Rig, n: number, nodeFlags: string[], settledMs: number): Promise<BenchResult[]> {
   await rig.emu.control.reset();
@@ -59,8 +60,15 @@ async function cliRss(rig: Rig, n: number, nodeFlags: string[], settledMs: numbe
     const scenario = `memory: hcs-reconciler run, ${n} systems`;
     const rows = [result(scenario, `RSS 2 s after converged (child process, ${how})`, procRssBytes(child.pid!) / MB, 'MB', { max: 120 })];
     if (settledMs > 0) {
-      await new Promise((r) => setTimeout(r, settledMs - 2000));
+      // Idle CPU of the real command over the last 60 s of the wait (two 30 s relists and folder
+      // rescans in it), from /proc ticks of the child: the issue's "idle CPU over 60 s".
+      await new Promise((r) => setTimeout(r, settledMs - IDLE_WINDOW_MS - 2000));
+      const cpu0 = procCpuMs(child.pid!);
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
+      const idle = ((procCpuMs(child.pid!) - cpu0) / (performance.now() - t0)) * 100;
       rows.push(result(scenario, `RSS ${settledMs / 1000} s after converged (child process, ${how})`, procRssBytes(child.pid!) / MB, 'MB', { max: 120 }));
+      rows.push(result(scenario, `idle CPU over ${IDLE_WINDOW_MS / 1000} s, ${settledMs / 1000 - IDLE_WINDOW_MS / 1000}-${settledMs / 1000} s after converged (child, /proc ticks)`, idle, '%', { max: 0.3 }));
     }
     return rows;
   } finally {
