@@ -21,7 +21,7 @@ import type { DesiredProcess, RenderedPart } from '../../reconciler/ports.ts';
 import { systemIdFor } from '../../reconciler/identity.ts';
 import { sha256Canonical } from './hash.ts';
 import { alignMemoryMB, DEFAULT_HOST, hostCapabilities, INTEGRATION_SHUTDOWN_OPTIONS, type HostCapabilities, type HostProfile } from './host-profile.ts';
-import { provisionOf } from './provision.ts';
+import { provisionIdsOf, provisionOf } from './provision.ts';
 import type { ContainerSpec, DocumentSpec, Manifest, ProcessSpec, VirtualMachineSpec } from './types.ts';
 
 /** HCS schema version of containers: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
@@ -56,7 +56,8 @@ export function renderManifest(manifest: Manifest, owner: string, host: HostProf
   const id = systemIdFor(name, configHash, 'main');
   const document = draft.named ? { ...draft.document, Name: id } : draft.document;
   const { named: _named, ...part } = draft;
-  return { configHash, parts: [{ id, ...part, document }], ...(process ? { process } : {}) };
+  const provisionIds = part.provision && provisionIdsOf(name, part.provision, document, { configHash, createBeforeStop: spec.updateStrategy === 'CreateBeforeStop' });
+  return { configHash, parts: [{ id, ...part, document, ...(provisionIds ? { provisionIds } : {}) }], ...(process ? { process } : {}) };
 }
 
 interface Draft extends Omit<RenderedPart, 'id'> {

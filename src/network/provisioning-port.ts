@@ -51,56 +51,58 @@ export class ProvisioningPort implements ProvisionPort {
       const { scratch } = this.deps;
       await scratch.cleanRemoved();
       const out: ObservedProvisioned[] = [];
-      for (const systemId of scratch.list()) out.push({ systemId, ready: (await scratch.mounted(systemId)) !== undefined });
+      for (const id of scratch.list()) out.push({ id, ready: (await scratch.mounted(id)) !== undefined });
       return out;
     }
     const all = await this.deps.network.observe();
     return kind === 'endpoint'
-      ? all.filter((o) => o.endpoint || o.journal).map((o) => ({ systemId: o.systemId, ready: o.endpoint }))
-      : all.filter((o) => o.namespace || o.journal).map((o) => ({ systemId: o.systemId, ready: o.namespace }));
+      ? all.filter((o) => o.endpoint || o.journal).map((o) => ({ id: o.systemId, ready: o.endpoint }))
+      : all.filter((o) => o.namespace || o.journal).map((o) => ({ id: o.systemId, ready: o.namespace }));
   }
 
-  async create(kind: ProvisionKind, systemId: string, part: RenderedPart): Promise<void> {
+  async create(kind: ProvisionKind, id: string, part: RenderedPart): Promise<void> {
     const req = part.provision;
     try {
-      if (kind === 'scratch') await this.deps.scratch.create(systemId, layersOf(part), req?.scratch?.sizeGB);
-      else if (kind === 'endpoint') await this.deps.network.createEndpoint(systemId, needsOf(part));
-      else await this.deps.network.createNamespace(systemId, needsOf(part));
+      if (kind === 'scratch') await this.deps.scratch.create(id, layersOf(part), req?.scratch?.sizeGB);
+      else if (kind === 'endpoint') await this.deps.network.createEndpoint(id, needsOf(part));
+      else await this.deps.network.createNamespace(id, needsOf(part));
     } catch (err) {
-      throw failure(`create ${kind}`, systemId, err);
+      throw failure(`create ${kind}`, id, err);
     }
   }
 
-  async remove(kind: ProvisionKind, systemId: string): Promise<void> {
+  async remove(kind: ProvisionKind, id: string): Promise<void> {
     try {
       // Releasing the network is one step (endpoint out of the namespace, namespace, endpoint, journal), idempotent.
-      if (kind === 'scratch') await this.deps.scratch.remove(systemId);
-      else await this.deps.network.release(systemId);
+      if (kind === 'scratch') await this.deps.scratch.remove(id);
+      else await this.deps.network.release(id);
     } catch (err) {
-      throw failure(`remove ${kind}`, systemId, err);
+      throw failure(`remove ${kind}`, id, err);
     }
   }
 
   async document(systemId: string, part: RenderedPart): Promise<Record<string, unknown>> {
     const container = { ...(part.document.Container as Record<string, unknown>) };
+    const scratchId = part.provisionIds?.scratch ?? systemId;
+    const networkId = part.provisionIds?.network ?? systemId;
     if (part.provision?.scratch) {
-      // Normally the scratch node made it; when it vanished after the list step (a reboot between
-      // the observation and the create), it is made here rather than failing the create.
-      let m = await this.deps.scratch.mounted(systemId);
+      // Normally the scratch node made it (or kept it); when it vanished after the list step (a
+      // reboot between the observation and the create), it is made here rather than failing the create.
+      let m = await this.deps.scratch.mounted(scratchId);
       if (!m) {
-        await this.create('scratch', systemId, part);
-        m = await this.deps.scratch.mounted(systemId);
+        await this.create('scratch', scratchId, part);
+        m = await this.deps.scratch.mounted(scratchId);
       }
-      if (!m) throw failure('create', systemId, new Error(`the scratch of ${systemId} is not mounted`));
+      if (!m) throw failure('create', systemId, new Error(`the scratch ${scratchId} of ${systemId} is not mounted`));
       container.Storage = { ...(container.Storage as Record<string, unknown>), Path: m.volumePath };
     }
     if (part.provision?.network) {
-      let n = await this.deps.network.find(systemId);
+      let n = await this.deps.network.find(networkId);
       if (!n) {
-        await this.create('namespace', systemId, part);
-        n = await this.deps.network.find(systemId);
+        await this.create('namespace', networkId, part);
+        n = await this.deps.network.find(networkId);
       }
-      if (!n) throw failure('create', systemId, new Error(`the namespace of ${systemId} does not exist`));
+      if (!n) throw failure('create', systemId, new Error(`the namespace ${networkId} of ${systemId} does not exist`));
       container.Networking = { ...(container.Networking as Record<string, unknown> | undefined), Namespace: n.namespaceId };
     }
     return { ...part.document, Container: container };
