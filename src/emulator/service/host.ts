@@ -15,6 +15,8 @@ export const HOST_REQUEST = FrameType.HostRequest;
 export const HOST_RESPONSE = FrameType.HostResponse;
 
 const VOLUME_APIS = new Set(['ActivateLayer', 'DeactivateLayer', 'PrepareLayer', 'UnprepareLayer', 'GetLayerMountPath']);
+/** Layer calls done in the caller (native/scratch.c lyr_notify): the service only logs them. */
+const NOTICES = new Set(['CreateSandboxLayer', 'ExpandSandboxSize', 'DestroyLayer']);
 
 /** The host state of one service: HNS objects and mounted scratch volumes. */
 export class HostServices {
@@ -78,9 +80,13 @@ export class HostConnection extends Connection {
     const api = r.str() ?? '';
     const a = r.str(), b = r.str(), c = r.str();
     r.end();
+    const arrived = performance.now();
     void this.run(api, a, b, c).then(
       (res) => {
         this.write(encodeHostResponse(seq, res.hresult, res.result, res.errorRecord));
+        // Host calls are in the call log too (op = the API, id = its first argument: a folder or an HCN id).
+        const durationMs = Math.round((performance.now() - arrived) * 1000) / 1000;
+        this.core.callLog.add({ at: Math.round(arrived - this.core.startedAt), clientPid: this.pid, op: api, id: a ?? '', hresult: res.hresult >>> 0, durationMs });
         if (this.core.verbose) this.core.log(`host pid=${this.pid} ${api} ${a ?? ''} -> 0x${(res.hresult >>> 0).toString(16)}`);
       },
       (err: unknown) => {
@@ -91,6 +97,7 @@ export class HostConnection extends Connection {
   }
 
   private async run(api: string, a: string | null, b: string | null, c: string | null): Promise<HcnResult> {
+    if (NOTICES.has(api)) return { hresult: 0 };
     if (VOLUME_APIS.has(api)) return this.host.volumes.call(api, a, b);
     return this.host.hcn.call(api, a, b, c);
   }
