@@ -9,7 +9,7 @@
 import { node, type NodeInit, type PlanNode, type ProvisionNode } from './graph.ts';
 import { parseSystemId } from './identity.ts';
 import { isLive, type ObservedPart, type ObservedState } from './observed.ts';
-import type { DesiredSystem, ProvisionKind, RenderedPart } from './ports.ts';
+import type { DesiredSystem, ObservedProvisioned, ProvisionKind, ProvisionPort, RenderedPart } from './ports.ts';
 import type { Why } from './reasons.ts';
 
 /** The provisioning order before a system's create: scratch, endpoint, then the namespace holding it. */
@@ -39,6 +39,20 @@ export function wantedObjects(desired: readonly DesiredSystem[]): Set<string> {
   return out;
 }
 
+/** The manifest name an object id belongs to (`<name>-<hash12>`, or a system id). */
+const nameOf = (id: string) => parseSystemId(id)?.name ?? id;
+
+/** The observed objects of the names `keep` selects (prune holds: a held name's objects are left alone). */
+export function provisionedOf(p: NonNullable<ObservedState['provisioned']>, keep: (name: string) => boolean): NonNullable<ObservedState['provisioned']> {
+  const only = (list: readonly ObservedProvisioned[]) => list.filter((o) => keep(nameOf(o.id)));
+  return { scratch: only(p.scratch), endpoint: only(p.endpoint), namespace: only(p.namespace) };
+}
+
+/** Observes every provisioned kind through the adapter port, as the controller's list step does. */
+export async function observeProvisioned(port: ProvisionPort, signal?: AbortSignal): Promise<NonNullable<ObservedState['provisioned']>> {
+  return { scratch: await port.observe('scratch', signal), endpoint: await port.observe('endpoint', signal), namespace: await port.observe('namespace', signal) };
+}
+
 const isReady = (observed: ObservedState, kind: ProvisionKind, id: string) => observed.provisioned?.[kind].some((o) => o.id === id && o.ready) ?? false;
 
 /**
@@ -65,8 +79,6 @@ export function provisionFor(observed: ObservedState, name: string, part: Render
   return missing.map((kind) => provisionNode(kind, name, objects[kind]!, { op: 'create', part }, { reason: 'neededBy', systemId: part.id }));
 }
 
-/** The manifest name an object id belongs to (`<name>-<hash12>`, or a system id). */
-const nameOf = (id: string) => parseSystemId(id)?.name ?? id;
 
 /**
  * Remove nodes, after the stop of a name's systems, for the observed objects of that name that

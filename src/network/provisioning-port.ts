@@ -30,8 +30,11 @@ const needsOf = (part: RenderedPart) => {
 
 /** Provisioning on the real (or emulated) vmcompute and computenetwork libraries. */
 export class ProvisioningPort implements ProvisionPort {
-  /** @param deps loaded on first use, so a host without computenetwork.dll runs manifests that provision nothing */
-  constructor(private readonly load: () => { scratch: ScratchStore; network: NetworkProvisioner }) {}
+  /**
+   * @param load the adapters, loaded on first use, so a host without computenetwork.dll runs manifests that provision nothing
+   * @param opts.readOnly observe without finishing interrupted removals (`plan` changes nothing)
+   */
+  constructor(private readonly load: () => { scratch: ScratchStore; network: NetworkProvisioner }, private readonly opts: { readOnly?: boolean } = {}) {}
   private loaded?: { scratch: ScratchStore; network: NetworkProvisioner };
   private unavailable = false;
   private get deps() {
@@ -49,7 +52,7 @@ export class ProvisioningPort implements ProvisionPort {
     if (this.unavailable) return [];
     if (kind === 'scratch') {
       const { scratch } = this.deps;
-      await scratch.cleanRemoved();
+      if (!this.opts.readOnly) await scratch.cleanRemoved();
       const out: ObservedProvisioned[] = [];
       for (const id of scratch.list()) out.push({ id, ready: (await scratch.mounted(id)) !== undefined });
       return out;

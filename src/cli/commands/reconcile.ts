@@ -1,6 +1,7 @@
 /** `plan`, `apply` and `ps`: one-shot commands against HCS. */
 import { createController, dependencyOrder, DesiredStore, groupObserved, nodeJson, plan, type NodeOp, type Plan } from '../../../reconciler/index.ts';
 import { withoutHeld } from '../../../reconciler/prune-holds.ts';
+import { observeProvisioned } from '../../../reconciler/provision-plan.ts';
 import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
 import { RotationOverrides, withLogCapture } from '../log-capture.ts';
 import { DEFAULT_ROTATION } from '../../logs/writer.ts';
@@ -14,7 +15,7 @@ const SYMBOL: Record<NodeOp, string> = {
   create: '+', start: '>', startProcess: '>', ensureProcess: '?', pause: '=', resume: '>', stop: '-', remove: '-', wait: '…',
 };
 
-/** `scratch ` etc. for provisioned objects (their hcsId is their system's). */
+/** `scratch ` etc. for provisioned objects (their hcsId is the object's own id). */
 const kindOf = (n: Plan['nodes'][number]): string => (n.resource.kind === 'computeSystem' || n.resource.kind === 'process' ? '' : `${n.resource.kind} `);
 
 /**
@@ -50,7 +51,11 @@ export async function planCommand(opts: { manifests: string; output?: string; al
   const store = new DesiredStore();
   store.apply(snapshot, { allowEmpty: opts.allowEmpty === true });
   const result = await withHcs(g, logger, false, async (hcs) => {
-    const observed = groupObserved(await hcs.enumerate({ owners: [g.owner] }), g.owner);
+    // Scratches, endpoints, namespaces: observed the way run's list step does (before the enumerate),
+    // so a converged folder plans nothing and a vanished endpoint shows its create.
+    const provision = (await import('../provisioning.ts')).openProvisioning(g.dataRoot, { readOnly: true });
+    const provisioned = await observeProvisioned(provision);
+    const observed = { ...groupObserved(await hcs.enumerate({ owners: [g.owner] }), g.owner), provisioned };
     const names = new Set(store.list().map((d) => d.name));
     return plan({ desired: store.list(), observed: withoutHeld(observed, store.heldNames(), names), allowPrune: !store.holdsAllPruning(), now: Date.now() });
   });
