@@ -86,6 +86,12 @@ export interface PublishedPort {
 export interface ProvisionRequest {
   scratch?: { sizeGB?: number };
   network?: { ports: PublishedPort[]; network?: string };
+  /**
+   * `hyperv`: a schema 1.0 Hyper-V container, provisioned the Docker way: the scratch is the sandbox
+   * folder in LayerFolderPath, not mounted on the host, and the endpoint goes into EndpointList (no
+   * namespace). Absent: process isolation (a mounted scratch volume and a namespace).
+   */
+  isolation?: 'hyperv';
 }
 
 /** Kinds of provisioned object, one per system. */

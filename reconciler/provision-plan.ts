@@ -17,7 +17,11 @@ const CREATE_ORDER: readonly ProvisionKind[] = ['scratch', 'endpoint', 'namespac
 /** The removal order after its stop: namespace (releases the endpoint), endpoint, scratch. */
 const REMOVE_ORDER: readonly ProvisionKind[] = ['namespace', 'endpoint', 'scratch'];
 
-/** The objects a part uses, by kind (the namespace shares the endpoint's id: it holds only that endpoint). */
+/**
+ * The objects a part uses, by kind (the namespace shares the endpoint's id: it holds only that
+ * endpoint). A Hyper-V container has no namespace: its endpoint goes into the schema 1.0
+ * document's EndpointList ([MOBY] libcontainerd local_windows.go createWindows).
+ */
 export function objectsOf(part: RenderedPart): Partial<Record<ProvisionKind, string>> {
   const req = part.provision;
   if (!req) return {};
@@ -25,7 +29,7 @@ export function objectsOf(part: RenderedPart): Partial<Record<ProvisionKind, str
   const network = ids?.network ?? part.id;
   return {
     ...(req.scratch !== undefined ? { scratch: ids?.scratch ?? part.id } : {}),
-    ...(req.network !== undefined ? { endpoint: network, namespace: network } : {}),
+    ...(req.network !== undefined ? { endpoint: network, ...(req.isolation === 'hyperv' ? {} : { namespace: network }) } : {}),
   };
 }
 
@@ -75,7 +79,7 @@ function provisionNode(kind: ProvisionKind, name: string, id: string, fields: { 
 export function provisionFor(observed: ObservedState, name: string, part: RenderedPart): ProvisionNode[] {
   const objects = objectsOf(part);
   const missing = CREATE_ORDER.filter((kind) => objects[kind] !== undefined && !isReady(observed, kind, objects[kind]!));
-  if (missing.includes('endpoint') && !missing.includes('namespace')) missing.push('namespace');
+  if (missing.includes('endpoint') && objects.namespace !== undefined && !missing.includes('namespace')) missing.push('namespace');
   return missing.map((kind) => provisionNode(kind, name, objects[kind]!, { op: 'create', part }, { reason: 'neededBy', systemId: part.id }));
 }
 

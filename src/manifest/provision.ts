@@ -24,7 +24,7 @@ export function provisionOf(c: ContainerSpec): ProvisionRequest | undefined {
     ? { ports: (c.ports ?? []).map(renderPort), ...(c.network ? { network: c.network } : {}) }
     : undefined;
   if (!scratch && !network) return undefined;
-  return { ...(scratch ? { scratch } : {}), ...(network ? { network } : {}) };
+  return { ...(scratch ? { scratch } : {}), ...(network ? { network } : {}), ...(c.isolation === 'hyperv' ? { isolation: 'hyperv' as const } : {}) };
 }
 
 /**

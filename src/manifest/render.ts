@@ -70,8 +70,8 @@ function draftPart(manifest: Manifest, owner: string, host: HostProfile, caps: H
   if (spec.virtualMachine) return renderVmPart(spec.virtualMachine, owner, caps);
   if (spec.document) return renderPassthrough(spec.document, owner);
   const c = spec.container!;
-  if (c.isolation === 'hyperv') return { role: 'main', systemType: 'Container', named: true, document: renderHyperVContainer(c, metadata.name, owner, host) };
   const provision = provisionOf(c);
+  if (c.isolation === 'hyperv') return { role: 'main', systemType: 'Container', named: true, document: renderHyperVContainer(c, metadata.name, owner, host), ...(provision ? { provision } : {}) };
   return { role: 'main', systemType: 'Container', document: top(owner, SCHEMA_VERSION, { Container: renderContainer(c, metadata.name) }), ...(provision ? { provision } : {}) };
 }
 

@@ -191,6 +191,16 @@ export class NetworkProvisioner {
     return [...byId.values()];
   }
 
+  /** The id of our endpoint `hcsr-<id>`, or undefined (a Hyper-V container's network: no namespace). */
+  async endpointOf(id: string): Promise<string | undefined> {
+    const name = `${ENDPOINT_PREFIX}${id}`;
+    for (const epId of ids(await this.hcn.enumerateEndpoints(query({ Name: name })))) {
+      const props = await this.endpointProps(epId);
+      if (props?.Name === name) return props.ID;
+    }
+    return undefined;
+  }
+
   /** The complete provisioned network of a system (endpoint in a namespace), or undefined. */
   async find(systemId: string): Promise<SystemNetwork | undefined> {
     const name = `${ENDPOINT_PREFIX}${systemId}`;

@@ -20,8 +20,12 @@ function failure(op: string, systemId: string, err: unknown): HcsFailure {
   return e;
 }
 
-const layersOf = (part: RenderedPart) =>
-  (((part.document.Container as { Storage?: { Layers?: Array<{ Id: string; Path: string }> } } | undefined)?.Storage?.Layers) ?? []).map((l) => ({ id: l.Id, path: l.Path }));
+/** The layers a scratch is built on: schema 2.x Container.Storage.Layers [{Id, Path}], or schema 1.0 Layers [{ID, Path}]. */
+const layersOf = (part: RenderedPart) => {
+  const v2 = (part.document.Container as { Storage?: { Layers?: Array<{ Id: string; Path: string }> } } | undefined)?.Storage?.Layers;
+  if (v2) return v2.map((l) => ({ id: l.Id, path: l.Path }));
+  return ((part.document.Layers as Array<{ ID: string; Path: string }> | undefined) ?? []).map((l) => ({ id: l.ID, path: l.Path }));
+};
 
 const needsOf = (part: RenderedPart) => {
   const net = part.provision?.network;
@@ -54,7 +58,7 @@ export class ProvisioningPort implements ProvisionPort {
       const { scratch } = this.deps;
       if (!this.opts.readOnly) await scratch.cleanRemoved();
       const out: ObservedProvisioned[] = [];
-      for (const id of scratch.list()) out.push({ id, ready: (await scratch.mounted(id)) !== undefined });
+      for (const id of scratch.list()) out.push({ id, ready: await scratch.ready(id) });
       return out;
     }
     const all = await this.deps.network.observe();
@@ -66,7 +70,8 @@ export class ProvisioningPort implements ProvisionPort {
   async create(kind: ProvisionKind, id: string, part: RenderedPart): Promise<void> {
     const req = part.provision;
     try {
-      if (kind === 'scratch') await this.deps.scratch.create(id, layersOf(part), req?.scratch?.sizeGB);
+      if (kind === 'scratch' && req?.isolation === 'hyperv') await this.deps.scratch.createSandbox(id, layersOf(part), req.scratch?.sizeGB);
+      else if (kind === 'scratch') await this.deps.scratch.create(id, layersOf(part), req?.scratch?.sizeGB);
       else if (kind === 'endpoint') await this.deps.network.createEndpoint(id, needsOf(part));
       else await this.deps.network.createNamespace(id, needsOf(part));
     } catch (err) {
@@ -85,6 +90,7 @@ export class ProvisioningPort implements ProvisionPort {
   }
 
   async document(systemId: string, part: RenderedPart): Promise<Record<string, unknown>> {
+    if (part.provision?.isolation === 'hyperv') return this.schema1Document(systemId, part);
     const container = { ...(part.document.Container as Record<string, unknown>) };
     const scratchId = part.provisionIds?.scratch ?? systemId;
     const networkId = part.provisionIds?.network ?? systemId;
@@ -109,5 +115,35 @@ export class ProvisioningPort implements ProvisionPort {
       container.Networking = { ...(container.Networking as Record<string, unknown> | undefined), Namespace: n.namespaceId };
     }
     return { ...part.document, Container: container };
+  }
+
+  /**
+   * A schema 1.0 Hyper-V document the Docker way ([MOBY] libcontainerd local_windows.go
+   * createWindows): LayerFolderPath = the sandbox folder (not mounted), EndpointList = the HNS
+   * endpoint ids. As for process isolation, an object that vanished after the list step is made here.
+   */
+  private async schema1Document(systemId: string, part: RenderedPart): Promise<Record<string, unknown>> {
+    const doc = { ...part.document };
+    const scratchId = part.provisionIds?.scratch ?? systemId;
+    const networkId = part.provisionIds?.network ?? systemId;
+    if (part.provision?.scratch) {
+      let sb = this.deps.scratch.sandbox(scratchId);
+      if (!sb) {
+        await this.create('scratch', scratchId, part);
+        sb = this.deps.scratch.sandbox(scratchId);
+      }
+      if (!sb) throw failure('create', systemId, new Error(`the sandbox ${scratchId} of ${systemId} does not exist`));
+      doc.LayerFolderPath = sb.dir;
+    }
+    if (part.provision?.network) {
+      let ep = await this.deps.network.endpointOf(networkId);
+      if (!ep) {
+        await this.create('endpoint', networkId, part);
+        ep = await this.deps.network.endpointOf(networkId);
+      }
+      if (!ep) throw failure('create', systemId, new Error(`the endpoint ${networkId} of ${systemId} does not exist`));
+      doc.EndpointList = [ep];
+    }
+    return doc;
   }
 }

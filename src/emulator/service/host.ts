@@ -24,7 +24,7 @@ export class HostServices {
   readonly volumes = new VolumeTable();
 
   constructor(store: () => SystemStore) {
-    this.hcn = new HcnState((ns) => runningSystemIn(store(), ns));
+    this.hcn = new HcnState((ns, ep) => runningSystemIn(store(), ns, ep));
   }
 
   /** A Windows reboot: mounted volumes, endpoints, namespaces and NAT networks vanish. */
@@ -39,13 +39,17 @@ export class HostServices {
   }
 }
 
-/** The running system whose document names this namespace (Container.Networking.Namespace). */
-function runningSystemIn(store: SystemStore, namespaceId: string): string | undefined {
+/**
+ * The running system whose document names this namespace (Container.Networking.Namespace), or, for
+ * a schema 1.0 document, this endpoint in its EndpointList ([MOBY] local_windows.go createWindows).
+ */
+function runningSystemIn(store: SystemStore, namespaceId: string | undefined, endpointId: string): string | undefined {
   for (const sys of store.systems.values()) {
     if (sys.state !== 'Running') continue;
-    const c = (sys.document as { Container?: { Networking?: { Namespace?: unknown } } }).Container;
-    const ns = c?.Networking?.Namespace;
-    if (typeof ns === 'string' && ns.toLowerCase() === namespaceId.toLowerCase()) return sys.id;
+    const doc = sys.document as { Container?: { Networking?: { Namespace?: unknown } }; EndpointList?: unknown };
+    const ns = doc.Container?.Networking?.Namespace;
+    if (namespaceId && typeof ns === 'string' && ns.toLowerCase() === namespaceId.toLowerCase()) return sys.id;
+    if (Array.isArray(doc.EndpointList) && doc.EndpointList.some((e) => typeof e === 'string' && e.toLowerCase() === endpointId.toLowerCase())) return sys.id;
   }
   return undefined;
 }
