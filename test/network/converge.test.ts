@@ -86,7 +86,7 @@ test('image + ports + scratchSizeGB: converge, port answers, move port, conflict
     assert.equal(ops(['DeleteEndpoint']).length, 1, 'the old endpoint was deleted');
     assert.equal(ops(['CreateEndpoint']).length, 1, 'a new endpoint was made');
     assert.equal(ops(['DeleteNamespace', 'CreateNamespace']).length, 2, 'and a new namespace');
-    assert.deepEqual(calls.filter((c) => c.op === 'Create' || c.op === 'Terminate' || c.op === 'ShutDown').map((c) => `${c.op} ${c.id}`).filter((c) => !c.startsWith('ShutDown')), [`Create ${id2}`]);
+    assert.deepEqual(calls.filter((c) => c.op === 'Create').map((c) => c.id), [id2], 'one system created: the new one');
     assert.ok(calls.some((c) => (c.op === 'ShutDown' || c.op === 'Terminate') && c.id === id1), 'the old system was stopped');
     const doc2 = (await rig.emu.control.list()).find((s) => s.id === id2)!.document as typeof doc;
     assert.equal(doc2.Container.Storage.Path, doc.Container.Storage.Path, 'the new system got the same scratch volume');
