@@ -25,8 +25,10 @@ export function historyLine(o: Outcome, before: RuntimeInfo, after: RuntimeInfo,
       const n = o.node;
       const id = n.resource.hcsId;
       if (n.op === 'create') {
-        if (n.reason === 'configChanged') return { kind: 'recreated', message: `${id} re-created: ${n.cause}`, id };
-        return { kind: 'created', message: n.reason === 'notFound' ? `${id} created` : `${id} created: ${n.cause}`, id };
+        // A provisioned object says what it is: its id looks like a system's (`endpoint web-1a2b… created`).
+        const what = n.resource.kind === 'computeSystem' ? id : `${n.resource.kind} ${id}`;
+        if (n.reason === 'configChanged' || n.reason === 'provisionLost') return { kind: 'recreated', message: `${what} re-created: ${n.cause}`, id };
+        return { kind: 'created', message: n.reason === 'notFound' ? `${what} created` : `${what} created: ${n.cause}`, id };
       }
       if (n.op === 'pause' || n.op === 'resume') return { kind: n.op === 'pause' ? 'paused' : 'resumed', message: `${id}: ${n.cause}`, id };
       return undefined;

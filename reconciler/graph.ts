@@ -44,7 +44,7 @@ export type ComputeSystemNode = NodeBase & { resource: ResourceRef & { kind: 'co
 /** The entrypoint process of a container (`hcsId` is the container's). */
 export type ProcessNode = NodeBase & { resource: ResourceRef & { kind: 'process'; hcsId: string } } & { op: 'startProcess' | 'ensureProcess' };
 
-/** A provisioned object of one system (`hcsId` is the system's): made before it, removed after it. */
+/** A provisioned object (`hcsId` is the object's id, RenderedPart.provisionIds): made before its system, removed after it. */
 type ProvisionNodeOf<K extends ProvisionKind> = NodeBase & { resource: ResourceRef & { kind: K; hcsId: string } } & ({ op: 'create'; part: RenderedPart } | { op: 'remove' });
 
 /** A scratch, endpoint or namespace node. */

@@ -4,10 +4,11 @@
  * --dry-run`). It never performs I/O; `hcs-reconciler plan` prints exactly this, and the
  * controller executes it. The backoff window is enforced here and nowhere else.
  */
-import { chain, node, topoSort, type ComputeSystemNode, type NodeInit, type PlanNode, type ProcessNode, type ProvisionNode, type WaitNode } from './graph.ts';
-import { parseSystemId, shortHash } from './identity.ts';
+import { chain, node, topoSort, type ComputeSystemNode, type NodeInit, type PlanNode, type ProcessNode, type WaitNode } from './graph.ts';
+import { shortHash } from './identity.ts';
 import { isLive, type ObservedGroup, type ObservedPart, type ObservedState } from './observed.ts';
-import type { DesiredSystem, ProvisionKind, RenderedPart } from './ports.ts';
+import type { DesiredSystem, RenderedPart } from './ports.ts';
+import { lostObjects, objectsOf, orphans, provisionFor, releaseFor } from './provision-plan.ts';
 import type { Why } from './reasons.ts';
 import { NO_RUNTIME, type RuntimeInfo } from './runtime.ts';
 
@@ -84,7 +85,7 @@ function planDesired(ctx: PlanContext, d: DesiredSystem): PlanNode[] {
   const current = (group?.parts ?? []).filter((p) => p.hash === hash);
   const stale = (group?.parts ?? []).filter((p) => p.hash !== hash && isLive(p));
   if (d.suspend) return [wait(d.name, { reason: 'suspended', scope: 'manifest' })];
-  if (d.state === 'Stopped') return stopParts(ctx, d.name, [...current, ...stale], { reason: 'desiredStopped' }, d.stopTimeoutMs);
+  if (d.state === 'Stopped') return stopParts(ctx, d.name, [...current, ...stale], { reason: 'desiredStopped' }, d.stopTimeoutMs, () => true);
   const info = ctx.runtime.get(d.name) ?? NO_RUNTIME;
   const blocked = blockedBy(ctx, d, info, current);
   if (blocked) return [blocked];
@@ -113,19 +114,40 @@ function isRunning(ctx: PlanContext, name: string): boolean {
 function planRunning(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, current: ObservedPart[], stale: ObservedPart[]): PlanNode[] {
   const nodes: PlanNode[] = [];
   const hashChange: Why | undefined = stale.length > 0 ? { reason: 'configChanged', from: stale[0]!.hash, to: shortHash(d.configHash) } : undefined;
+  // Objects the new rendering uses are kept (a ports-only change keeps the scratch); the others go after the stop.
+  const uses = new Set(d.parts.flatMap((p) => Object.values(objectsOf(p))));
   // The entrypoint exited: shut the container down first (the system may also be gone already,
   // e.g. after a crash, and then there is nothing left to stop).
   const live = current.filter(isLive);
   if (info.entrypointExited?.hash === d.configHash && live.length > 0) {
-    return stopParts(ctx, d.name, live, { reason: 'entrypointExited', exitCode: info.entrypointExited.exitCode }, d.stopTimeoutMs);
+    return stopParts(ctx, d.name, live, { reason: 'entrypointExited', exitCode: info.entrypointExited.exitCode }, d.stopTimeoutMs, (id) => !uses.has(id));
   }
+  // A live system whose endpoint (or scratch) was deleted behind our back is re-created on new ones.
+  const lost = lostParts(ctx, d, live);
+  const lostIds = new Set(lost.flatMap((l) => l.ids));
+  const now = current.filter((o) => !lost.some((l) => l.seen.id === o.id));
   const replaceLater = d.updateStrategy === 'CreateBeforeStop';
-  if (hashChange && !replaceLater) nodes.push(...stopParts(ctx, d.name, stale, hashChange, d.stopTimeoutMs));
-  const bring = withBackoff(ctx, d.name, info, bringUp(ctx, d, info, current, hashChange));
+  if (hashChange && !replaceLater) nodes.push(...stopParts(ctx, d.name, [...lost.map((l) => l.seen), ...stale], hashChange, d.stopTimeoutMs, (id) => !uses.has(id) || lostIds.has(id)));
+  else if (lost.length > 0) nodes.push(...stopParts(ctx, d.name, lost.map((l) => l.seen), lost[0]!.why, d.stopTimeoutMs, (id) => lostIds.has(id)));
+  const bring = withBackoff(ctx, d.name, info, bringUp(ctx, d, info, now, hashChange ?? lost[0]?.why));
   nodes.push(...bring);
   const blockedOnBackoff = bring.some((n) => n.op === 'wait');
-  if (hashChange && replaceLater && !blockedOnBackoff) nodes.push(...stopParts(ctx, d.name, stale, { reason: 'replaced', by: shortHash(d.configHash) }, d.stopTimeoutMs));
+  if (hashChange && replaceLater && !blockedOnBackoff) nodes.push(...stopParts(ctx, d.name, stale, { reason: 'replaced', by: shortHash(d.configHash) }, d.stopTimeoutMs, (id) => !uses.has(id) && !lostIds.has(id)));
   return nodes;
+}
+
+/** Live parts of `d` that lost a provisioned object, with the ids lost and the reason to re-create. */
+function lostParts(ctx: PlanContext, d: DesiredSystem, live: readonly ObservedPart[]): Array<{ seen: ObservedPart; ids: string[]; why: Why }> {
+  const out: Array<{ seen: ObservedPart; ids: string[]; why: Why }> = [];
+  for (const seen of live) {
+    const part = d.parts.find((p) => p.id === seen.id);
+    const kinds = part ? lostObjects(ctx.input.observed, part) : [];
+    if (!part || kinds.length === 0) continue;
+    const objects = objectsOf(part);
+    const ids = [...new Set(kinds.map((k) => objects[k]!))];
+    out.push({ seen, ids, why: { reason: 'provisionLost', kind: kinds[0]!, id: objects[kinds[0]!]! } });
+  }
+  return out;
 }
 
 /** The backoff window holds back every change of the name (a verification may still run). */
@@ -148,7 +170,7 @@ function bringUp(ctx: PlanContext, d: DesiredSystem, info: RuntimeInfo, current:
     if (!seen || !isLive(seen)) {
       const why: Why = hashChange
         ?? (info.lastExit?.hash === d.configHash ? { reason: 'exited', restarts: info.restarts, ...(info.lastExit.exit ? { exit: info.lastExit.exit } : {}) } : { reason: 'notFound' });
-      nodes.push(...provisionFor(ctx, d.name, part));
+      nodes.push(...provisionFor(ctx.input.observed, d.name, part));
       nodes.push(system(d.name, part.id, { op: 'create', part, why }));
       nodes.push(system(d.name, part.id, { op: 'start', why: { reason: 'created' } }));
       started = true;
@@ -186,64 +208,22 @@ export function pausablePart(d: DesiredSystem): RenderedPart | undefined {
 }
 
 /**
- * Stop live parts: hosted containers before their utility VM; each stop is followed by the removal
- * of that system's provisioned objects (a system is stopped before its scratch and endpoint go).
+ * Stop live parts: hosted containers before their utility VM; the stops are followed by the removal
+ * of the name's provisioned objects that `remove` selects (a system is stopped before its scratch
+ * and endpoint go).
  */
-function stopParts(ctx: PlanContext, name: string, parts: ObservedPart[], why: Why, stopTimeoutMs: number): PlanNode[] {
-  return parts
+function stopParts(ctx: PlanContext, name: string, parts: ObservedPart[], why: Why, stopTimeoutMs: number, remove: (id: string) => boolean): PlanNode[] {
+  const stops = parts
     .filter(isLive)
     .sort((a, b) => (a.role === b.role ? a.id.localeCompare(b.id) : a.role === 'main' ? -1 : 1))
-    .flatMap((p) => [system(name, p.id, { op: 'stop', why, stopTimeoutMs }), ...releaseOf(ctx, name, p.id)]);
+    .map((p) => system(name, p.id, { op: 'stop', why, stopTimeoutMs }));
+  const systemId = stops[0]?.resource.hcsId;
+  return [...stops, ...releaseFor(ctx.input.observed, name, remove, { reason: 'systemGone', ...(systemId ? { systemId } : {}) })];
 }
 
-/** The provisioning order before a system's create: scratch, endpoint, then the namespace holding it. */
-const CREATE_ORDER: readonly ProvisionKind[] = ['scratch', 'endpoint', 'namespace'];
-/** The removal order after its stop: namespace (releases the endpoint), endpoint, scratch. */
-const REMOVE_ORDER: readonly ProvisionKind[] = ['namespace', 'endpoint', 'scratch'];
-
-function provisionNode(kind: ProvisionKind, name: string, systemId: string, fields: { op: 'create'; part: RenderedPart } | { op: 'remove' }, why: Why): ProvisionNode {
-  return node<ProvisionNode>({ ...fields, resource: { kind, name, hcsId: systemId }, why } as NodeInit<ProvisionNode>);
-}
-
-/** Create nodes for what a part asks for and is not ready yet (a leftover is cleaned by its create). */
-function provisionFor(ctx: PlanContext, name: string, part: RenderedPart): ProvisionNode[] {
-  const req = part.provision;
-  if (!req) return [];
-  const observed = ctx.input.observed.provisioned;
-  return CREATE_ORDER
-    .filter((kind) => (kind === 'scratch' ? req.scratch !== undefined : req.network !== undefined))
-    .filter((kind) => !observed?.[kind].some((o) => o.systemId === part.id && o.ready))
-    .map((kind) => provisionNode(kind, name, part.id, { op: 'create', part }, { reason: 'neededBy', systemId: part.id }));
-}
-
-/** Remove nodes for the observed provisioned objects of one system. */
-function releaseOf(ctx: PlanContext, name: string, systemId: string, why: Why = { reason: 'systemGone', systemId }): ProvisionNode[] {
-  const observed = ctx.input.observed.provisioned;
-  if (!observed) return [];
-  return REMOVE_ORDER
-    .filter((kind) => observed[kind].some((o) => o.systemId === systemId))
-    .map((kind) => provisionNode(kind, name, systemId, { op: 'remove' }, why));
-}
-
-/**
- * Provisioned objects whose system is neither wanted (a part of a manifest) nor live: left by a
- * re-create under a new id, a reboot, a deleted manifest or a controller killed between creating a
- * scratch and creating its system. Removed in REMOVE_ORDER.
- */
+/** Provisioned objects nothing uses (see provision-plan.ts orphans), one chain per name. */
 function planOrphans(ctx: PlanContext, planned: readonly PlanNode[]): PlanNode[] {
-  const observed = ctx.input.observed.provisioned;
-  if (!observed) return [];
-  const wanted = new Set(ctx.input.desired.flatMap((d) => d.parts.map((p) => p.id)));
-  for (const g of ctx.input.observed.groups.values()) for (const p of g.parts) if (isLive(p)) wanted.add(p.id);
-  const handled = new Set(planned.filter((n) => n.op === 'remove').map((n) => n.resource.hcsId));
-  const ids = new Set(Object.values(observed).flatMap((list) => list.map((o) => o.systemId)));
-  const nodes: PlanNode[] = [];
-  for (const id of [...ids].sort()) {
-    if (wanted.has(id) || handled.has(id)) continue;
-    const name = parseSystemId(id)?.name ?? id;
-    nodes.push(...chain(releaseOf(ctx, name, id)));
-  }
-  return nodes;
+  return orphans(ctx.input.observed, ctx.input.desired, planned).flatMap((c) => chain(c));
 }
 
 /** Systems of ours whose manifest is gone: stop them, dependents first where known. */
@@ -252,7 +232,7 @@ function planPrune(ctx: PlanContext): PlanNode[] {
   const timeout = ctx.input.defaultStopTimeoutMs ?? 30_000;
   for (const group of sortedGroups(ctx.input.observed.groups)) {
     if (ctx.desiredByName.has(group.name)) continue;
-    nodes.push(...chain(stopParts(ctx, group.name, group.parts, { reason: 'manifestRemoved' }, timeout)));
+    nodes.push(...chain(stopParts(ctx, group.name, group.parts, { reason: 'manifestRemoved' }, timeout, () => true)));
   }
   return nodes;
 }

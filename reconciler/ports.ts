@@ -66,6 +66,13 @@ export interface RenderedPart {
    * namespace); their volume path and namespace id are filled into the document at create.
    */
   provision?: ProvisionRequest;
+  /**
+   * The ids of the provisioned objects this part uses (`<name>-<hash12>`), each from that object's
+   * own inputs (scratch: layers + size; endpoint and namespace: network + ports), so a change that
+   * leaves an object's inputs alone keeps the object (a ports-only change keeps the scratch).
+   * Absent: the part's own id.
+   */
+  provisionIds?: { scratch?: string; network?: string };
 }
 
 /** One published port (`host:container[/tcp|udp]`). */
@@ -79,14 +86,23 @@ export interface PublishedPort {
 export interface ProvisionRequest {
   scratch?: { sizeGB?: number };
   network?: { ports: PublishedPort[]; network?: string };
+  /**
+   * `hyperv`: a schema 1.0 Hyper-V container, provisioned the Docker way: the scratch is the sandbox
+   * folder in LayerFolderPath, not mounted on the host, and the endpoint goes into EndpointList (no
+   * namespace). Absent: process isolation (a mounted scratch volume and a namespace).
+   */
+  isolation?: 'hyperv';
 }
 
 /** Kinds of provisioned object, one per system. */
 export type ProvisionKind = 'scratch' | 'endpoint' | 'namespace';
 
-/** A provisioned object of ours, by the system id it belongs to; `ready`: usable as it is (mounted, attached). */
+/**
+ * A provisioned object of ours, by its id (RenderedPart.provisionIds; the system id when a part has
+ * none); `ready`: usable as it is (mounted, attached).
+ */
 export interface ObservedProvisioned {
-  systemId: string;
+  id: string;
   ready: boolean;
 }
 
@@ -94,9 +110,9 @@ export interface ObservedProvisioned {
 export interface ProvisionPort {
   observe(kind: ProvisionKind, signal?: AbortSignal): Promise<ObservedProvisioned[]>;
   /** Creates the object (cleaning a leftover of ours first). A host port in use rejects with a permanent HcsFailure. */
-  create(kind: ProvisionKind, systemId: string, part: RenderedPart, signal?: AbortSignal): Promise<void>;
-  /** Removes it; absent is fine. */
-  remove(kind: ProvisionKind, systemId: string, signal?: AbortSignal): Promise<void>;
+  create(kind: ProvisionKind, id: string, part: RenderedPart, signal?: AbortSignal): Promise<void>;
+  /** Removes the object with that id; absent is fine. */
+  remove(kind: ProvisionKind, id: string, signal?: AbortSignal): Promise<void>;
   /** The part's document with Container.Storage.Path / Networking.Namespace of its provisioned objects. */
   document(systemId: string, part: RenderedPart): Promise<Record<string, unknown>>;
 }

@@ -10,6 +10,7 @@
  * {@link withoutHeld} to what they observe.
  */
 import type { ObservedState } from './observed.ts';
+import { provisionedOf } from './provision-plan.ts';
 import type { ManifestSnapshot } from './ports.ts';
 
 /** What is held and why. */
@@ -70,6 +71,8 @@ export function describeHolds(h: PruneHolds): string | undefined {
 /** `observed` without the groups of held names: the planner never prunes what it does not see. */
 export function withoutHeld(observed: ObservedState, holds: PruneHolds, desired: ReadonlySet<string>): ObservedState {
   if (holds.names.size === 0) return observed;
-  const groups = new Map([...observed.groups].filter(([name]) => desired.has(name) || !holds.names.has(name)));
-  return { ...observed, groups };
+  const kept = (name: string) => desired.has(name) || !holds.names.has(name);
+  const groups = new Map([...observed.groups].filter(([name]) => kept(name)));
+  // A held name's scratch, endpoint and namespace are not pruned either.
+  return { ...observed, groups, ...(observed.provisioned ? { provisioned: provisionedOf(observed.provisioned, kept) } : {}) };
 }

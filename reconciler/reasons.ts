@@ -33,7 +33,8 @@ export type Why =
   | { reason: 'failed'; message: string }
   | { reason: 'completed'; message: string }
   | { reason: 'neededBy'; systemId: string }
-  | { reason: 'systemGone'; systemId: string };
+  | { reason: 'systemGone'; systemId?: string }
+  | { reason: 'provisionLost'; kind: string; id: string };
 
 /** The machine-readable reason of a node (`notFound`, `configChanged`, `backoff`, ...). */
 export type Reason = Why['reason'];
@@ -70,6 +71,7 @@ export function causeOf(why: Why): string {
     case 'failed': return `failed: ${why.message}`;
     case 'completed': return why.message;
     case 'neededBy': return `needed by ${why.systemId}`;
-    case 'systemGone': return `its system ${why.systemId} is stopped or gone`;
+    case 'systemGone': return why.systemId ? `its system ${why.systemId} is stopped or gone` : 'no system of ours uses it';
+    case 'provisionLost': return `its ${why.kind} ${why.id} is gone`;
   }
 }

@@ -166,6 +166,6 @@ function findPart(group: ObservedGroup | undefined, id: string): ObservedPart | 
 /** `next`, or `prev` when both hold the same objects in the same order. */
 function sharedList(prev: ObservedProvisioned[] | undefined, next: ObservedProvisioned[]): ObservedProvisioned[] {
   if (!prev || prev.length !== next.length) return next;
-  for (let i = 0; i < next.length; i++) if (prev[i]!.systemId !== next[i]!.systemId || prev[i]!.ready !== next[i]!.ready) return next;
+  for (let i = 0; i < next.length; i++) if (prev[i]!.id !== next[i]!.id || prev[i]!.ready !== next[i]!.ready) return next;
   return prev;
 }

@@ -11,8 +11,8 @@ import { ProvisioningPort } from '../network/provisioning-port.ts';
 import { ScratchStore } from '../scratch/store.ts';
 import { openLayers } from './images.ts';
 
-/** The ProvisionPort of a data root; the native libraries load on first use. */
-export function openProvisioning(dataRoot: string | undefined): ProvisioningPort {
+/** The ProvisionPort of a data root; the native libraries load on first use. `readOnly`: for `plan` (observe only). */
+export function openProvisioning(dataRoot: string | undefined, opts: { readOnly?: boolean } = {}): ProvisioningPort {
   const root = dataRoot ?? defaultDataRoot();
   const emulated = process.platform !== 'win32';
   return new ProvisioningPort(() => {
@@ -20,5 +20,5 @@ export function openProvisioning(dataRoot: string | undefined): ProvisioningPort
     const hcn = new HcnNative(emulated && !process.env.HCS_COMPUTENETWORK_LIBRARY ? { libraryPath: emulatorLibraryPath('libcomputenetwork.so') } : {});
     const scratchNative = new ScratchNative(emulated && !process.env.HCS_VMCOMPUTE_LIBRARY ? emulatorLibraryPath('libvmcompute.so') : undefined);
     return { scratch: new ScratchStore(root, scratchNative, openLayers()), network: new NetworkProvisioner(hcn, root) };
-  });
+  }, opts);
 }

@@ -21,7 +21,7 @@ import type { DesiredProcess, RenderedPart } from '../../reconciler/ports.ts';
 import { systemIdFor } from '../../reconciler/identity.ts';
 import { sha256Canonical } from './hash.ts';
 import { alignMemoryMB, DEFAULT_HOST, hostCapabilities, INTEGRATION_SHUTDOWN_OPTIONS, type HostCapabilities, type HostProfile } from './host-profile.ts';
-import { provisionOf } from './provision.ts';
+import { provisionIdsOf, provisionOf } from './provision.ts';
 import type { ContainerSpec, DocumentSpec, LayerSpec, Manifest, ProcessSpec, SecureBootTemplate, VirtualMachineSpec } from './types.ts';
 
 /** HCS schema version of containers: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
@@ -65,7 +65,8 @@ export function renderManifest(manifest: Manifest, owner: string, host: HostProf
   const id = systemIdFor(name, configHash, 'main');
   const document = draft.named ? { ...draft.document, Name: id } : draft.document;
   const { named: _named, ...part } = draft;
-  return { configHash, parts: [{ id, ...part, document }], ...(process ? { process } : {}) };
+  const provisionIds = part.provision && provisionIdsOf(name, part.provision, document, { configHash, createBeforeStop: spec.updateStrategy === 'CreateBeforeStop' });
+  return { configHash, parts: [{ id, ...part, document, ...(provisionIds ? { provisionIds } : {}) }], ...(process ? { process } : {}) };
 }
 
 interface Draft extends Omit<RenderedPart, 'id'> {
@@ -78,8 +79,8 @@ function draftPart(manifest: Manifest, owner: string, host: HostProfile, caps: H
   if (spec.virtualMachine) return renderVmPart(spec.virtualMachine, owner, caps);
   if (spec.document) return renderPassthrough(spec.document, owner);
   const c = spec.container!;
-  if (c.isolation === 'hyperv') return { role: 'main', systemType: 'Container', named: true, document: renderHyperVContainer(c, metadata.name, owner, host) };
   const provision = provisionOf(c);
+  if (c.isolation === 'hyperv') return { role: 'main', systemType: 'Container', named: true, document: renderHyperVContainer(c, metadata.name, owner, host), ...(provision ? { provision } : {}) };
   return { role: 'main', systemType: 'Container', document: top(owner, SCHEMA_VERSION, { Container: renderContainer(c, metadata.name) }), ...(provision ? { provision } : {}) };
 }
 

@@ -168,9 +168,9 @@ const container = {
     },
     {
       if: { required: ['isolation'], properties: { isolation: { const: 'hyperv' } } },
-      then: { required: ['scratch'], not: { anyOf: [{ required: ['ports'] }, { required: ['network'] }] } },
-      'x-message': 'with isolation: hyperv the controller does not provision yet: give scratch (and networkNamespace instead of ports/network)',
-      'x-at': 'isolation',
+      then: { not: { required: ['networkNamespace'] } },
+      'x-message': 'with isolation: hyperv the network is a list of HNS endpoints (schema 1.0 EndpointList, the Docker way), not a namespace: use ports/network and the controller makes the endpoint',
+      'x-at': 'networkNamespace',
     },
     {
       if: { required: ['utilityVm'] },

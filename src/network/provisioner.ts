@@ -191,6 +191,16 @@ export class NetworkProvisioner {
     return [...byId.values()];
   }
 
+  /** The id of our endpoint `hcsr-<id>`, or undefined (a Hyper-V container's network: no namespace). */
+  async endpointOf(id: string): Promise<string | undefined> {
+    const name = `${ENDPOINT_PREFIX}${id}`;
+    for (const epId of ids(await this.hcn.enumerateEndpoints(query({ Name: name })))) {
+      const props = await this.endpointProps(epId);
+      if (props?.Name === name) return props.ID;
+    }
+    return undefined;
+  }
+
   /** The complete provisioned network of a system (endpoint in a namespace), or undefined. */
   async find(systemId: string): Promise<SystemNetwork | undefined> {
     const name = `${ENDPOINT_PREFIX}${systemId}`;
@@ -305,15 +315,29 @@ function ignoreNotFound(err: unknown): undefined {
 
 /**
  * Who holds a host port, where the platform says: on Linux, /proc/net/{tcp,udp} gives the socket
- * inode and /proc/<pid>/fd the process. CHOICE: on Windows this is not looked up yet (it would be
- * GetExtendedTcpTable from iphlpapi.dll); the error then names the port only.
+ * inode and /proc/<pid>/fd the process; on Windows, iphlpapi's owner-pid TCP/UDP tables and the
+ * process image name (src/hcs/ports-table.ts). Best effort: a failed lookup leaves the error naming
+ * the port only, never masks it.
  */
 export async function holderOf(ports: readonly PortSpec[]): Promise<string | undefined> {
-  if (process.platform !== 'linux') return undefined;
-  const { findPortHolder } = await import('./holder-linux.ts');
-  for (const p of ports) {
-    const h = findPortHolder(p);
-    if (h) return h;
+  try {
+    if (process.platform === 'win32') {
+      const { PortTableNative } = await import('../hcs/ports-table.ts');
+      const native = new PortTableNative();
+      for (const p of ports) {
+        const h = native.findPortHolder(p.hostPort, p.protocol);
+        if (h) return h;
+      }
+      return undefined;
+    }
+    if (process.platform !== 'linux') return undefined;
+    const { findPortHolder } = await import('./holder-linux.ts');
+    for (const p of ports) {
+      const h = findPortHolder(p);
+      if (h) return h;
+    }
+  } catch {
+    // the holder is extra information; the port error stands without it
   }
   return undefined;
 }

@@ -29,7 +29,18 @@ export interface ScratchRecord {
   systemId: string;
   createdAt: string;
   sizeGB?: number;
+  /** False for a Hyper-V container's sandbox: HCS attaches sandbox.vhdx to the utility VM itself. */
+  mount?: false;
 }
+
+/** A Hyper-V container's sandbox folder, handed to HCS as LayerFolderPath (never mounted on the host). */
+export interface SandboxFolder {
+  systemId: string;
+  dir: string;
+}
+
+/** The writable disk a sandbox folder holds ([SHIM] internal/wclayer legacy.go ContainerScratchVhd's copy; [MOBY] "sandbox.vhdx"). */
+export const SANDBOX_VHDX = 'sandbox.vhdx';
 
 /** A mounted scratch, ready for the document. */
 export interface MountedScratch {
@@ -83,17 +94,7 @@ export class ScratchStore {
    * of ours with that id is cleaned first; a foreign folder in the way is an error, never removed.
    */
   async create(systemId: string, layers: readonly LayerDescriptor[], sizeGB?: number): Promise<MountedScratch> {
-    if (layers.length === 0) throw new Error(`scratch ${systemId}: no layers to build on`);
-    const dir = this.dirOf(systemId);
-    if (existsSync(dir)) {
-      if (!this.record(dir)) throw new Error(`scratch ${systemId}: ${dir} exists and was not made by hcs-reconciler; it is left alone`);
-      await this.remove(systemId);
-    }
-    mkdirSync(dir, { recursive: true });
-    const rec: ScratchRecord = { owner: OWNER, systemId, createdAt: new Date().toISOString(), ...(sizeGB ? { sizeGB } : {}) };
-    writeFileSync(join(dir, OWNER_FILE), JSON.stringify(rec) + '\n');
-    await this.native.createSandboxLayer(dir, layers);
-    if (sizeGB) await this.native.expandSandboxSize(dir, BigInt(sizeGB) * 1024n * 1024n * 1024n);
+    const dir = await this.makeSandbox(systemId, layers, sizeGB, true);
     await retrying(() => this.native.activateLayer(dir));
     try {
       await retrying(() => serialised(() => this.native.prepareLayer(dir, layers)));
@@ -106,6 +107,47 @@ export class ScratchStore {
       throw new Error(`scratch ${systemId}: GetLayerMountPath returned "${mount}", not a volume GUID path`);
     }
     return { systemId, dir, volumePath: mount.endsWith('\\') ? mount : `${mount}\\` };
+  }
+
+  /**
+   * A Hyper-V container's sandbox: CreateSandboxLayer (+ ExpandSandboxSize) and nothing more. Docker
+   * does not mount the writable layer of a Hyper-V container on the host ("We do not mount if a
+   * Hyper-V container", [MOBY] daemon/daemon_windows.go conditionalMountOnStart); the folder goes
+   * into the schema 1.0 document's LayerFolderPath ([MOBY] libcontainerd local_windows.go
+   * createWindows, which also refuses a Root.Path/VolumePath for Hyper-V) and HCS attaches its
+   * sandbox.vhdx to the utility VM.
+   */
+  async createSandbox(systemId: string, layers: readonly LayerDescriptor[], sizeGB?: number): Promise<SandboxFolder> {
+    return { systemId, dir: await this.makeSandbox(systemId, layers, sizeGB, false) };
+  }
+
+  /** The owner file, then CreateSandboxLayer and ExpandSandboxSize; a leftover of ours with that id goes first. */
+  private async makeSandbox(systemId: string, layers: readonly LayerDescriptor[], sizeGB: number | undefined, mount: boolean): Promise<string> {
+    if (layers.length === 0) throw new Error(`scratch ${systemId}: no layers to build on`);
+    const dir = this.dirOf(systemId);
+    if (existsSync(dir)) {
+      if (!this.record(dir)) throw new Error(`scratch ${systemId}: ${dir} exists and was not made by hcs-reconciler; it is left alone`);
+      await this.remove(systemId);
+    }
+    mkdirSync(dir, { recursive: true });
+    const rec: ScratchRecord = { owner: OWNER, systemId, createdAt: new Date().toISOString(), ...(sizeGB ? { sizeGB } : {}), ...(mount ? {} : { mount: false as const }) };
+    writeFileSync(join(dir, OWNER_FILE), JSON.stringify(rec) + '\n');
+    await this.native.createSandboxLayer(dir, layers);
+    if (sizeGB) await this.native.expandSandboxSize(dir, BigInt(sizeGB) * 1024n * 1024n * 1024n);
+    return dir;
+  }
+
+  /** The sandbox folder of an existing Hyper-V scratch of ours (its sandbox.vhdx made), or undefined. */
+  sandbox(systemId: string): SandboxFolder | undefined {
+    const dir = this.dirOf(systemId);
+    const rec = this.record(dir);
+    return rec?.mount === false && existsSync(join(dir, SANDBOX_VHDX)) ? { systemId, dir } : undefined;
+  }
+
+  /** Usable as it is: mounted (process isolation), or a complete unmounted sandbox (Hyper-V). */
+  async ready(systemId: string): Promise<boolean> {
+    if (this.record(this.dirOf(systemId))?.mount === false) return this.sandbox(systemId) !== undefined;
+    return (await this.mounted(systemId)) !== undefined;
   }
 
   /** The mounted volume of an existing scratch of ours, or undefined (not ours, missing, or not mounted). */

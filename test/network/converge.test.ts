@@ -68,14 +68,29 @@ test('image + ports + scratchSizeGB: converge, port answers, move port, conflict
     assert.match(doc.Container.Storage.Path, /^\\\\\?\\Volume\{[0-9a-f-]{36}\}\\$/, 'the scratch volume is in the document');
     assert.match(doc.Container.Networking.Namespace, /^[0-9a-f-]{36}$/);
 
-    // 8080:80 → 8081:80 moves the listener.
+    // 8080:80 → 8081:80 moves the listener: the endpoint (and its namespace) and the system are
+    // re-created, the scratch is kept and re-attached (no scratch call at all in the call log).
+    const scratchBefore = readdirSync(scratch.root);
+    assert.equal(scratchBefore.length, 1);
+    await rig.emu.control.command('clearCallLog');
     rig.write('web', web('web', [`${p2}:80`, `${udp}:53/udp`]));
     controller.applySnapshot(await load());
     await until(async () => { const r = await running(); return r.length === 1 && r[0] !== id1; }, 'web re-created', controller);
     const [id2] = await running();
     assert.equal(await probeTcp(p2), `hcs-emulator ${id2} 80\n`);
     assert.equal(await probeTcp(p1), 'refused', 'the old port is closed (its endpoint was removed before the new one was made)');
-    assert.deepEqual(readdirSync(scratch.root), [id2], 'only the new system has a scratch');
+    assert.deepEqual(readdirSync(scratch.root), scratchBefore, 'the same scratch, not a new one');
+    const calls = await rig.emu.control.callLog();
+    const ops = (names: string[]) => calls.filter((c) => names.includes(c.op)).map((c) => `${c.op} ${c.id.replace(scratch.root, 'S')}`);
+    assert.deepEqual(ops(['CreateSandboxLayer', 'ExpandSandboxSize', 'ActivateLayer', 'PrepareLayer', 'UnprepareLayer', 'DeactivateLayer', 'DestroyLayer']), [], 'no scratch call');
+    assert.equal(ops(['DeleteEndpoint']).length, 1, 'the old endpoint was deleted');
+    assert.equal(ops(['CreateEndpoint']).length, 1, 'a new endpoint was made');
+    assert.equal(ops(['DeleteNamespace', 'CreateNamespace']).length, 2, 'and a new namespace');
+    assert.deepEqual(calls.filter((c) => c.op === 'Create').map((c) => c.id), [id2], 'one system created: the new one');
+    assert.ok(calls.some((c) => (c.op === 'ShutDown' || c.op === 'Terminate') && c.id === id1), 'the old system was stopped');
+    const doc2 = (await rig.emu.control.list()).find((s) => s.id === id2)!.document as typeof doc;
+    assert.equal(doc2.Container.Storage.Path, doc.Container.Storage.Path, 'the new system got the same scratch volume');
+    assert.notEqual(doc2.Container.Networking.Namespace, doc.Container.Networking.Namespace);
     const replaced = controller.history.list('web').map((e) => e.kind);
     assert.ok(replaced.includes('stopped'), `history: ${replaced.join(',')}`);
 
@@ -109,7 +124,7 @@ test('image + ports + scratchSizeGB: converge, port answers, move port, conflict
     await new Promise<void>((r, j) => { sock.once('error', j); sock.bind(udp, '127.0.0.1', () => r()); });
     await new Promise<void>((r) => sock.close(() => r()));
     assert.deepEqual(readdirSync(scratch.root), []);
-    assert.equal(existsSync(join(dataRoot, 'network', `${id3}.json`)), false);
+    assert.deepEqual(existsSync(join(dataRoot, 'network')) ? readdirSync(join(dataRoot, 'network')) : [], [], 'no network journal left');
     const host = (await rig.emu.control.command('host')) as { endpoints: unknown[]; namespaces: unknown[]; volumes: unknown[] };
     assert.deepEqual([host.endpoints, host.namespaces, host.volumes], [[], [], []]);
   } finally {

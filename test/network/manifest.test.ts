@@ -22,7 +22,7 @@ function folder(files: Record<string, string>): string {
   return dir;
 }
 
-test('ports, network and scratchSizeGB render a provisioning request and no Storage.Path; plan shows scratch, endpoint and namespace nodes before the create; the hash follows the ports', async () => {
+test('ports, network and scratchSizeGB render a provisioning request and no Storage.Path; plan shows scratch, endpoint and namespace nodes before the create; a ports-only change re-creates the endpoint, namespace and system and keeps the scratch', async () => {
   const a = await loadManifests(folder({ 'web.yaml': manifest('web', '    ports: ["8080:80", "5353:53/udp"]\n    scratchSizeGB: 30\n') }));
   assert.deepEqual(a.errors.map(formatError), []);
   const part = a.manifests[0]!.parts[0]!;
@@ -36,32 +36,48 @@ test('ports, network and scratchSizeGB render a provisioning request and no Stor
   const b = await loadManifests(folder({ 'web.yaml': manifest('web', '    ports: ["8081:80", "5353:53/udp"]\n    scratchSizeGB: 30\n') }));
   const p = plan({ desired: a.manifests, observed: { groups: new Map(), unrecognised: [] } });
   const id = part.id;
+  const { scratch: scratchId, network: netId } = part.provisionIds!;
+  assert.match(scratchId!, /^web-[0-9a-f]{12}$/);
+  assert.match(netId!, /^web-[0-9a-f]{12}$/);
+  assert.notEqual(scratchId, id, 'each object has its own id, from its own inputs');
   assert.deepEqual(p.nodes.map((n) => [n.id, n.deps]), [
-    [`create:scratch:${id}`, []],
-    [`create:endpoint:${id}`, [`create:scratch:${id}`]],
-    [`create:namespace:${id}`, [`create:endpoint:${id}`]],
-    [`create:${id}`, [`create:namespace:${id}`]],
+    [`create:scratch:${scratchId}`, []],
+    [`create:endpoint:${netId}`, [`create:scratch:${scratchId}`]],
+    [`create:namespace:${netId}`, [`create:endpoint:${netId}`]],
+    [`create:${id}`, [`create:namespace:${netId}`]],
     [`start:${id}`, [`create:${id}`]],
   ]);
   assert.equal(p.nodes[0]!.cause, `needed by ${id}`);
   assert.notEqual(b.manifests[0]!.configHash, a.manifests[0]!.configHash, 'a changed port is a new system');
+  const next = b.manifests[0]!.parts[0]!;
+  assert.equal(next.provisionIds!.scratch, scratchId, 'same layers and size: the same scratch');
+  assert.notEqual(next.provisionIds!.network, netId, 'other ports: another endpoint');
   // A ports-only change, with the old system running and its objects provisioned: the old system is
-  // stopped before its namespace, endpoint and scratch are removed, then the new ones are made
-  // before the new system. The image (layers) and the network are not touched.
-  const newId = b.manifests[0]!.parts[0]!.id;
-  const ready = [{ systemId: id, ready: true }];
+  // stopped, its namespace and endpoint are removed, new ones are made, and the new system is created
+  // on the same scratch (kept mounted, re-attached). The image (layers) and the network are not touched.
+  const newId = next.id;
+  const newNet = next.provisionIds!.network!;
   const change = plan({
     desired: b.manifests,
     observed: {
       groups: new Map([['web', { name: 'web', parts: [{ id, name: 'web', role: 'main' as const, hash: id.slice(-12), state: 'Running' as const }] }]]),
       unrecognised: [],
-      provisioned: { scratch: ready, endpoint: ready, namespace: ready },
+      provisioned: { scratch: [{ id: scratchId!, ready: true }], endpoint: [{ id: netId!, ready: true }], namespace: [{ id: netId!, ready: true }] },
     },
   });
   assert.deepEqual(change.nodes.map((n) => n.id), [
-    `stop:${id}`, `remove:namespace:${id}`, `remove:endpoint:${id}`, `remove:scratch:${id}`,
-    `create:scratch:${newId}`, `create:endpoint:${newId}`, `create:namespace:${newId}`, `create:${newId}`, `start:${newId}`,
+    `stop:${id}`, `remove:namespace:${netId}`, `remove:endpoint:${netId}`,
+    `create:endpoint:${newNet}`, `create:namespace:${newNet}`, `create:${newId}`, `start:${newId}`,
   ]);
+  // A size change is a new scratch (and a new system); the endpoint stays.
+  const c = await loadManifests(folder({ 'web.yaml': manifest('web', '    ports: ["8080:80", "5353:53/udp"]\n    scratchSizeGB: 40\n') }));
+  assert.notEqual(c.manifests[0]!.parts[0]!.provisionIds!.scratch, scratchId);
+  assert.equal(c.manifests[0]!.parts[0]!.provisionIds!.network, netId);
+  // With CreateBeforeStop the old system still runs on its scratch while the new one is created: one scratch per system.
+  const cbs = (ports: string) => loadManifests(folder({ 'web.yaml': manifest('web', `    ports: ["${ports}"]\n`).replace('spec:\n', 'spec:\n  updateStrategy: CreateBeforeStop\n') }));
+  const [x, y] = [await cbs('8080:80'), await cbs('8081:80')];
+  assert.deepEqual(x.errors.map(formatError), []);
+  assert.notEqual(x.manifests[0]!.parts[0]!.provisionIds!.scratch, y.manifests[0]!.parts[0]!.provisionIds!.scratch);
   const named = await loadManifests(folder({ 'web.yaml': manifest('web', '    network: nat\n') }));
   assert.deepEqual(named.manifests[0]!.parts[0]!.provision, { scratch: {}, network: { ports: [], network: 'nat' } });
   const own = await loadManifests(folder({ 'web.yaml': manifest('web', "    scratch: '\\\\?\\Volume{11111111-2222-3333-4444-555555555555}\\'\n") }));

@@ -1,6 +1,7 @@
 /** `plan`, `apply` and `ps`: one-shot commands against HCS. */
 import { createController, dependencyOrder, DesiredStore, groupObserved, nodeJson, plan, type NodeOp, type Plan } from '../../../reconciler/index.ts';
 import { withoutHeld } from '../../../reconciler/prune-holds.ts';
+import { observeProvisioned } from '../../../reconciler/provision-plan.ts';
 import type { HcsClient, Logger, ObservedSystem } from '../../../reconciler/ports.ts';
 import { RotationOverrides, withLogCapture } from '../log-capture.ts';
 import { DEFAULT_ROTATION } from '../../logs/writer.ts';
@@ -9,12 +10,15 @@ import { outputFormat, printJson, table, UsageError } from '../output.ts';
 import { realClock } from '../clock.ts';
 import { formatErrorsByFile, loadForCli } from './manifest.ts';
 import { parseDuration } from '../../manifest/index.ts';
+import { defaultDataRoot } from '../../images/paths.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const SYMBOL: Record<NodeOp, string> = {
   create: '+', start: '>', startProcess: '>', ensureProcess: '?', pause: '=', resume: '>', stop: '-', remove: '-', wait: '…',
 };
 
-/** `scratch ` etc. for provisioned objects (their hcsId is their system's). */
+/** `scratch ` etc. for provisioned objects (their hcsId is the object's own id). */
 const kindOf = (n: Plan['nodes'][number]): string => (n.resource.kind === 'computeSystem' || n.resource.kind === 'process' ? '' : `${n.resource.kind} `);
 
 /**
@@ -34,6 +38,18 @@ export function planJson(p: Plan): { converged: boolean; nodes: ReturnType<typeo
   return { converged: p.converged, nodes: dependencyOrder(p.nodes).map(nodeJson) };
 }
 
+/**
+ * Whether `plan` must look at provisioned objects: a manifest asks for them, or the data root has a
+ * scratch or network folder (our objects are recorded there: the scratch owner file before any
+ * call, the network journal right after each create; only an endpoint made by a controller killed
+ * before its first journal write is missed here, and `run` observes HNS itself every pass).
+ */
+function mayHaveProvisioned(desired: ReturnType<DesiredStore['list']>, dataRoot: string | undefined): boolean {
+  if (desired.some((d) => d.parts.some((p) => p.provision))) return true;
+  const root = dataRoot ?? defaultDataRoot();
+  return existsSync(join(root, 'scratch')) || existsSync(join(root, 'network'));
+}
+
 async function withHcs<T>(g: GlobalOptions, logger: Logger, start: boolean, fn: (hcs: HcsClient) => Promise<T>): Promise<T> {
   const { hcs } = await openHcsForCli(g, logger, { start });
   try {
@@ -50,7 +66,13 @@ export async function planCommand(opts: { manifests: string; output?: string; al
   const store = new DesiredStore();
   store.apply(snapshot, { allowEmpty: opts.allowEmpty === true });
   const result = await withHcs(g, logger, false, async (hcs) => {
-    const observed = groupObserved(await hcs.enumerate({ owners: [g.owner] }), g.owner);
+    // Scratches, endpoints, namespaces: observed the way run's list step does (before the enumerate),
+    // so a converged folder plans nothing and a vanished endpoint shows its create. Skipped (and the
+    // adapters not even loaded) when no manifest asks for provisioning and this data root never held any.
+    const provisioned = mayHaveProvisioned(store.list(), g.dataRoot)
+      ? await observeProvisioned((await import('../provisioning.ts')).openProvisioning(g.dataRoot, { readOnly: true }))
+      : undefined;
+    const observed = { ...groupObserved(await hcs.enumerate({ owners: [g.owner] }), g.owner), ...(provisioned ? { provisioned } : {}) };
     const names = new Set(store.list().map((d) => d.name));
     return plan({ desired: store.list(), observed: withoutHeld(observed, store.heldNames(), names), allowPrune: !store.holdsAllPruning(), now: Date.now() });
   });

@@ -292,6 +292,7 @@ EXPORT HRESULT DestroyLayer(const DriverInfo *info, const char16_t *id) {
     if (!p) return E_INVALIDARG;
     HRESULT hr = S_OK;
     if (exists(p) && nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) hr = HR_WIN32(lyr_win32_of_errno(errno));
+    if (hr == S_OK) lyr_notify("DestroyLayer", p);
     free(p);
     return hr;
 }

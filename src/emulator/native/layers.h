@@ -92,6 +92,8 @@ char *lyr_utf8_of(const char16_t *s);
 char *lyr_join2(const char *a, const char *b);
 char *lyr_sidecar(const char *path, const char *suffix, int create);
 DWORD lyr_win32_of_errno(int e);
+/* Tells the service that a layer call on `dir` succeeded, for its call log only (scratch.c; result ignored). */
+void lyr_notify(const char *api, const char *dir);
 int lyr_write_meta(efile *ef);
 void lyr_release(efile *ef);
 int lyr_mid_record(const efile *ef);

@@ -15,12 +15,15 @@ import type { FaultTable, Verdict } from './faults.ts';
 import { OP_SPECS, type OpSpec } from './ops.ts';
 import type { SystemStore } from './state.ts';
 import type { EventSink, HandleEntry, OpResult } from './types.ts';
+import type { HostServices } from './host.ts';
 
 /** What connections need from the service. */
 export interface ServiceCore {
   readonly store: SystemStore;
   readonly faults: FaultTable;
   readonly callLog: CallLog;
+  /** HNS objects and mounted volumes (checked by a schema 1.0 Hyper-V create). */
+  readonly host?: HostServices;
   /** performance.now() at service start. */
   readonly startedAt: number;
   readonly verbose: boolean;
@@ -128,7 +131,7 @@ export class LibraryConnection extends Connection implements EventSink {
     const ms = this.core.faults.latencyFor(opName(req.op) as OpName);
     if (ms > 0) await delay(ms);
     if (verdict.hang) await this.core.faults.waitReleased();
-    const effect = !verdict.fail || verdict.fail.afterEffect ? await spec.run({ store: this.core.store, req, api: this.api, ...handles }) : undefined;
+    const effect = !verdict.fail || verdict.fail.afterEffect ? await spec.run({ store: this.core.store, req, api: this.api, host: this.core.host, ...handles }) : undefined;
     if (verdict.fail) {
       const { hresult, resultDocument } = verdict.fail;
       return { hresult, result: resultDocument ?? resultError(hresult, `injected fault for ${opName(req.op)}`) };

@@ -52,8 +52,11 @@ export interface PortMapping { protocol: 'tcp' | 'udp'; internalPort: number; ex
 interface EndpointRecord { id: string; name: string; networkId: string; doc: Record<string, unknown>; ports: PortMapping[]; namespaceId?: string }
 interface NamespaceRecord { id: string; doc: Record<string, unknown>; endpoints: string[] }
 
-/** Who answers a published port: the id of the running system in the endpoint's namespace, if any. */
-export type SystemForNamespace = (namespaceId: string) => string | undefined;
+/**
+ * Who answers a published port: the id of the running system in the endpoint's namespace, or (a
+ * schema 1.0 Hyper-V container) the running system whose EndpointList names the endpoint, if any.
+ */
+export type SystemForNamespace = (namespaceId: string | undefined, endpointId: string) => string | undefined;
 
 const fail = (hresult: number, message: string): HcnResult => ({
   hresult, errorRecord: JSON.stringify({ Success: false, Error: message, ErrorCode: hresult >>> 0 }),
@@ -129,10 +132,15 @@ export class HcnState {
     for (const ep of this.endpoints.values()) {
       const m = ep.ports.find((p) => p.protocol === key.protocol && p.externalPort === key.port);
       if (!m) continue;
-      const sys = ep.namespaceId ? systemFor(ep.namespaceId) : undefined;
+      const sys = systemFor(ep.namespaceId, ep.id);
       return sys ? `hcs-emulator ${sys} ${m.internalPort}\n` : undefined;
     }
     return undefined;
+  }
+
+  /** Does this HNS endpoint exist (a schema 1.0 EndpointList entry)? */
+  hasEndpoint(id: string): boolean {
+    return this.endpoints.has(normId(id));
   }
 
   /** Runs one call (api = Enumerate|Create|Open|Query|Modify|Delete + Network|Endpoint|Namespace). */

@@ -15,6 +15,8 @@ export const HOST_REQUEST = FrameType.HostRequest;
 export const HOST_RESPONSE = FrameType.HostResponse;
 
 const VOLUME_APIS = new Set(['ActivateLayer', 'DeactivateLayer', 'PrepareLayer', 'UnprepareLayer', 'GetLayerMountPath']);
+/** Layer calls done in the caller (native/scratch.c lyr_notify): the service only logs them. */
+const NOTICES = new Set(['CreateSandboxLayer', 'ExpandSandboxSize', 'DestroyLayer']);
 
 /** The host state of one service: HNS objects and mounted scratch volumes. */
 export class HostServices {
@@ -22,7 +24,7 @@ export class HostServices {
   readonly volumes = new VolumeTable();
 
   constructor(store: () => SystemStore) {
-    this.hcn = new HcnState((ns) => runningSystemIn(store(), ns));
+    this.hcn = new HcnState((ns, ep) => runningSystemIn(store(), ns, ep));
   }
 
   /** A Windows reboot: mounted volumes, endpoints, namespaces and NAT networks vanish. */
@@ -37,13 +39,17 @@ export class HostServices {
   }
 }
 
-/** The running system whose document names this namespace (Container.Networking.Namespace). */
-function runningSystemIn(store: SystemStore, namespaceId: string): string | undefined {
+/**
+ * The running system whose document names this namespace (Container.Networking.Namespace), or, for
+ * a schema 1.0 document, this endpoint in its EndpointList ([MOBY] local_windows.go createWindows).
+ */
+function runningSystemIn(store: SystemStore, namespaceId: string | undefined, endpointId: string): string | undefined {
   for (const sys of store.systems.values()) {
     if (sys.state !== 'Running') continue;
-    const c = (sys.document as { Container?: { Networking?: { Namespace?: unknown } } }).Container;
-    const ns = c?.Networking?.Namespace;
-    if (typeof ns === 'string' && ns.toLowerCase() === namespaceId.toLowerCase()) return sys.id;
+    const doc = sys.document as { Container?: { Networking?: { Namespace?: unknown } }; EndpointList?: unknown };
+    const ns = doc.Container?.Networking?.Namespace;
+    if (namespaceId && typeof ns === 'string' && ns.toLowerCase() === namespaceId.toLowerCase()) return sys.id;
+    if (Array.isArray(doc.EndpointList) && doc.EndpointList.some((e) => typeof e === 'string' && e.toLowerCase() === endpointId.toLowerCase())) return sys.id;
   }
   return undefined;
 }
@@ -78,9 +84,13 @@ export class HostConnection extends Connection {
     const api = r.str() ?? '';
     const a = r.str(), b = r.str(), c = r.str();
     r.end();
+    const arrived = performance.now();
     void this.run(api, a, b, c).then(
       (res) => {
         this.write(encodeHostResponse(seq, res.hresult, res.result, res.errorRecord));
+        // Host calls are in the call log too (op = the API, id = its first argument: a folder or an HCN id).
+        const durationMs = Math.round((performance.now() - arrived) * 1000) / 1000;
+        this.core.callLog.add({ at: Math.round(arrived - this.core.startedAt), clientPid: this.pid, op: api, id: a ?? '', hresult: res.hresult >>> 0, durationMs });
         if (this.core.verbose) this.core.log(`host pid=${this.pid} ${api} ${a ?? ''} -> 0x${(res.hresult >>> 0).toString(16)}`);
       },
       (err: unknown) => {
@@ -91,6 +101,7 @@ export class HostConnection extends Connection {
   }
 
   private async run(api: string, a: string | null, b: string | null, c: string | null): Promise<HcnResult> {
+    if (NOTICES.has(api)) return { hresult: 0 };
     if (VOLUME_APIS.has(api)) return this.host.volumes.call(api, a, b);
     return this.host.hcn.call(api, a, b, c);
   }

@@ -11,6 +11,8 @@ import {
 import { basicProperties, matchesQuery, systemProperties } from './properties.ts';
 import { CTRL_C_EXIT_CODE, KILLED_EXIT_CODE, processStatus, type SystemStore } from './state.ts';
 import type { HandleEntry, OpResult, ProcessRecord, SystemRecord } from './types.ts';
+import type { HostServices } from './host.ts';
+import { checkSchema1Resources } from './schema1-resources.ts';
 
 /** Everything a handler needs. */
 export interface OpContext {
@@ -22,6 +24,8 @@ export interface OpContext {
   newEntry?: HandleEntry;
   /** Which C API the request came through (vmcompute also takes schema 1.0 documents). */
   api?: 'computecore' | 'vmcompute';
+  /** The host's HNS objects and volumes (a schema 1.0 Hyper-V create checks what it names). */
+  host?: HostServices;
 }
 
 type Handler = (ctx: OpContext) => OpResult | Promise<OpResult>;
@@ -72,12 +76,16 @@ function enumerate({ store, req }: OpContext): OpResult {
   return json(list);
 }
 
-function create({ store, req, newEntry, api }: OpContext): OpResult {
+function create({ store, req, newEntry, api, host: hostServices }: OpContext): OpResult {
   const idProblem = checkSystemId(req.a);
   if (idProblem) return fail(HR.E_INVALIDARG, idProblem);
   const id = req.a as string;
   const doc = parseSystemDocument(req.b, { schema1: api === 'vmcompute' });
   if (!doc.ok) return fail(HR.HCS_E_INVALID_JSON, doc.message);
+  if (api === 'vmcompute') {
+    const problem = checkSchema1Resources(doc.value.document, hostServices);
+    if (problem) return problem;
+  }
   const hostId = doc.value.hostingSystemId;
   // No source gives these codes ([SCHEMA]: "The hosting system must already have been created");
   // not-found / invalid-state are the natural ones and are not permanent (audit D25, UNVERIFIED).

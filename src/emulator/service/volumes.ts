@@ -54,6 +54,11 @@ export class VolumeTable {
     }
   }
 
+  /** Is the scratch in this folder activated (attached on the host)? */
+  isActivated(folder: string): boolean {
+    return this.byPath.has(folder);
+  }
+
   /** Is this `\\?\Volume{GUID}` path (with or without the trailing backslash) a prepared volume? */
   isMounted(volumePath: string): boolean {
     const guid = /^\\\\\?\\Volume\{([0-9a-f-]{36})\}\\?$/i.exec(volumePath)?.[1]?.toLowerCase();
