@@ -18,7 +18,7 @@ import { parseSystemId, shortHash } from './identity.ts';
 import { Limiter } from './limiter.ts';
 import { groupObserved, isLive, type ObservedState } from './observed.ts';
 import { plan, type Plan } from './plan.ts';
-import type { Clock, Disposable, HcsClient, Logger, ManifestSnapshot, ProcessEvent, ProvisionPort, ResourcePorts, SystemEvent } from './ports.ts';
+import type { Clock, Disposable, HcsClient, ImagePort, Logger, ManifestSnapshot, ProcessEvent, ProvisionPort, ResourcePorts, SystemEvent } from './ports.ts';
 import type { ExitInfo } from './reasons.ts';
 import { NO_RUNTIME, reduceRuntime, type Outcome, type RuntimeInfo } from './runtime.ts';
 import { buildStatus, type ControllerStatus } from './status.ts';
@@ -28,6 +28,8 @@ import { describeListError } from './list-error.ts';
 import { DEFAULT_TIMEOUTS, type OperationTimeouts } from './timeouts.ts';
 
 const MAX_TIMER_MS = 2_147_483_647;
+/** `Always` images of running systems are resolved again at most this often (a moved tag re-creates). */
+const ALWAYS_RESOLVE_MS = 60_000;
 
 /** Options of {@link createController}. */
 export interface ControllerOptions {
@@ -51,6 +53,8 @@ export interface ControllerOptions {
   entrypoints?: EntrypointRecords;
   /** Scratches, endpoints and namespaces for parts that ask for them (src/network, src/scratch). */
   provision?: ProvisionPort;
+  /** The image store for manifests naming an image (src/images): pull nodes and `Pulling` status. */
+  images?: ImagePort;
 }
 
 /** A running controller. */
@@ -122,6 +126,7 @@ class ControllerImpl implements Controller {
       lookupOwner: async (id) => (await opts.hcs.enumerate({ ids: [id] }, { timeoutMs: this.#timeouts.enumerate })).find((x) => x.id === id)?.owner,
       ...(opts.entrypoints ? { entrypoints: opts.entrypoints } : {}),
       ...(opts.provision ? { provision: opts.provision } : {}),
+      ...(opts.images ? { images: opts.images } : {}),
     });
     this.#systems = new SystemActors({
       runNodes: (name, nodes, signal) => this.#runNodes(name, nodes, signal),
@@ -179,6 +184,10 @@ class ControllerImpl implements Controller {
       suspended: this.opts.suspended === true,
       now,
       warnings: this.#warnings,
+      pulling: (name) => {
+        const reference = this.#desired.get(name)?.image?.reference;
+        return reference !== undefined ? this.opts.images?.progress(reference) : undefined;
+      },
     });
   }
 
@@ -302,6 +311,7 @@ class ControllerImpl implements Controller {
       const all = await this.#ports.computeSystem.observe({ kind: 'computeSystem', name: '*' });
       const observed = groupObserved(all, this.opts.owner);
       if (provisioned) observed.provisioned = provisioned;
+      if (this.opts.images) observed.images = await this.#observeImages();
       this.#detectMissedExits(observed, knownBefore);
       await this.#releaseStopped(observed);
       await this.#adopt(observed);
@@ -319,6 +329,12 @@ class ControllerImpl implements Controller {
       endpoint: await this.#ports.endpoint.observe({ ...ref, kind: 'endpoint' }),
       namespace: await this.#ports.namespace.observe({ ...ref, kind: 'namespace' }),
     };
+  }
+
+  /** The images the desired systems name, as the store has them (for the image rule, plan-images.ts). */
+  async #observeImages(): Promise<NonNullable<ObservedState['images']>> {
+    const references = [...new Set(this.#desired.list().flatMap((d) => (d.image ? [d.image.reference] : [])))];
+    return references.length > 0 ? this.opts.images!.observe(references) : [];
   }
 
   /** Resync period, shortened to the end of the earliest backoff window (resync 0 = only then). */
@@ -343,6 +359,7 @@ class ControllerImpl implements Controller {
       allowPrune: !this.#desired.holdsAllPruning(),
       suspended: this.opts.suspended,
       defaultStopTimeoutMs: this.opts.defaultStopTimeoutMs,
+      ...(this.opts.images ? { alwaysResolveMs: ALWAYS_RESOLVE_MS } : {}),
     });
   }
 

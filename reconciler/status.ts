@@ -9,15 +9,17 @@ import { shortHash } from './identity.ts';
 import type { ObservedState } from './observed.ts';
 import type { Plan } from './plan.ts';
 import type { RuntimeInfo } from './runtime.ts';
-import type { IgnoredManifest, ManifestError, ManifestSnapshot } from './ports.ts';
+import type { IgnoredManifest, ImagePullProgress, ManifestError, ManifestSnapshot } from './ports.ts';
 
 /** One row of `status`. */
 export interface SystemStatus {
   name: string;
   /** Desired state, or `Absent` for a system whose manifest is gone (being pruned). */
   desired: 'Running' | 'Stopped' | 'Paused' | 'Absent';
-  /** Observed state of the main part (`Absent` when HCS has none). */
+  /** Observed state of the main part (`Absent` when HCS has none; `Pulling` while its image is pulled). */
   actual: string;
+  /** While the image of a system not yet created is pulled: the reference and bytes done / total. */
+  pull?: { reference: string } & ImagePullProgress;
   ids: string[];
   hash?: string;
   restarts: number;
@@ -72,6 +74,8 @@ export interface StatusInputs {
   suspended: boolean;
   now: number;
   warnings?: readonly string[];
+  /** The pull in flight of a name's image, if any. */
+  pulling?(name: string): ImagePullProgress | undefined;
 }
 
 /** Join everything the controller knows into status rows. */
@@ -130,11 +134,13 @@ function row(inp: StatusInputs, name: string, pending: string[]): SystemStatus {
   const firstEvent = inp.history.list(name)[0];
   const since = info.since ?? firstEvent?.at;
   const lastError = info.failed?.hash === d?.configHash ? info.failed?.message : info.lastError;
+  const progress = d?.image && !main ? inp.pulling?.(name) : undefined;
   return {
     name,
     desired: d ? d.state : 'Absent',
     // With HCS not answering, the last observation is stale: say so rather than show it.
-    actual: inp.listError !== undefined ? 'Unknown' : main ? main.state || 'Created' : 'Absent',
+    actual: inp.listError !== undefined ? 'Unknown' : main ? main.state || 'Created' : progress ? 'Pulling' : 'Absent',
+    ...(progress && d?.image ? { pull: { reference: d.image.reference, doneBytes: progress.doneBytes, totalBytes: progress.totalBytes } } : {}),
     ids: parts.map((p) => p.id),
     ...(hash ? { hash } : {}),
     restarts: info.restarts,
