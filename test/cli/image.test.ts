@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,7 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
   let dir: string;
   before(async () => {
     reg = await startRealRegistry();
-    img = windowsImage([await layerTar(baseLayerEntries()), await layerTar([{ name: 'Files/app', type: 'directory' }, { name: 'Files/app/web.exe', data: 'MZ' }])], { config: { Entrypoint: ['C:\\app\\web.exe'], Cmd: ['--port', '80'] } });
+    img = windowsImage([await layerTar(baseLayerEntries()), await layerTar([{ name: 'Files/app', type: 'directory' }, { name: 'Files/app/web.exe', data: 'MZ' }])], { config: { Entrypoint: ['C:\\app\\web.exe'], Cmd: ['--port', '80'], User: 'ContainerUser' } });
     await pushImage(reg.base, 'win/web', 'v1', img);
     dir = mkdtempSync(join(tmpdir(), 'hcsr-cli-img-'));
     mkdirSync(join(dir, 'manifests'));
@@ -73,6 +73,7 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
     const render = await cli([...g, 'render', join(dir, 'manifests', 'web.yaml'), '-o', 'json']);
     assert.equal(render.code, 0, render.stderr);
     assert.match(render.stdout, /"CommandLine": "C:\\\\app\\\\web.exe --port 80"/);
+    assert.match(render.stdout, /"User": "ContainerUser"/, "the image config's User, as ProcessParameters.User");
     assert.match(render.stdout, new RegExp(`"Path": "${join(dir, 'data', 'layers').replace(/[/\\]/g, '.')}`));
 
     const rm = await cli([...g, 'image', 'rm', ref, '--manifests', join(dir, 'manifests')]);
@@ -97,7 +98,35 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
     assert.match(missing.stderr, /^hcs-reconciler: .*win\/nope:v1: manifest v1: 404 MANIFEST_UNKNOWN: manifest unknown\n$/);
   });
 
-  test('apply on the emulator: a pulled image converges; a new tag pulled re-creates; deleted + pruned leaves the store empty', async () => {
+  test('validate and plan without a store do not fail; plan shows the pull node before the system (text and -o json)', async () => {
+    const g = ['--data-root', join(dir, 'fresh-never-created')];
+    const folder = join(dir, 'ci-manifests');
+    mkdirSync(folder);
+    const ref = `${reg.host}/win/web:v1`;
+    writeFileSync(join(folder, 'web.yaml'), manifest('web', ref));
+    const validate = await cli([...g, 'validate', folder]);
+    assert.equal(validate.code, 0, validate.stderr + validate.stdout);
+    const socket = join(dir, 'emu-plan.sock');
+    const emu = await startEmulator({ socketPath: socket });
+    try {
+      const json = await cli([...g, 'plan', '--manifests', folder, '-o', 'json'], { HCS_EMULATOR_SOCKET: socket });
+      assert.equal(json.code, 2, json.stderr);
+      const doc = JSON.parse(json.stdout) as { converged: boolean; nodes: { id: string; op: string; resource: { kind: string; image?: string }; deps: string[] }[] };
+      assert.deepEqual(doc.nodes.map((n) => `${n.op} ${n.resource.kind}`).slice(0, 3), ['pull image', 'create scratch', 'create computeSystem']);
+      assert.equal(doc.nodes[0]!.resource.image, ref);
+      assert.deepEqual(doc.nodes[1]!.deps, [`pull:image:${ref}`]);
+      const text = await cli([...g, 'plan', '--manifests', folder], { HCS_EMULATOR_SOCKET: socket });
+      assert.equal(text.code, 2, text.stderr);
+      const lines = text.stdout.split('\n');
+      assert.equal(lines[0], `↓ pull image ${ref} (web): image ${ref} is not in the local image store (imagePullPolicy IfNotPresent)`);
+      assert.equal(lines.length - 2, doc.nodes.length, 'the same nodes as -o json');
+      assert.equal(existsSync(join(dir, 'fresh-never-created')), false, 'validate and plan create no store');
+    } finally {
+      await emu.stop();
+    }
+  });
+
+  test('apply on the emulator: converges from an empty store (apply pulls); a new tag pulls and re-creates; deleted + pruned leaves the store empty', async () => {
     const g = ['--data-root', join(dir, 'data2'), '--owner', 'img-test'];
     const socket = join(dir, 'emu.sock');
     const emu = await startEmulator({ socketPath: socket });
@@ -109,10 +138,6 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
       await pushImage(reg.base, 'win/web', 'v2', v2);
       const v1ref = `${reg.host}/win/web:v1`;
       writeFileSync(join(folder, 'web.yaml'), manifest('web', v1ref));
-      const notPulled = await cli([...g, 'apply', '--manifests', folder, '--timeout', '30s'], env);
-      assert.equal(notPulled.code, 1, 'an image that is not pulled is a manifest error');
-      assert.match(notPulled.stderr + notPulled.stdout, /is not pulled yet; run "hcs-reconciler image pull/);
-      assert.equal((await cli([...g, 'image', 'pull', v1ref])).code, 0);
       const apply = await cli([...g, 'apply', '--manifests', folder, '--timeout', '60s'], env);
       assert.equal(apply.code, 0, apply.stderr + apply.stdout);
       const systems = async () => (await emu.control.list()).filter((s) => s.owner === 'img-test' && s.state === 'Running');
@@ -124,8 +149,8 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
 
       // A new tag: pulled, then apply re-creates the system (new config hash) with v2's layers.
       writeFileSync(join(folder, 'web.yaml'), manifest('web', `${reg.host}/win/web:v2`));
-      assert.equal((await cli([...g, 'image', 'pull', `${reg.host}/win/web:v2`])).code, 0);
-      assert.equal((await cli([...g, 'apply', '--manifests', folder, '--timeout', '60s'], env)).code, 0);
+      const retag = await cli([...g, 'apply', '--manifests', folder, '--timeout', '60s'], env);
+      assert.equal(retag.code, 0, retag.stderr);
       const [second] = await systems();
       assert.notEqual(second!.id, first!.id);
       assert.equal(second!.processes[0]?.commandLine, 'C:\\app\\web.exe --v2');
@@ -182,9 +207,9 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
       const layers = (web!.document.Container as { Storage: { Layers: { Path: string }[] } }).Storage.Layers;
       assert.ok(layers.length === 2 && layers.every((l) => l.Path.startsWith(join(dir, 'data3', 'layers'))));
       writeFileSync(join(folder, 'nope.yaml'), manifest('nope', `${reg.host}/win/nope:v1`));
-      await waitLog(/manifest error.*win\/nope:v1: pull failed \(attempt \d+, retry in \d+s\):.*404 MANIFEST_UNKNOWN/);
+      await waitLog(/"system":"nope","event":"backoff".*pull failed: .*win\/nope:v1: manifest v1: 404 MANIFEST_UNKNOWN.*; retry in \d+s/);
       writeFileSync(join(folder, 'old.yaml'), manifest('old', `${reg.host}/win/old:ltsc2019`));
-      await waitLog(/manifest error.*win\/old:ltsc2019.*10\.0\.20348.*10\.0\.17763\.1.*permanent; fix the manifest/);
+      await waitLog(/"system":"old","event":"error".*pull failed permanently: .*10\.0\.20348.*10\.0\.17763\.1/);
       assert.ok((await emu.control.list()).some((s) => s.id === web!.id && s.state === 'Running'), 'failing manifests change nothing running');
     } finally {
       child.kill('SIGTERM');
