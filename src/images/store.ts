@@ -13,7 +13,7 @@ import { formatReference, parseReference, RegistryError, type ImageReference, ty
 import { applyLayer } from './apply.ts';
 import { BlobFetcher, TapUnused } from './blobs.ts';
 import { hexOf, StorePaths } from './paths.ts';
-import { BaseLayerWriter, LegacyLayerWriter, type LayerOps } from './writers.ts';
+import { LayerWriter, type LayerOps } from './writers.ts';
 
 /** One stored layer (manifest order: base first). */
 export interface LayerRecord {
@@ -289,11 +289,11 @@ export class ImageStore {
     try {
       if (parents.length === 0) {
         await mkdir(staging);
-        await applyLayer(blob, layer.compression, layer.diffId, new BaseLayerWriter(this.ops, staging));
+        await applyLayer(blob, layer.compression, layer.diffId, LayerWriter.base(this.ops, staging));
       } else {
         transport = join(this.paths.tmp, `import-${randomBytes(6).toString('hex')}`);
         await mkdir(transport);
-        await applyLayer(blob, layer.compression, layer.diffId, new LegacyLayerWriter(this.ops, transport, staging, parents));
+        await applyLayer(blob, layer.compression, layer.diffId, LayerWriter.transport(this.ops, transport, staging, parents));
       }
       await verified; // the compressed digest: a layer from a stream is committed only after it
       // UNVERIFIED on Windows: renaming a processed layer folder keeps it valid (blank.vhdx's parent locator).
