@@ -181,3 +181,19 @@ test('controller: a failed pull is reported with the registry text and retried a
   assert.equal(hcs.calls.filter((c) => c.startsWith('create ')).length, 0, 'nothing created');
   await controller.dispose();
 });
+
+test('controller: an edit to a tag whose pull fails (a tampered blob: digest error) changes nothing running', async () => {
+  const { hcs, controller, images, resolved } = setup();
+  images.stored.set(REF, 'sha256:aa');
+  controller.applySnapshot(snapshot([resolved]));
+  await until(() => hcs.systems.get(resolved.parts[0]!.id)?.state === 'Running', 'v1 runs');
+  const v2 = fromImage('web', undefined, { reference: 'reg.local/win/web:v2' });
+  controller.applySnapshot(snapshot([v2]));
+  await images.pulling();
+  images.fail('layer sha256:bb: downloaded content has digest sha256:cc', true);
+  await until(() => controller.status().systems[0]?.phase === 'failed', 'the edit is parked');
+  assert.equal(hcs.systems.get(resolved.parts[0]!.id)?.state, 'Running', 'v1 still runs');
+  assert.equal(hcs.calls.filter((c) => c.startsWith('shutdown') || c.startsWith('terminate')).length, 0, 'nothing stopped');
+  assert.match(controller.status().systems[0]!.lastError!, /digest/);
+  await controller.dispose();
+});
