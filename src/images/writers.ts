@@ -5,7 +5,8 @@
  *
  * - `LayerWriter.base` writes straight into the layer folder: CreateFileW (backup semantics),
  *   SetFileInformationByHandle(FileBasicInfo), BackupWrite of the backup stream (with security), then
- *   the directory times again, then ProcessBaseImage.
+ *   the directory times again, then ProcessBaseImage, and ProcessUtilityImage(<layer>\UtilityVM)
+ *   when the tar had `UtilityVM/Files` ([SHIM] baselayerwriter.go, provisioning.md 2.3 item 2).
  * - `LayerWriter.transport` writes the transport format into a staging folder (Files\: each file is its
  *   4-byte attributes + backup stream, each directory gets a `<dir>.$wcidirs$` marker; Hives\ with
  *   BackupWrite; tombstones.txt for whiteouts), then ImportLayer(dest, staging, parents).
@@ -18,6 +19,7 @@ import { adsStreamName, BACKUP_ALTERNATE_DATA, BACKUP_DATA, BACKUP_REPARSE_DATA,
 export interface LayerOps {
   nameToGuid(name: string): string;
   processBaseImage(path: string): void;
+  processUtilityImage(path: string): void;
   importLayer(path: string, source: string, parents: readonly { id: string; path: string }[]): void;
   destroyLayer(path: string): void;
   createFile(path: string, access: number, share: number, disposition: number, flags: number): number;
@@ -128,6 +130,8 @@ export class LayerWriter {
   readonly #dirs: { path: string; info: BasicInfo }[] = [];
   readonly #tombstones: string[] = [];
   readonly #links: { name: string; target: string }[] = [];
+  /** A base layer with a utility VM image (`UtilityVM/Files` was an entry). */
+  #hasUtilityVm = false;
 
   private constructor(private readonly ops: LayerOps, private readonly target: Target) {}
 
@@ -144,6 +148,7 @@ export class LayerWriter {
   add(spec: FileSpec): void {
     this.#close();
     if (spec.name.split('/').some((p) => p === '..' || p === '')) throw new Error(`layer entry ${spec.name}: not a relative path`);
+    if (spec.name === 'UtilityVM/Files') this.#hasUtilityVm = true; // hcsshim's test, exactly this entry
     const path = native(this.#root(), spec.name);
     mkdirSync(dirname(path), { recursive: true });
     const sink = this.target.kind === 'base' ? this.#baseSink(spec, path) : this.#transportSink(spec, path);
@@ -191,6 +196,7 @@ export class LayerWriter {
         }
       }
       this.ops.processBaseImage(t.root);
+      if (this.#hasUtilityVm) this.ops.processUtilityImage(join(t.root, 'UtilityVM'));
       return;
     }
     if (this.#tombstones.length > 0) {
@@ -234,6 +240,10 @@ export class LayerWriter {
       const handle = this.ops.createFile(path, RW_ACCESS, FILE_SHARE_READ, CREATE_NEW, 0);
       this.ops.setFileBasicInfo(handle as never, { ...spec.info, fileAttributes: 0 }, path);
       return new BackupSink(this.ops, handle, false, path);
+    }
+    if (spec.name === 'UtilityVM' || spec.name.startsWith('UtilityVM/')) {
+      // hcsshim's legacyLayerWriter clones the parent's UtilityVM into the layer and mutates it (legacy.go): not done here.
+      throw new Error(`layer entry ${spec.name}: a utility VM image in a non-base layer is not supported (only in base layers)`);
     }
     if (spec.name !== 'Files' && !spec.name.startsWith('Files/')) throw new Error(`layer entry ${spec.name}: only Files/ and Hives/ may appear in a non-base layer`);
     let file = path;
