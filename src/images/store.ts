@@ -168,7 +168,11 @@ export class ImageStore {
             return await this.importLayer(tap, l, parents, ids[i]!, download);
           } catch (err) {
             // The stream was not fed, or broke off: the download resumes into its file; import from that.
-            if (!(err instanceof TapUnused) && !(err instanceof RegistryError && err.kind === 'network') && !isTapError(err)) throw err;
+            if (!(err instanceof TapUnused) && !(err instanceof RegistryError && err.kind === 'network') && !isTapError(err)) {
+              // Bad bytes make the importer fail first; the download goes on hashing them, and its digest error is the one to report.
+              const downloaded = await download.then(() => undefined, (e: unknown) => e);
+              throw downloaded instanceof RegistryError && downloaded.kind === 'digest' ? downloaded : err;
+            }
           }
         }
         const blob = await download;
