@@ -244,6 +244,25 @@ export class LayerNative {
     ctx.value = box[0];
     if (written[0] !== chunk.length) throw new LayerError('BackupWrite', target, fromWin32(29));
   }
+  /**
+   * The same BackupWrite on a libuv pool thread (koffi's async call), so that parsing the next
+   * chunk overlaps this write (the image bench). `chunk` must not change until it resolves.
+   */
+  backupWriteAsync(h: FileHandle, chunk: Uint8Array, processSecurity: boolean, ctx: BackupContext, target: string): Promise<void> {
+    const written: [number] = [0];
+    const box: [unknown] = [ctx.value ?? null];
+    return new Promise((resolve, reject) => {
+      this.k.BackupWrite.async(h, chunk, chunk.length, written, 0, processSecurity ? 1 : 0, box, (err: unknown, ok: number) => {
+        if (err) return reject(err);
+        ctx.value = box[0];
+        // GetLastError is per thread and the call ran on a pool thread: its code is not readable
+        // here. The writers send only file data this way (no records to parse), so a failure is
+        // the file system's: reported as ERROR_WRITE_FAULT.
+        if (ok === 0 || written[0] !== chunk.length) return reject(new LayerError('BackupWrite', target, fromWin32(29)));
+        resolve();
+      });
+    });
+  }
   /** The closing BackupWrite(bAbort = TRUE) that frees the context (go-winio BackupFileWriter.Close). */
   backupWriteEnd(h: FileHandle, processSecurity: boolean, ctx: BackupContext, target: string): void {
     if (ctx.value === undefined || ctx.value === null) return;

@@ -27,6 +27,8 @@ export interface LayerOps {
   createHardLink(newName: string, existing: string): void;
   setFileBasicInfo(h: never, info: BasicInfo, target: string): void;
   backupWrite(h: never, chunk: Uint8Array, processSecurity: boolean, ctx: { value: unknown }, target: string): void;
+  /** BackupWrite on a pool thread (koffi async), so the next chunk is parsed while this one is written; optional. */
+  backupWriteAsync?(h: never, chunk: Uint8Array, processSecurity: boolean, ctx: { value: unknown }, target: string): Promise<void>;
   backupWriteEnd(h: never, processSecurity: boolean, ctx: { value: unknown }, target: string): void;
   closeHandle(h: never, target: string): void;
 }
@@ -55,39 +57,68 @@ const native = (root: string, name: string) => join(root, ...name.split('/'));
 
 /** Where the backup stream of the current entry goes. */
 interface Sink {
-  write(b: Buffer): void;
+  /** `data`: bytes inside a BACKUP_DATA body (no record structure to parse). */
+  write(b: Buffer, data?: boolean): Promise<void> | void;
   /** Flushes and closes; the entry is complete. */
-  end(): void;
+  end(): Promise<void> | void;
 }
 
 /**
  * BackupWrite into an open handle. Small records (headers, security, reparse) and tar chunks are
  * coalesced into writes of up to {@link COALESCE_BYTES}: every BackupWrite is one native call
- * through koffi, and the call, not the copy, is what costs (the image bench).
+ * through koffi, and the call, not the copy, is what costs (the image bench). With
+ * `backupWriteAsync` a buffer of file data only runs on a pool thread while the next one fills
+ * (two buffers, at most one write in flight, in order). Buffers with record headers are written
+ * synchronously: a malformed stream is reported there with its GetLastError code, which a pool
+ * thread's call cannot give (the last error is per thread).
  */
 class BackupSink implements Sink {
   readonly #ctx = { value: null as unknown };
-  readonly #buf = Buffer.allocUnsafe(COALESCE_BYTES);
+  /** Two buffers: one filling while the other is written. */
+  readonly #bufs: [Buffer, Buffer | undefined] = [Buffer.allocUnsafe(COALESCE_BYTES), undefined];
+  #current = 0;
   #used = 0;
+  /** The current buffer holds record bytes (headers, security, reparse), not only file data. */
+  #records = false;
+  #inflight: Promise<void> | undefined;
   constructor(private readonly ops: LayerOps, private readonly handle: number, private readonly processSecurity: boolean, private readonly target: string) {}
-  write(b: Buffer): void {
-    if (this.#used + b.length > COALESCE_BYTES) this.#flush();
-    if (b.length >= COALESCE_BYTES) return this.ops.backupWrite(this.handle as never, b, this.processSecurity, this.#ctx, this.target);
-    b.copy(this.#buf, this.#used);
+  async write(b: Buffer, data = false): Promise<void> {
+    if (this.#used + b.length > COALESCE_BYTES) await this.#flush();
+    if (b.length >= COALESCE_BYTES) return this.#send(b, data);
+    b.copy(this.#bufs[this.#current]!, this.#used);
     this.#used += b.length;
+    if (!data) this.#records = true;
   }
-  end(): void {
+  async end(): Promise<void> {
     try {
-      this.#flush();
+      await this.#flush();
+      await this.#settle();
       this.ops.backupWriteEnd(this.handle as never, this.processSecurity, this.#ctx, this.target);
     } finally {
+      await this.#settle().catch(() => undefined); // never close under a write in flight
       this.ops.closeHandle(this.handle as never, this.target);
     }
   }
-  #flush(): void {
+  async #flush(): Promise<void> {
     if (this.#used === 0) return;
-    this.ops.backupWrite(this.handle as never, this.#buf.subarray(0, this.#used), this.processSecurity, this.#ctx, this.target);
+    await this.#send(this.#bufs[this.#current]!.subarray(0, this.#used), !this.#records);
+    this.#records = false;
+    // #send waited for the other buffer's write: it is free, fill it while this one is written.
+    this.#current = 1 - this.#current;
+    this.#bufs[this.#current] ??= Buffer.allocUnsafe(COALESCE_BYTES);
     this.#used = 0;
+  }
+  /** Starts the write of `b` after the one in flight (its buffer must stay untouched until then). */
+  async #send(b: Buffer, data: boolean): Promise<void> {
+    await this.#settle();
+    const { ops } = this;
+    if (!ops.backupWriteAsync || !data) return ops.backupWrite(this.handle as never, b, this.processSecurity, this.#ctx, this.target);
+    this.#inflight = ops.backupWriteAsync(this.handle as never, b, this.processSecurity, this.#ctx, this.target);
+  }
+  async #settle(): Promise<void> {
+    const p = this.#inflight;
+    this.#inflight = undefined;
+    await p;
   }
 }
 
@@ -145,8 +176,8 @@ export class LayerWriter {
     return new LayerWriter(ops, { kind: 'transport', staging, dest, parents });
   }
 
-  add(spec: FileSpec): void {
-    this.#close();
+  async add(spec: FileSpec): Promise<void> {
+    await this.#close();
     if (spec.name.split('/').some((p) => p === '..' || p === '')) throw new Error(`layer entry ${spec.name}: not a relative path`);
     if (spec.name === 'UtilityVM/Files') this.#hasUtilityVm = true; // hcsshim's test, exactly this entry
     const path = native(this.#root(), spec.name);
@@ -155,35 +186,36 @@ export class LayerWriter {
     if (!sink) return;
     this.#sink = sink;
     // A transport hive is a plain BackupWrite without security ([SHIM] legacy.go).
-    if (spec.securityDescriptor && !(this.target.kind === 'transport' && isHive(spec.name))) this.#stream(streamRecord(BACKUP_SECURITY_DATA, spec.securityDescriptor));
-    if (spec.reparse) this.#stream(streamRecord(BACKUP_REPARSE_DATA, spec.reparse));
-    if (spec.size !== undefined) this.#stream(streamHeader(BACKUP_DATA, spec.size));
+    if (spec.securityDescriptor && !(this.target.kind === 'transport' && isHive(spec.name))) await this.#stream(streamRecord(BACKUP_SECURITY_DATA, spec.securityDescriptor));
+    if (spec.reparse) await this.#stream(streamRecord(BACKUP_REPARSE_DATA, spec.reparse));
+    if (spec.size !== undefined) await this.#stream(streamHeader(BACKUP_DATA, spec.size));
   }
 
-  write(chunk: Buffer): void {
-    this.#stream(chunk);
+  /** Data of the current entry; await it (backpressure: at most one native write in flight). */
+  write(chunk: Buffer): Promise<void> | void {
+    return this.#stream(chunk, true);
   }
 
-  addStream(stream: string, size: number): void {
-    this.#stream(streamHeader(BACKUP_ALTERNATE_DATA, size, adsStreamName(stream)));
+  async addStream(stream: string, size: number): Promise<void> {
+    await this.#stream(streamHeader(BACKUP_ALTERNATE_DATA, size, adsStreamName(stream)));
   }
 
-  addLink(name: string, target: string): void {
-    this.#close();
+  async addLink(name: string, target: string): Promise<void> {
+    await this.#close();
     if (this.target.kind === 'base') this.ops.createHardLink(native(this.target.root, name), native(this.target.root, target));
     else this.#links.push({ name, target }); // written after ImportLayer, like hcsshim's PendingLinks
   }
 
-  remove(name: string): void {
-    this.#close();
+  async remove(name: string): Promise<void> {
+    await this.#close();
     if (this.target.kind === 'base') throw new Error(`base layer cannot have tombstones (${name}): [SHIM] baseLayerWriter.Remove`);
     if (!name.startsWith('Files/')) throw new Error(`invalid tombstone ${name}`);
     this.#tombstones.push(`\\${name.replace(/\//g, '\\')}`);
   }
 
   /** Ends the last file and runs the layer API (ProcessBaseImage / ImportLayer). */
-  finish(): void {
-    this.#close();
+  async finish(): Promise<void> {
+    await this.#close();
     const t = this.target;
     if (t.kind === 'base') {
       // Adding children changed the directories' times: set them again (hcsshim reapplyDirectoryTimes).
@@ -210,9 +242,9 @@ export class LayerWriter {
   }
 
   /** Ends the last file without finishing (after an error). */
-  abort(): void {
+  async abort(): Promise<void> {
     try {
-      this.#close();
+      await this.#close();
     } catch {
       // the caller is already failing with the first error
     }
@@ -258,15 +290,15 @@ export class LayerWriter {
     return sink;
   }
 
-  #stream(b: Buffer): void {
+  #stream(b: Buffer, data = false): Promise<void> | void {
     if (!this.#sink) throw new Error('layer writer: data before a file');
-    this.#sink.write(b);
+    return this.#sink.write(b, data);
   }
 
-  #close(): void {
+  async #close(): Promise<void> {
     const sink = this.#sink;
     this.#sink = undefined;
-    sink?.end();
+    await sink?.end();
   }
 }
 
