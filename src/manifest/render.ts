@@ -162,7 +162,7 @@ function renderProcess(p: ImageProcessSpec): DesiredProcess {
     CommandLine: p.commandLine,
     WorkingDirectory: p.workingDirectory,
     Environment: p.environment,
-    User: p.user, // the image config's User (hcsshim schema2 ProcessParameters.User); absent otherwise
+    User: p.user, // the image config's User: ProcessParameters.User ([MSDOCS] SchemaReference.md, provisioning.md section 5); absent otherwise
     EmulateConsole: false,
     CreateStdInPipe: false,
     CreateStdOutPipe: false,
