@@ -250,9 +250,12 @@ export class ImageDriver implements ResourcePort<ImageNode, ObservedImage[]> {
     const d = this.deps.desired(n.resource.name);
     if (!d?.image) return undefined;
     const pulled = this.#pulled.get(d.image.reference);
+    const moved = pulled !== undefined && d.image.digest !== undefined && pulled !== d.image.digest;
+    if (moved) return `image ${d.image.reference} moved to ${pulled}`;
+    // Stopping and removing never need the image (a Stopped manifest whose image is not stored still stops).
+    if (isRemoval(n)) return undefined;
     if (d.image.digest === undefined) return `image ${d.image.reference} is not rendered yet`;
-    if (pulled !== undefined && pulled !== d.image.digest) return `image ${d.image.reference} moved to ${pulled}`;
-    if (n.resource.hcsId !== undefined && !isRemoval(n) && !d.parts.some((p) => p.id === n.resource.hcsId)) return `${n.resource.hcsId} is not in the rendering of ${d.image.reference} any more`;
+    if (n.resource.hcsId !== undefined && !d.parts.some((p) => p.id === n.resource.hcsId)) return `${n.resource.hcsId} is not in the rendering of ${d.image.reference} any more`;
     return undefined;
   }
 }

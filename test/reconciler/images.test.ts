@@ -197,3 +197,15 @@ test('controller: an edit to a tag whose pull fails (a tampered blob: digest err
   assert.match(controller.status().systems[0]!.lastError!, /digest/);
   await controller.dispose();
 });
+
+test('controller: a Stopped manifest whose image is not stored still stops its running system (no pull, nothing refused)', async () => {
+  const { hcs, controller, images, resolved } = setup();
+  images.stored.set(REF, 'sha256:aa');
+  controller.applySnapshot(snapshot([resolved]));
+  await until(() => hcs.systems.get(resolved.parts[0]!.id)?.state === 'Running', 'runs');
+  images.stored.clear(); // e.g. removed from the store meanwhile: the manifest renders as a placeholder
+  controller.applySnapshot(snapshot([{ ...fromImage('web', undefined), state: 'Stopped' }]));
+  await until(() => hcs.live(OWNER).length === 0, 'stopped');
+  assert.deepEqual(images.pulls, [], 'nothing pulled for a stop');
+  await controller.dispose();
+});
