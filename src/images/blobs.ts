@@ -22,6 +22,13 @@ export class TapUnused extends Error {
   }
 }
 
+/** The error a tap ends with when its download broke off (the download goes on, or restarts, into a file). */
+export class TapBroken extends Error {
+  constructor(cause: Error) {
+    super(`the download stream broke off (${cause.message}); import from the file`, { cause });
+  }
+}
+
 /**
  * Writes every chunk to the file (if any) and to the tap, waiting for both (backpressure from
  * either). A tap that fails is dropped and the download goes on into the file alone, or, without a
@@ -62,7 +69,7 @@ class Fanout extends Writable {
   }
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     // autoDestroy runs this after a clean finish too: the tap then still holds data for the importer.
-    if (err && !this.tap.destroyed) this.tap.destroy(err);
+    if (err && !this.tap.destroyed) this.tap.destroy(new TapBroken(err));
     if (err) this.file?.destroy();
     cb(err);
   }

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { formatReference, parseReference, RegistryError, type ImageReference, type RegistryClient, type ResolvedImage } from '../registry/index.ts';
 import { applyLayer } from './apply.ts';
-import { BlobFetcher, TapUnused } from './blobs.ts';
+import { BlobFetcher, TapBroken, TapUnused } from './blobs.ts';
 import { hexOf, StorePaths } from './paths.ts';
 import { LayerWriter, type LayerOps } from './writers.ts';
 
@@ -91,7 +91,7 @@ export function chainIds(diffIds: readonly string[]): string[] {
 /** A tap stream destroyed by its download's failure surfaces as the cause of the apply error. */
 function isTapError(err: unknown): boolean {
   const cause = (err as { cause?: unknown })?.cause;
-  return cause instanceof TapUnused || (cause instanceof RegistryError && cause.kind === 'network');
+  return cause instanceof TapUnused || cause instanceof TapBroken || (cause instanceof RegistryError && cause.kind === 'network');
 }
 
 const recordName = (reference: string) => `${createHash('sha256').update(reference).digest('hex')}.json`;
@@ -168,7 +168,7 @@ export class ImageStore {
             return await this.importLayer(tap, l, parents, ids[i]!, download);
           } catch (err) {
             // The stream was not fed, or broke off: the download resumes into its file; import from that.
-            if (!(err instanceof TapUnused) && !(err instanceof RegistryError && err.kind === 'network') && !isTapError(err)) {
+            if (!(err instanceof TapUnused) && !(err instanceof TapBroken) && !(err instanceof RegistryError && err.kind === 'network') && !isTapError(err)) {
               // Bad bytes make the importer fail first; the download goes on hashing them, and its digest error is the one to report.
               const downloaded = await download.then(() => undefined, (e: unknown) => e);
               throw downloaded instanceof RegistryError && downloaded.kind === 'digest' ? downloaded : err;
