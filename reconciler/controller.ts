@@ -17,7 +17,7 @@ import { parseSystemId } from './identity.ts';
 import { Limiter } from './limiter.ts';
 import type { ObservedState } from './observed.ts';
 import { plan, type Plan } from './plan.ts';
-import type { Clock, Disposable, HcsClient, Logger, ManifestSnapshot, ProcessEvent, ProvisionPort, ResourcePorts, SystemEvent } from './ports.ts';
+import type { Clock, Disposable, HcsClient, ImagePort, Logger, ManifestSnapshot, ProcessEvent, ProvisionPort, ResourcePorts, SystemEvent } from './ports.ts';
 import type { Outcome } from './runtime.ts';
 import { RuntimeStore } from './runtime-store.ts';
 import { StatusBuilder, type ControllerStatus } from './status.ts';
@@ -27,6 +27,8 @@ import { describeListError } from './list-error.ts';
 import { DEFAULT_TIMEOUTS, type OperationTimeouts } from './timeouts.ts';
 
 const MAX_TIMER_MS = 2_147_483_647;
+/** `Always` images of running systems are resolved again at most this often (a moved tag re-creates). */
+const ALWAYS_RESOLVE_MS = 60_000;
 
 /** Options of {@link createController}. */
 export interface ControllerOptions {
@@ -50,6 +52,8 @@ export interface ControllerOptions {
   entrypoints?: EntrypointRecords;
   /** Scratches, endpoints and namespaces for parts that ask for them (src/network, src/scratch). */
   provision?: ProvisionPort;
+  /** The image store for manifests naming an image (src/images): pull nodes and `Pulling` status. */
+  images?: ImagePort;
 }
 
 /** A running controller. */
@@ -131,6 +135,7 @@ class ControllerImpl implements Controller {
       lookupOwner: async (id) => (await opts.hcs.enumerate({ ids: [id] }, { timeoutMs: this.#timeouts.enumerate })).find((x) => x.id === id)?.owner,
       ...(opts.entrypoints ? { entrypoints: opts.entrypoints } : {}),
       ...(opts.provision ? { provision: opts.provision } : {}),
+      ...(opts.images ? { images: opts.images } : {}),
     });
     this.#relist = new Relister({
       owner: opts.owner,
@@ -140,6 +145,7 @@ class ControllerImpl implements Controller {
       desired: this.#desired,
       runtime: this.#runtime.records,
       provision: opts.provision !== undefined,
+      ...(opts.images ? { images: opts.images } : {}),
       clock: opts.clock,
       logger: opts.logger,
       record: (name, outcome) => this.#runtime.record(name, outcome),
@@ -200,6 +206,10 @@ class ControllerImpl implements Controller {
       suspended: this.opts.suspended === true,
       now,
       warnings: this.#warnings,
+      pulling: (name) => {
+        const reference = this.#desired.get(name)?.image?.reference;
+        return reference !== undefined ? this.opts.images?.progress(reference) : undefined;
+      },
     });
   }
 
@@ -322,7 +332,7 @@ class ControllerImpl implements Controller {
    */
   #plan(observed: ObservedState): Plan {
     const memo = this.#planMemo;
-    if (memo && memo.desired === this.#desired.version && memo.observed === observed && memo.runtime === this.#runtime.version && isIdle(memo.plan)) {
+    if (memo && memo.desired === this.#desired.version && memo.observed === observed && memo.runtime === this.#runtime.version && isIdle(memo.plan) && !this.#resolvesAlways()) {
       return memo.plan;
     }
     const desired = this.#desired.list();
@@ -334,9 +344,17 @@ class ControllerImpl implements Controller {
       allowPrune: !this.#desired.holdsAllPruning(),
       suspended: this.opts.suspended,
       defaultStopTimeoutMs: this.opts.defaultStopTimeoutMs,
+      ...(this.opts.images ? { alwaysResolveMs: ALWAYS_RESOLVE_MS } : {}),
     });
     this.#planMemo = { desired: this.#desired.version, observed, runtime: this.#runtime.version, plan: p };
     return p;
+  }
+
+  /** An `Always` image is resolved again on the clock, so an idle plan cannot stand for the next one. */
+  #resolvesAlways(): boolean {
+    if (!this.opts.images) return false;
+    for (const d of this.#desired.list()) if (d.image?.pullPolicy === 'Always') return true;
+    return false;
   }
 
   #onSystemEvent(id: string, event: SystemEvent): void {

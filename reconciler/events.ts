@@ -51,7 +51,10 @@ export function historyLine(o: Outcome, before: RuntimeInfo, after: RuntimeInfo,
       if (o.exit.exitCode !== undefined) return { kind: 'process-exited', message: `entrypoint pid ${o.pid ?? '?'} exited with code ${o.exit.exitCode}`, id: o.id };
       return { kind: 'exited', message: `${o.id} ${describeExit(o.exit)} (ExitType ${o.exit.exitType ?? 'Unknown'})`, id: o.id };
     }
+    case 'imagePulled':
+      return o.changed ? { kind: 'pulled', message: `pulled image ${o.reference} (${o.digest})` } : undefined;
     case 'failed': {
+      if (o.failure === 'superseded') return undefined;
       const extra = { id: o.node.resource.hcsId, ...(o.hresult ? { hresult: o.hresult } : {}) };
       if (o.failure === 'permanent') return { kind: 'error', message: `${o.node.op} failed permanently: ${o.message}`, ...extra };
       if (o.failure === 'gone') return { kind: 'error', message: `${o.node.op} found the system gone: ${o.message}`, ...extra };

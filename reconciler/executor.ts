@@ -4,12 +4,12 @@
  * and entrypoint processes on the HcsClient port (src/hcs). A driver performs one node's call and
  * returns the outcomes; it never writes runtime state (runtime.ts reducers do, in the controller).
  */
-import { isRemoval, type ActionNode, type ComputeSystemNode, type ProcessNode, type ProvisionNode } from './graph.ts';
+import { isRemoval, type ActionNode, type ComputeSystemNode, type ImageNode, type ProcessNode, type ProvisionNode } from './graph.ts';
 import { explainCollision, type OwnerLookup } from './collision.ts';
 import { slotWaitTimeout } from './list-error.ts';
 import type { HandleRegistry } from './handles.ts';
 import type { Limiter } from './limiter.ts';
-import type { Clock, DesiredSystem, HcsFailure, ObservedProcess, ObservedProvisioned, ObservedSystem, ProvisionKind, ProvisionPort, RenderedPart, ResourcePort, ResourcePorts } from './ports.ts';
+import type { Clock, DesiredSystem, HcsFailure, ImagePort, ObservedImage, ObservedProcess, ObservedProvisioned, ObservedSystem, ProvisionKind, ProvisionPort, RenderedPart, ResourcePort, ResourcePorts } from './ports.ts';
 import type { FailureClass, Outcome, RuntimeInfo } from './runtime.ts';
 import type { OperationTimeouts } from './timeouts.ts';
 import { identifyEntrypoint, MemoryEntrypointRecords, recordFor, type EntrypointRecords } from './entrypoint-identity.ts';
@@ -30,11 +30,14 @@ export interface DriverDeps {
   entrypoints?: EntrypointRecords;
   /** Scratches, endpoints and namespaces (absent: parts that ask for them fail to create). */
   provision?: ProvisionPort;
+  /** The image store (absent: manifests naming an image cannot be pulled). */
+  images?: ImagePort;
 }
 
 /** Classify a failed call from the fields the adapter sets (never from HRESULT codes or text). */
 export function classifyFailure(err: unknown): FailureClass {
-  const failure = err as Partial<HcsFailure>;
+  const failure = err as Partial<HcsFailure> & { superseded?: boolean };
+  if (failure.superseded) return 'superseded';
   if (failure.permanent) return 'permanent';
   if (failure.kind === 'alreadyStopped' || failure.kind === 'notFound') return 'gone';
   return 'transient';
@@ -208,6 +211,60 @@ export class ProvisionDriver {
   }
 }
 
+/** Images: observe = what the store holds for the references, ensure = pull per the node's policy. */
+export class ImageDriver implements ResourcePort<ImageNode, ObservedImage[]> {
+  readonly kind = 'image' as const;
+  /** Digest each reference was last pulled to, in this controller (see {@link supersededBy}). */
+  readonly #pulled = new Map<string, string>();
+
+  constructor(private readonly deps: DriverDeps) {}
+
+  observe(ref: { image?: string }, signal?: AbortSignal): Promise<ObservedImage[]> {
+    if (!this.deps.images || ref.image === undefined) return Promise.resolve([]);
+    return this.deps.images.observe([ref.image], signal);
+  }
+
+  /**
+   * Pulls outside the HCS limiter: a pull is registry and disk work, and holding an HCS slot for
+   * minutes would starve every other system's calls.
+   */
+  async ensure(n: ImageNode, signal?: AbortSignal): Promise<Outcome[]> {
+    if (!this.deps.images) throw Object.assign(new Error(`pull ${n.resource.image}: this controller has no image store`), { permanent: true });
+    const result = await this.deps.images.pull(n.resource.image, n.policy, signal);
+    this.#pulled.set(n.resource.image, result.digest);
+    return [{ type: 'imagePulled', reference: n.resource.image, digest: result.digest, changed: result.changed, at: this.deps.clock.now() }];
+  }
+
+  /** Images are removed by `image rm`/`prune` and the GC, never by a plan. */
+  async remove(): Promise<Outcome[]> {
+    return [];
+  }
+
+  /**
+   * Why a node of an image manifest must not run: it was planned from a rendering that is not the
+   * one of the stored image (a placeholder before the pull, or an older digest than the one just
+   * pulled), or its system is no longer a part of the rendering. The next plan replaces it.
+   */
+  supersededBy(n: ActionNode): string | undefined {
+    if (n.resource.kind === 'image') return undefined;
+    const d = this.deps.desired(n.resource.name);
+    if (!d?.image) return undefined;
+    const pulled = this.#pulled.get(d.image.reference);
+    const moved = pulled !== undefined && d.image.digest !== undefined && pulled !== d.image.digest;
+    if (moved) return `image ${d.image.reference} moved to ${pulled}`;
+    // Stopping and removing never need the image (a Stopped manifest whose image is not stored still stops).
+    if (isRemoval(n)) return undefined;
+    if (d.image.digest === undefined) return `image ${d.image.reference} is not rendered yet`;
+    if (n.resource.hcsId !== undefined && !d.parts.some((p) => p.id === n.resource.hcsId)) return `${n.resource.hcsId} is not in the rendering of ${d.image.reference} any more`;
+    return undefined;
+  }
+}
+
+/** The error of a node that {@link ImageDriver.supersededBy} refuses (classified `superseded`). */
+export class SupersededError extends Error {
+  readonly superseded = true;
+}
+
 /** The drivers of every kind, keyed by kind (a new kind without a driver does not compile). */
 export function createDrivers(deps: DriverDeps): ResourcePorts {
   const shared = { ...deps, entrypoints: deps.entrypoints ?? new MemoryEntrypointRecords() };
@@ -218,6 +275,7 @@ export function createDrivers(deps: DriverDeps): ResourcePorts {
     scratch: new ProvisionDriver('scratch', shared) as unknown as ResourcePorts['scratch'],
     endpoint: new ProvisionDriver('endpoint', shared) as unknown as ResourcePorts['endpoint'],
     namespace: new ProvisionDriver('namespace', shared) as unknown as ResourcePorts['namespace'],
+    image: new ImageDriver(shared),
   };
 }
 
@@ -225,6 +283,8 @@ export function createDrivers(deps: DriverDeps): ResourcePorts {
 export function runNode(ports: ResourcePorts, n: ActionNode, signal?: AbortSignal): Promise<Outcome[]> {
   // The port of a kind takes exactly the nodes of that kind (ResourcePorts is keyed by kind).
   const port = ports[n.resource.kind] as unknown as ResourcePort<ActionNode, unknown>;
+  const superseded = ports.image instanceof ImageDriver ? ports.image.supersededBy(n) : undefined;
+  if (superseded !== undefined) return Promise.reject(new SupersededError(`${n.op} not run: ${superseded}; planning again`));
   return isRemoval(n) ? port.remove(n, signal) : port.ensure(n, signal);
 }
 

@@ -9,16 +9,18 @@
  * port its adapter implements (ports.ts). The executor and the graph runner do not change.
  */
 import { causeOf, type Reason, type Why } from './reasons.ts';
-import type { ProvisionKind, RenderedPart } from './ports.ts';
+import type { ImagePullPolicy, ProvisionKind, RenderedPart } from './ports.ts';
 
 /** Kinds of host resource the core manages. */
-export type ResourceKind = 'computeSystem' | 'process' | ProvisionKind;
+export type ResourceKind = 'computeSystem' | 'process' | ProvisionKind | 'image';
 
 /** The resource a node acts on: its kind, the manifest name it belongs to, its HCS id if known. */
 export interface ResourceRef {
   kind: ResourceKind;
   name: string;
   hcsId?: string;
+  /** For `image` nodes: the image reference as written in the manifest. */
+  image?: string;
 }
 
 interface NodeBase {
@@ -50,14 +52,17 @@ type ProvisionNodeOf<K extends ProvisionKind> = NodeBase & { resource: ResourceR
 /** A scratch, endpoint or namespace node. */
 export type ProvisionNode = ProvisionNodeOf<'scratch'> | ProvisionNodeOf<'endpoint'> | ProvisionNodeOf<'namespace'>;
 
+/** Pull an image a system of `name` needs (one node per reference in a plan; `image` is the reference). */
+export type ImageNode = NodeBase & { resource: ResourceRef & { kind: 'image'; image: string } } & { op: 'pull'; policy: ImagePullPolicy };
+
 /** Nothing is done for this name now; `reason` says why (backoff, dependency, failed, ...). */
 export type WaitNode = NodeBase & { op: 'wait' };
 
 /** One node of a plan. */
-export type PlanNode = ComputeSystemNode | ProcessNode | ProvisionNode | WaitNode;
+export type PlanNode = ComputeSystemNode | ProcessNode | ProvisionNode | ImageNode | WaitNode;
 
 /** A node that calls HCS (everything but `wait`). */
-export type ActionNode = ComputeSystemNode | ProcessNode | ProvisionNode;
+export type ActionNode = ComputeSystemNode | ProcessNode | ProvisionNode | ImageNode;
 
 /** The operation of a node. */
 export type NodeOp = PlanNode['op'];
@@ -78,7 +83,7 @@ export type NodeInit<N extends PlanNode, Extra extends string = never> = N exten
 /** Build a node: the cause is rendered from the reason here, once. */
 export function node<N extends PlanNode>(fields: NodeInit<N>): N {
   const { deps, ...rest } = fields;
-  const target = rest.resource.hcsId ?? rest.resource.name;
+  const target = rest.resource.hcsId ?? rest.resource.image ?? rest.resource.name;
   // A provisioned object carries its system's id: its kind keeps the node id unique.
   const kind = rest.resource.kind === 'computeSystem' || rest.resource.kind === 'process' ? '' : `${rest.resource.kind}:`;
   return { ...rest, id: `${rest.op}:${kind}${target}`, reason: rest.why.reason, cause: causeOf(rest.why), deps: deps ?? [] } as unknown as N;

@@ -19,7 +19,8 @@ export type HistoryKind =
   | 'process-exited'
   | 'error'
   | 'manifest-error'
-  | 'guard';
+  | 'guard'
+  | 'pulled';
 
 /** One entry of the history. */
 export interface HistoryEvent {

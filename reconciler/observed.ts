@@ -4,7 +4,7 @@
  * rest of the core cannot even name a foreign system.
  */
 import { parseSystemId, type PartRole } from './identity.ts';
-import type { ExitType, HcsState, ObservedProvisioned, ObservedSystem, ProvisionKind } from './ports.ts';
+import type { ExitType, HcsState, ObservedImage, ObservedProvisioned, ObservedSystem, ProvisionKind } from './ports.ts';
 
 /** One observed compute system of ours. */
 export interface ObservedPart {
@@ -30,6 +30,8 @@ export interface ObservedState {
   unrecognised: ObservedSystem[];
   /** Our scratches, endpoints and namespaces by system id (absent: not observed, e.g. `plan` without the adapter). */
   provisioned?: Record<ProvisionKind, ObservedProvisioned[]>;
+  /** The images desired systems name, as the image store sees them (absent: not observed). */
+  images?: ObservedImage[];
 }
 
 /** Owner comparison is case-insensitive, as hcsshim does (HCS's own rule is UNVERIFIED). */

@@ -11,6 +11,7 @@ import type { DesiredSystem, RenderedPart } from './ports.ts';
 import { lostObjects, objectsOf, orphans, provisionFor, releaseFor } from './provision-plan.ts';
 import type { Why } from './reasons.ts';
 import { NO_RUNTIME, type RuntimeInfo } from './runtime.ts';
+import { imagePlanContext, withImage } from './plan-images.ts';
 
 /** Runtime state as the planner reads it (defined with its reducers in runtime.ts). */
 export type { RuntimeInfo } from './runtime.ts';
@@ -28,6 +29,8 @@ export interface PlanInput {
   suspended?: boolean;
   /** Stop timeout for systems whose manifest is gone (their own is unknown). */
   defaultStopTimeoutMs?: number;
+  /** `Always` images of running systems are resolved again this often (absent: only before a create; plan-images.ts). */
+  alwaysResolveMs?: number;
 }
 
 /** Result of {@link plan}. */
@@ -50,7 +53,8 @@ export function plan(input: PlanInput): Plan {
     return { nodes: input.desired.map((d) => wait(d.name, { reason: 'suspended', scope: 'controller' })), converged: true };
   }
   const nodes: PlanNode[] = [];
-  for (const d of topologicalOrder(input.desired)) nodes.push(...chain(planDesired(ctx, d)));
+  const images = imagePlanContext(input.observed.images, ctx.runtime, ctx.now, input.alwaysResolveMs);
+  for (const d of topologicalOrder(input.desired)) nodes.push(...chain(withImage(images, d, planDesired(ctx, d))));
   if (input.allowPrune !== false) nodes.push(...planPrune(ctx));
   if (input.allowPrune !== false) nodes.push(...planOrphans(ctx, nodes));
   return { nodes, converged: isConverged(nodes) };

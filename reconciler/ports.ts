@@ -117,6 +117,42 @@ export interface ProvisionPort {
   document(systemId: string, part: RenderedPart): Promise<Record<string, unknown>>;
 }
 
+/** `spec.container.imagePullPolicy`: `IfNotPresent` (default), `Always`, `Never`. */
+export type ImagePullPolicy = 'IfNotPresent' | 'Always' | 'Never';
+
+/** What the image store knows about one reference a desired system needs (src/images). */
+export interface ObservedImage {
+  reference: string;
+  /** Stored (pulled and imported). */
+  present: boolean;
+  /** The stored manifest digest. */
+  digest?: string;
+  /** The stored image's os.version. */
+  osVersion?: string;
+  /** A pull of it is in flight: bytes done and total so far. */
+  pulling?: ImagePullProgress;
+}
+
+/** Bytes done and total of a pull in flight (the total grows as layer sizes become known). */
+export interface ImagePullProgress {
+  doneBytes: number;
+  totalBytes: number;
+}
+
+/**
+ * The adapter port for images (src/images). `pull` makes the reference present per its policy
+ * (one pull per reference however many callers) and resolves with the stored digest once the
+ * manifests are rendered from it again; it rejects with `permanent: true` for a platform mismatch,
+ * a digest mismatch, a bad reference or a missing image under `Never`, and otherwise with the
+ * registry's own error text (the core retries with its one backoff rule).
+ */
+export interface ImagePort {
+  observe(references: readonly string[], signal?: AbortSignal): Promise<ObservedImage[]>;
+  pull(reference: string, policy: ImagePullPolicy, signal?: AbortSignal): Promise<{ digest: string; changed: boolean }>;
+  /** The pull in flight for a reference (synchronous, for status). */
+  progress(reference: string): ImagePullProgress | undefined;
+}
+
 /** The entrypoint of a container, started with HcsCreateProcess once the system runs. */
 export interface DesiredProcess {
   /** HCS ProcessParameters document (CommandLine, WorkingDirectory, Environment, ...). */
@@ -140,8 +176,12 @@ export interface DesiredSystem {
   suspend: boolean;
   updateStrategy: UpdateStrategy;
   process?: DesiredProcess;
-  /** For `spec.container.image` manifests: the reference as written and the stored digest it rendered from. */
-  image?: { reference: string; digest: string; pullPolicy: 'IfNotPresent' | 'Always' | 'Never' };
+  /**
+   * For `spec.container.image` manifests: the reference as written and the stored digest it
+   * rendered from. No digest: the image is not in the store, and `parts` are a placeholder
+   * rendering (no layers, hash over the reference) that is never created: the plan pulls first.
+   */
+  image?: { reference: string; digest?: string; pullPolicy: ImagePullPolicy };
   labels: Record<string, string>;
   source: SourceLocation;
 }
@@ -359,6 +399,7 @@ export interface ObservedByKind {
   scratch: ObservedProvisioned[];
   endpoint: ObservedProvisioned[];
   namespace: ObservedProvisioned[];
+  image: ObservedImage[];
 }
 
 /** The port of every kind, keyed by kind: a kind without a port does not compile. */

@@ -34,7 +34,11 @@ export type Why =
   | { reason: 'completed'; message: string }
   | { reason: 'neededBy'; systemId: string }
   | { reason: 'systemGone'; systemId?: string }
-  | { reason: 'provisionLost'; kind: string; id: string };
+  | { reason: 'provisionLost'; kind: string; id: string }
+  | { reason: 'imageNotStored'; reference: string; policy: string }
+  | { reason: 'imageNotRendered'; reference: string }
+  | { reason: 'alwaysPull'; reference: string }
+  | { reason: 'waitingForImage'; reference: string; pulledFor: string };
 
 /** The machine-readable reason of a node (`notFound`, `configChanged`, `backoff`, ...). */
 export type Reason = Why['reason'];
@@ -73,5 +77,9 @@ export function causeOf(why: Why): string {
     case 'neededBy': return `needed by ${why.systemId}`;
     case 'systemGone': return why.systemId ? `its system ${why.systemId} is stopped or gone` : 'no system of ours uses it';
     case 'provisionLost': return `its ${why.kind} ${why.id} is gone`;
+    case 'imageNotStored': return `image ${why.reference} is not in the local image store (imagePullPolicy ${why.policy})`;
+    case 'imageNotRendered': return `image ${why.reference} is stored; the manifest is rendered from it next`;
+    case 'alwaysPull': return `imagePullPolicy Always: resolve ${why.reference} again`;
+    case 'waitingForImage': return `waiting for image ${why.reference} (pulled for ${why.pulledFor})`;
   }
 }

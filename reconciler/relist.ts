@@ -15,7 +15,7 @@ import type { HandleRegistry } from './handles.ts';
 import { matchesShortHash } from './identity.ts';
 import type { Limiter } from './limiter.ts';
 import { isLive, ObservedCache, type ObservedGroup, type ObservedPart, type ObservedState } from './observed.ts';
-import type { Clock, Logger, ObservedProvisioned, ProvisionKind, ResourcePorts } from './ports.ts';
+import type { Clock, ImagePort, Logger, ObservedImage, ObservedProvisioned, ProvisionKind, ResourcePorts } from './ports.ts';
 import type { ExitInfo } from './reasons.ts';
 import type { Outcome, RuntimeInfo } from './runtime.ts';
 
@@ -29,6 +29,8 @@ export interface RelistDeps {
   runtime: ReadonlyMap<string, RuntimeInfo>;
   /** Whether provisioned objects are observed (a provisioning adapter is wired). */
   provision: boolean;
+  /** The image store, when images are wired: the references desired systems name are observed. */
+  images?: ImagePort;
   clock: Clock;
   logger: Logger;
   /** Fold an outcome into the runtime state (the controller's single writer). */
@@ -43,7 +45,8 @@ type Provisioned = NonNullable<ObservedState['provisioned']>;
 export class Relister {
   readonly #groups = new ObservedCache();
   #provisioned: Provisioned | undefined;
-  #combined: { grouped: ObservedState; provisioned: Provisioned; state: ObservedState } | undefined;
+  #images: ObservedImage[] | undefined;
+  #combined: { grouped: ObservedState; provisioned?: Provisioned; images?: ObservedImage[]; state: ObservedState } | undefined;
   #listing = false;
   /** Ids that became live while a listing was in flight: its answer cannot judge them. */
   readonly #liveSinceListStart = new Set<string>();
@@ -70,7 +73,8 @@ export class Relister {
       // input of the plan (a name with nodes in flight replans after them anyway).
       const provisioned = this.deps.provision ? await this.#observeProvisioned() : undefined;
       const all = await this.deps.ports.computeSystem.observe({ kind: 'computeSystem', name: '*' });
-      const observed = this.#withProvisioned(this.#groups.group(all, this.deps.owner), provisioned);
+      const images = this.deps.images ? await this.#observeImages(this.deps.images) : undefined;
+      const observed = this.#withExtras(this.#groups.group(all, this.deps.owner), provisioned, images);
       this.#detectMissedExits(observed);
       await this.#releaseStopped(observed);
       await this.#adopt(observed);
@@ -93,13 +97,23 @@ export class Relister {
     return this.#provisioned;
   }
 
-  /** The grouped state with the provisioned objects, the same object while neither changed. */
-  #withProvisioned(grouped: ObservedState, provisioned: Provisioned | undefined): ObservedState {
-    if (!provisioned) return grouped;
+  /** The images the desired systems name, as the store has them (for the image rule, plan-images.ts); the last array while unchanged. */
+  async #observeImages(port: ImagePort): Promise<ObservedImage[]> {
+    const references = new Set<string>();
+    for (const d of this.deps.desired.list()) if (d.image) references.add(d.image.reference);
+    const next = references.size > 0 ? await port.observe([...references]) : [];
+    const prev = this.#images;
+    this.#images = prev && sameImages(prev, next) ? prev : next;
+    return this.#images;
+  }
+
+  /** The grouped state with the provisioned objects and images, the same object while none changed. */
+  #withExtras(grouped: ObservedState, provisioned: Provisioned | undefined, images: ObservedImage[] | undefined): ObservedState {
+    if (!provisioned && !images) return grouped;
     const c = this.#combined;
-    if (c && c.grouped === grouped && c.provisioned === provisioned) return c.state;
-    const state = { ...grouped, provisioned };
-    this.#combined = { grouped, provisioned, state };
+    if (c && c.grouped === grouped && c.provisioned === provisioned && c.images === images) return c.state;
+    const state: ObservedState = { ...grouped, ...(provisioned ? { provisioned } : {}), ...(images ? { images } : {}) };
+    this.#combined = { grouped, provisioned, images, state };
     return state;
   }
 
@@ -168,4 +182,16 @@ function sharedList(prev: ObservedProvisioned[] | undefined, next: ObservedProvi
   if (!prev || prev.length !== next.length) return next;
   for (let i = 0; i < next.length; i++) if (prev[i]!.id !== next[i]!.id || prev[i]!.ready !== next[i]!.ready) return next;
   return prev;
+}
+
+/** Whether two image observations say the same (a pull's progress counts: status shows it). */
+function sameImages(prev: ObservedImage[], next: ObservedImage[]): boolean {
+  if (prev.length !== next.length) return false;
+  for (let i = 0; i < next.length; i++) {
+    const a = prev[i]!;
+    const b = next[i]!;
+    if (a.reference !== b.reference || a.present !== b.present || a.digest !== b.digest || a.osVersion !== b.osVersion) return false;
+    if (a.pulling?.doneBytes !== b.pulling?.doneBytes || a.pulling?.totalBytes !== b.pulling?.totalBytes) return false;
+  }
+  return true;
 }

@@ -37,13 +37,19 @@ export interface RuntimeInfo {
   lastError?: string;
   /** Clock time the current run was created or adopted (AGE). */
   since?: number;
+  /** The last pull of this name's image that succeeded (when `Always` resolved it last). */
+  imagePulled?: { reference: string; digest: string; at: number };
 }
 
 /** Runtime of a name nothing happened to yet. */
 export const NO_RUNTIME: RuntimeInfo = { restarts: 0 };
 
-/** How the executor classifies a failed node (from the adapter's HcsFailure fields). */
-export type FailureClass = 'permanent' | 'gone' | 'transient';
+/**
+ * How the executor classifies a failed node (from the adapter's HcsFailure fields). `superseded`:
+ * the node was planned from a rendering that a pull has just replaced; it is not run, and the
+ * next plan is made from the new rendering (no backoff, no error).
+ */
+export type FailureClass = 'permanent' | 'gone' | 'transient' | 'superseded';
 
 /** Something that happened to a name, as the reducers understand it. */
 export type Outcome =
@@ -56,6 +62,7 @@ export type Outcome =
   | { type: 'adopted'; id: string; running: boolean; at: number }
   | { type: 'exited'; id: string; exit: ExitInfo; at: number; pid?: number }
   | { type: 'done'; node: ActionNode }
+  | { type: 'imagePulled'; reference: string; digest: string; changed: boolean; at: number }
   | { type: 'failed'; node: ActionNode; failure: FailureClass; message: string; at: number; hresult?: string };
 
 /** What a reducer may read besides the runtime: the name's desired spec. */
@@ -68,6 +75,7 @@ export function reduceRuntime(info: RuntimeInfo, outcome: Outcome, env: ReduceEn
   switch (outcome.type) {
     case 'nodeStarted': {
       const id = outcome.node.resource.hcsId;
+      if (id === undefined) return info; // an image pull: no system involved
       if (outcome.node.op === 'stop') return { ...info, stopping: withId(info.stopping, id) };
       // A run begins when its Start is sent: an exit that arrives before the call returns counts.
       if (outcome.node.op === 'start') return { ...info, live: { ...info.live, [id]: outcome.at } };
@@ -99,6 +107,8 @@ export function reduceRuntime(info: RuntimeInfo, outcome: Outcome, env: ReduceEn
       const { lastError: _l, ...rest } = info;
       return rest;
     }
+    case 'imagePulled':
+      return { ...info, imagePulled: { reference: outcome.reference, digest: outcome.digest, at: outcome.at } };
     case 'failed':
       return failed(info, outcome, env.desired);
   }
@@ -148,7 +158,8 @@ function exited(info: RuntimeInfo, o: Extract<Outcome, { type: 'exited' }>, d: D
 
 /** Permanent errors park the hash; a system gone under a step counts once (its exit); others back off. */
 function failed(info: RuntimeInfo, o: Extract<Outcome, { type: 'failed' }>, d: DesiredSystem | undefined): RuntimeInfo {
-  const id = o.node.resource.hcsId;
+  if (o.failure === 'superseded') return info;
+  const id = o.node.resource.hcsId ?? ''; // '' for an image pull, which has neither stop nor start
   const next: RuntimeInfo = compact({
     ...info,
     lastError: o.message,

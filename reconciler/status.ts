@@ -9,15 +9,17 @@ import { shortHash } from './identity.ts';
 import type { ObservedPart, ObservedState } from './observed.ts';
 import type { Plan } from './plan.ts';
 import type { RuntimeInfo } from './runtime.ts';
-import type { DesiredSystem, IgnoredManifest, ManifestError, ManifestSnapshot } from './ports.ts';
+import type { DesiredSystem, IgnoredManifest, ImagePullProgress, ManifestError, ManifestSnapshot } from './ports.ts';
 
 /** One row of `status`. */
 export interface SystemStatus {
   name: string;
   /** Desired state, or `Absent` for a system whose manifest is gone (being pruned). */
   desired: 'Running' | 'Stopped' | 'Paused' | 'Absent';
-  /** Observed state of the main part (`Absent` when HCS has none). */
+  /** Observed state of the main part (`Absent` when HCS has none; `Pulling` while its image is pulled). */
   actual: string;
+  /** While the image of a system not yet created is pulled: the reference and bytes done / total. */
+  pull?: { reference: string } & ImagePullProgress;
   ids: string[];
   hash?: string;
   restarts: number;
@@ -72,6 +74,8 @@ export interface StatusInputs {
   suspended: boolean;
   now: number;
   warnings?: readonly string[];
+  /** The pull in flight of a name's image, if any. */
+  pulling?(name: string): ImagePullProgress | undefined;
 }
 
 /** Join everything the controller knows into status rows (no memory between calls). */
@@ -95,6 +99,9 @@ interface RowMemo {
   stale: boolean;
   retrying: boolean;
   first: HistoryEvent | undefined;
+  /** Bytes done / total of the pull in flight of its image (numbers, so an unchanged pull keeps the row). */
+  pullDone: number | undefined;
+  pullTotal: number | undefined;
   row: SystemStatus;
 }
 
@@ -191,13 +198,18 @@ export class StatusBuilder {
     const stale = inp.listError !== undefined;
     const retrying = info.nextRetryAt !== undefined && info.nextRetryAt > inp.now;
     const first = info.since === undefined ? inp.history.first(name) : undefined;
+    const pull = d?.image ? inp.pulling?.(name) : undefined;
+    const pullDone = pull?.doneBytes;
+    const pullTotal = pull?.totalBytes;
     const m = this.#rows.get(name);
     if (m && m.d === d && m.parts === parts && m.info === info && m.pending === pending && m.phase === phase && m.lastKnownGood === lastKnownGood
-      && m.suspended === suspended && m.stale === stale && m.retrying === retrying && m.first === first) return m.row;
+      && m.suspended === suspended && m.stale === stale && m.retrying === retrying && m.first === first
+      && m.pullDone === pullDone && m.pullTotal === pullTotal) return m.row;
     this.rowsBuilt++;
-    const built = Object.freeze(row({ name, d, parts, info, pending, phase, lastKnownGood, suspended, stale, retrying, first }));
-    if (m) Object.assign(m, { d, parts, info, pending, phase, lastKnownGood, suspended, stale, retrying, first, row: built });
-    else this.#rows.set(name, { d, parts, info, pending, phase, lastKnownGood, suspended, stale, retrying, first, row: built });
+    const inputs = { d, parts, info, pending, phase, lastKnownGood, suspended, stale, retrying, first, pullDone, pullTotal };
+    const built = Object.freeze(row({ name, ...inputs }));
+    if (m) Object.assign(m, inputs, { row: built });
+    else this.#rows.set(name, { ...inputs, row: built });
     return built;
   }
 }
@@ -227,11 +239,13 @@ function row(r: RowInputs): SystemStatus {
   const main = parts.find((p) => p.id === mainId) ?? parts.find((p) => p.role === 'main');
   const since = info.since ?? r.first?.at;
   const lastError = info.failed?.hash === d?.configHash ? info.failed?.message : info.lastError;
+  const progress = !main && r.pullDone !== undefined && r.pullTotal !== undefined ? { doneBytes: r.pullDone, totalBytes: r.pullTotal } : undefined;
   return {
     name,
     desired: d ? d.state : 'Absent',
     // With HCS not answering, the last observation is stale: say so rather than show it.
-    actual: r.stale ? 'Unknown' : main ? main.state || 'Created' : 'Absent',
+    actual: r.stale ? 'Unknown' : main ? main.state || 'Created' : progress ? 'Pulling' : 'Absent',
+    ...(progress && d?.image ? { pull: { reference: d.image.reference, doneBytes: progress.doneBytes, totalBytes: progress.totalBytes } } : {}),
     ids: parts.map((p) => p.id),
     ...(hash ? { hash } : {}),
     restarts: info.restarts,

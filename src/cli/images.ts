@@ -5,11 +5,11 @@ import { LayerNative } from '../hcs/layers.ts';
 import { storeLookup } from '../images/lookup.ts';
 import { defaultDataRoot } from '../images/paths.ts';
 import type { ImageLookup } from '../manifest/index.ts';
-import type { Disposable, Logger, ManifestSnapshot } from '../../reconciler/ports.ts';
+import type { Disposable, ImagePort, Logger, ManifestSnapshot, ObservedImage } from '../../reconciler/ports.ts';
 import { hostPlatform, loadDockerConfig, RegistryClient } from '../registry/index.ts';
-import { AutoPuller } from '../images/auto-pull.ts';
 import { ImageGc } from '../images/gc.ts';
 import { ImagePuller } from '../images/puller.ts';
+import { StoreImagePort } from '../images/port.ts';
 import { ImageStore } from '../images/store.ts';
 import type { GlobalOptions } from './context.ts';
 import { UsageError } from './output.ts';
@@ -24,8 +24,20 @@ export function openLayers(): LayerNative {
 let shared: LayerNative | undefined;
 
 /** The image lookup of the data root (read-only; loads the layer binding on the first stored image). */
-export function imageLookup(dataRoot: string | undefined, missing?: ImageLookup['missing']): ImageLookup {
-  return storeLookup(dataRoot ?? defaultDataRoot(), () => (shared ??= openLayers()), missing);
+export function imageLookup(dataRoot: string | undefined): ImageLookup {
+  return storeLookup(dataRoot ?? defaultDataRoot(), () => (shared ??= openLayers()));
+}
+
+/**
+ * The images as `plan` observes them: read-only, from the records of the data root (which may
+ * not exist: then nothing is stored and every image gets a pull node).
+ */
+export function observeStoredImages(dataRoot: string | undefined, references: readonly string[]): ObservedImage[] {
+  const lookup = imageLookup(dataRoot);
+  return references.map((reference) => {
+    const stored = lookup.find(reference);
+    return stored ? { reference, present: true, digest: stored.digest } : { reference, present: false };
+  });
 }
 
 /** A registry client from the global registry options. */
@@ -44,18 +56,20 @@ const timer = (fn: () => void, ms: number) => {
   return { dispose: () => clearTimeout(t) };
 };
 
-/** What `run` needs of the images: the loader's lookup (with on-demand pulls) and automatic GC. */
+/** What `run` and `apply` need of the images: the loader's lookup, the core's image port, automatic GC. */
 export interface ControllerImages extends Disposable {
   images: ImageLookup;
-  /** Connects the pulls to the manifest source (re-read after a pull) and starts GC. */
+  port: ImagePort;
+  /** Connects the port to the manifest source (rendered again after a pull) and starts GC. */
   bind(source: { reparse?(): Promise<unknown>; current(): ManifestSnapshot }): void;
 }
 
 /**
- * The controller's image side: pulls on demand (AutoPuller) into the store of --data-root, and,
- * with `gcGraceMs` > 0, removes images no manifest has used for that long (checked every minute
- * or every grace period, whichever is shorter; skipped while any manifest has an error, since an
- * erroneous manifest's image is unknown and must not be collected).
+ * The controller's image side: the core's image nodes pull through `port` into the store of
+ * --data-root (retries and their timing are the core's); with `gcGraceMs` > 0, images no
+ * manifest has used for that long are removed (checked every minute or every grace period,
+ * whichever is shorter; skipped while any manifest has an error, since an erroneous manifest's
+ * image is unknown and must not be collected).
  */
 export async function controllerImages(g: GlobalOptions, logger: Logger, gcGraceMs: number): Promise<ControllerImages> {
   const layers = (shared ??= openLayers());
@@ -66,13 +80,16 @@ export async function controllerImages(g: GlobalOptions, logger: Logger, gcGrace
   }
   const store = await ImageStore.open(g.dataRoot ?? defaultDataRoot(), layers);
   const puller = new ImagePuller(store, registryClient(g), { hostOsVersion: hostPlatform().osVersion });
-  let onChange = () => {};
-  const auto = new AutoPuller(puller, { onChange: () => onChange(), setTimer: timer });
-  const disposables: { dispose(): void }[] = [auto];
+  let rerender: () => Promise<void> = async () => {};
+  const port = new StoreImagePort(puller, { rerender: () => rerender() });
+  const disposables: { dispose(): void }[] = [];
   return {
-    images: storeLookup(store.paths.root, () => layers, (ref, policy) => auto.want(ref, policy), (ref) => auto.refresh(ref)),
+    images: storeLookup(store.paths.root, () => layers),
+    port,
     bind(source) {
-      onChange = () => void source.reparse?.();
+      rerender = async () => {
+        await source.reparse?.();
+      };
       if (gcGraceMs <= 0) return;
       const gc = new ImageGc(store, { graceMs: gcGraceMs });
       const every = Math.min(gcGraceMs, 60_000);
@@ -80,7 +97,7 @@ export async function controllerImages(g: GlobalOptions, logger: Logger, gcGrace
         const snap = source.current();
         const next = () => disposables.push(timer(sweep, every));
         if (!snap.folderOk || snap.errors.length > 0) return next();
-        const inUse = [...snap.manifests.flatMap((m) => (m.image ? [m.image.reference] : [])), ...auto.wanted()];
+        const inUse = snap.manifests.flatMap((m) => (m.image ? [m.image.reference] : []));
         gc.sweep(inUse)
           .then((r) => r.images.length > 0 && logger.info('image GC removed unused images', { images: r.images.join(' '), layers: r.layers.length, reclaimedBytes: r.reclaimedBytes }))
           .catch((err: unknown) => logger.warn('image GC failed', { error: String(err) }))

@@ -36,3 +36,10 @@ export function outputFormat(value: string | undefined, allowed: string[]): stri
   }
   return format;
 }
+
+const mb = (n: number) => (n / 1e6).toFixed(1);
+
+/** The ACTUAL of a status row: the state, and while its image is pulled the bytes done / total (`Pulling 12.0/80.0 MB`). */
+export function actualText(r: { actual: string; pull?: { doneBytes: number; totalBytes: number } }): string {
+  return r.pull ? `${r.actual} ${mb(r.pull.doneBytes)}/${mb(r.pull.totalBytes)} MB` : r.actual;
+}

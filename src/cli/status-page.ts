@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Controller, ControllerStatus, HistoryEvent, SystemStatus } from '../../reconciler/index.ts';
-import { age } from './output.ts';
+import { actualText, age } from './output.ts';
 
 /** How many of the latest events the page lists. */
 const EVENTS_SHOWN = 40;
@@ -109,7 +109,7 @@ function message(s: SystemStatus): string {
 function systemsSection(st: ControllerStatus, now: number): string {
   if (st.systems.length === 0) return '<p class="empty">No systems: the manifests folder declares none and HCS has none of ours.</p>';
   const rows = st.systems.map((s) => `<tr data-system="${escapeHtml(s.name)}" data-actual="${escapeHtml(s.actual)}" data-restarts="${s.restarts}">` +
-    `<td>${escapeHtml(s.name)}</td><td>${escapeHtml(s.desired)}</td><td class="${stateClass(s)}">${escapeHtml(s.actual)}</td>` +
+    `<td>${escapeHtml(s.name)}</td><td>${escapeHtml(s.desired)}</td><td class="${stateClass(s)}">${escapeHtml(actualText(s))}</td>` +
     `<td class="id">${escapeHtml(s.ids.join(', ') || '-')}</td><td>${s.since ? escapeHtml(age(now - s.since)) : '-'}</td>` +
     `<td class="num">${s.restarts}</td><td>${escapeHtml(message(s))}${s.nextRetryAt ? ` <span class="muted">(retry in ${escapeHtml(age(s.nextRetryAt - now))})</span>` : ''}</td></tr>`);
   return `<table id="systems"><thead><tr><th>Name</th><th>Desired</th><th>Actual</th><th>HCS id</th><th>Age</th><th>Restarts</th><th>Last message</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;

@@ -3,9 +3,10 @@
  * windowsfilter driver, containerd and hcsshim use: provisioning.md 0.1 and 1.4) and the kernel32 /
  * advapi32 calls a layer writer makes (BackupWrite & co. and AdjustTokenPrivileges, provisioning.md
  * 0.7 and 2.3). Mechanical: one wrapper per export, errors carry the operation, the path and the
- * code name. On Linux every one of these symbols comes from the emulator's libvmcompute.so, which
- * exports the same C ABI (src/emulator/native/layers.c), so the writer code above this module is
- * the same on both platforms.
+ * code name. On Linux the vmcompute symbols come from the emulator's libvmcompute.so and the
+ * kernel32 / advapi32 ones from its one kernel32 stand-in, libkernel32-emu.so (the stdio pipes use
+ * it too: src/hcs/stdio.ts), with the same C ABI (src/emulator/native/layers-vmcompute.c,
+ * kernel32/files.c), so the writer code above this module is the same on both platforms.
  *
  * Sources: [SHIM] internal/wclayer/wclayer.go (//sys lines), layerutils.go (DriverInfo,
  * WC_LAYER_DESCRIPTOR), go-winio backup.go / privilege.go; the Win32 prototypes from the Windows SDK
@@ -15,6 +16,7 @@
  */
 import koffi, { type LibraryHandle } from 'koffi';
 import { formatHresult } from './errors.ts';
+import { kernel32LibraryPath } from './stdio.ts';
 
 /** Win32 error names the layer code meets (winerror.h). */
 const WIN32_NAMES: Record<number, string> = {
@@ -93,6 +95,7 @@ koffi.pack('LAYERS_TOKEN_PRIVILEGES3', { PrivilegeCount: 'uint32_t', Privileges:
 const VMCOMPUTE = {
   NameToGuid: 'int32_t __stdcall NameToGuid(const char16_t *name, _Out_ LAYERS_GUID *guid)',
   ProcessBaseImage: 'int32_t __stdcall ProcessBaseImage(const char16_t *path)',
+  ProcessUtilityImage: 'int32_t __stdcall ProcessUtilityImage(const char16_t *path)',
   ImportLayer: 'int32_t __stdcall ImportLayer(LAYERS_DRIVER_INFO *info, const char16_t *id, const char16_t *path, WC_LAYER_DESCRIPTOR *parents, uint32_t count)',
   DestroyLayer: 'int32_t __stdcall DestroyLayer(LAYERS_DRIVER_INFO *info, const char16_t *id)',
   LayerExists: 'int32_t __stdcall LayerExists(LAYERS_DRIVER_INFO *info, const char16_t *id, _Out_ uint32_t *exists)',
@@ -122,6 +125,12 @@ const declare = <T extends Record<string, string>>(lib: LibraryHandle, p: T): Fn
 export interface LayerLibraryOptions {
   /** vmcompute.dll on Windows; on Linux the emulator's libvmcompute.so (else env HCS_VMCOMPUTE_LIBRARY). */
   libraryPath?: string;
+  /**
+   * kernel32.dll on Windows; on Linux the emulator's libkernel32-emu.so (else env
+   * HCS_KERNEL32_LIBRARY, else the one next to `libraryPath`), which also has the token calls
+   * (advapi32.dll forwards them to kernelbase on Windows).
+   */
+  kernel32Path?: string;
 }
 
 const INVALID_HANDLE_VALUE = -1;
@@ -160,8 +169,9 @@ export class LayerNative {
       this.k = declare(koffi.load('kernel32.dll'), KERNEL32);
       this.a = declare(koffi.load('advapi32.dll'), ADVAPI32);
     } else {
-      this.k = declare(lib, KERNEL32);
-      this.a = declare(lib, ADVAPI32);
+      const kernel32 = koffi.load(opts.kernel32Path ?? kernel32LibraryPath(path));
+      this.k = declare(kernel32, KERNEL32);
+      this.a = declare(kernel32, ADVAPI32);
     }
   }
 
@@ -184,6 +194,10 @@ export class LayerNative {
   /** vmcompute!ProcessBaseImage(<layer>): post-processes a base layer written under <layer>\Files. */
   processBaseImage(path: string): void {
     this.check('ProcessBaseImage', path, this.v.ProcessBaseImage(path) as number);
+  }
+  /** vmcompute!ProcessUtilityImage(<layer>\UtilityVM): post-processes a base layer's utility VM image written under UtilityVM\Files. */
+  processUtilityImage(path: string): void {
+    this.check('ProcessUtilityImage', path, this.v.ProcessUtilityImage(path) as number);
   }
   /** vmcompute!ImportLayer(info, dest, transportFolder, parents top-most first). */
   importLayer(path: string, source: string, parents: readonly LayerDescriptor[]): void {
@@ -229,6 +243,25 @@ export class LayerNative {
     this.win('BackupWrite', target, this.k.BackupWrite(h, chunk, chunk.length, written, 0, processSecurity ? 1 : 0, box) as number);
     ctx.value = box[0];
     if (written[0] !== chunk.length) throw new LayerError('BackupWrite', target, fromWin32(29));
+  }
+  /**
+   * The same BackupWrite on a libuv pool thread (koffi's async call), so that parsing the next
+   * chunk overlaps this write (the image bench). `chunk` must not change until it resolves.
+   */
+  backupWriteAsync(h: FileHandle, chunk: Uint8Array, processSecurity: boolean, ctx: BackupContext, target: string): Promise<void> {
+    const written: [number] = [0];
+    const box: [unknown] = [ctx.value ?? null];
+    return new Promise((resolve, reject) => {
+      this.k.BackupWrite.async(h, chunk, chunk.length, written, 0, processSecurity ? 1 : 0, box, (err: unknown, ok: number) => {
+        if (err) return reject(err);
+        ctx.value = box[0];
+        // GetLastError is per thread and the call ran on a pool thread: its code is not readable
+        // here. The writers send only file data this way (no records to parse), so a failure is
+        // the file system's: reported as ERROR_WRITE_FAULT.
+        if (ok === 0 || written[0] !== chunk.length) return reject(new LayerError('BackupWrite', target, fromWin32(29)));
+        resolve();
+      });
+    });
   }
   /** The closing BackupWrite(bAbort = TRUE) that frees the context (go-winio BackupFileWriter.Close). */
   backupWriteEnd(h: FileHandle, processSecurity: boolean, ctx: BackupContext, target: string): void {

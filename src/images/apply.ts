@@ -51,9 +51,9 @@ export async function applyLayer(blob: string | Readable, compression: 'gzip' | 
     ]);
     const got = `sha256:${hash.digest('hex')}`;
     if (got !== diffId) throw new RegistryError('digest', `layer ${diffId}: uncompressed content has digest ${got}`);
-    writer.finish();
+    await writer.finish();
   } catch (err) {
-    writer.abort();
+    await writer.abort();
     extract.destroy();
     throw err instanceof RegistryError ? err : new Error(`layer ${diffId}: ${(err as Error).message}`, { cause: err });
   }
@@ -70,19 +70,19 @@ async function consumeEntries(extract: tar.Extract, writer: LayerWriter): Promis
       // An ADS entry must directly follow its file (go-winio WriteBackupStreamFromTarFile).
       const owner = name.slice(0, colon);
       if (owner !== lastFile || h.type !== 'file') throw new Error(`${name}: alternate data stream entry does not follow its file`);
-      writer.addStream(name.slice(colon + 1), h.size ?? 0);
+      await writer.addStream(name.slice(colon + 1), h.size ?? 0);
       await pipe(entry, writer);
       continue;
     }
     lastFile = undefined;
     if (base === OPAQUE) throw new Error(`${name}: opaque whiteouts are not supported in Windows layers`);
     if (base.startsWith(WHITEOUT)) {
-      writer.remove(`${name.slice(0, name.length - base.length)}${base.slice(WHITEOUT.length)}`);
+      await writer.remove(`${name.slice(0, name.length - base.length)}${base.slice(WHITEOUT.length)}`);
       entry.resume();
       continue;
     }
     if (h.type === 'link') {
-      writer.addLink(name, entryName(h.linkname ?? ''));
+      await writer.addLink(name, entryName(h.linkname ?? ''));
       entry.resume();
       continue;
     }
@@ -92,18 +92,21 @@ async function consumeEntries(extract: tar.Extract, writer: LayerWriter): Promis
       const pax = paxOf(h);
       const mount = pax['MSWINDOWS.mountpoint'] !== undefined;
       const isDir = (info.fileAttributes & 0x10) !== 0;
-      writer.add({ name, isDir, info: { ...info, fileAttributes: info.fileAttributes | FILE_ATTRIBUTE_REPARSE_POINT }, ...(sd ? { securityDescriptor: sd } : {}), reparse: reparseBuffer(h.linkname ?? '', mount) });
+      await writer.add({ name, isDir, info: { ...info, fileAttributes: info.fileAttributes | FILE_ATTRIBUTE_REPARSE_POINT }, ...(sd ? { securityDescriptor: sd } : {}), reparse: reparseBuffer(h.linkname ?? '', mount) });
       entry.resume();
       continue;
     }
     if (h.type !== 'file' && h.type !== 'directory' && h.type !== 'contiguous-file') throw new Error(`${name}: tar entry type ${h.type} is not supported in Windows layers`);
     const isDir = h.type === 'directory';
-    writer.add({ name, isDir, info, ...(sd ? { securityDescriptor: sd } : {}), ...(isDir ? {} : { size: h.size ?? 0 }) });
+    await writer.add({ name, isDir, info, ...(sd ? { securityDescriptor: sd } : {}), ...(isDir ? {} : { size: h.size ?? 0 }) });
     if (!isDir) lastFile = name;
     await pipe(entry, writer);
   }
 }
 
 async function pipe(entry: AsyncIterable<unknown>, writer: LayerWriter): Promise<void> {
-  for await (const chunk of entry) writer.write(chunk as Buffer);
+  for await (const chunk of entry) {
+    const pending = writer.write(chunk as Buffer);
+    if (pending) await pending;
+  }
 }

@@ -22,15 +22,24 @@ export class TapUnused extends Error {
   }
 }
 
+/** The error a tap ends with when its download broke off (the download goes on, or restarts, into a file). */
+export class TapBroken extends Error {
+  constructor(cause: Error) {
+    super(`the download stream broke off (${cause.message}); import from the file`, { cause });
+  }
+}
+
 /**
- * Writes every chunk to the file and to the tap, waiting for both (backpressure from either). A
- * tap that fails is dropped and the download goes on into the file alone.
+ * Writes every chunk to the file (if any) and to the tap, waiting for both (backpressure from
+ * either). A tap that fails is dropped and the download goes on into the file alone, or, without a
+ * file, is only hashed to its end (so a tampered blob still fails with its digest error, not with
+ * whatever the importer made of the bad bytes).
  */
 class Fanout extends Writable {
   private tapOk = true;
-  constructor(private readonly file: Writable, private readonly tap: Writable) {
+  constructor(private readonly file: Writable | undefined, private readonly tap: Writable) {
     super({ highWaterMark: 1 << 20 });
-    file.on('error', (err) => this.destroy(err));
+    file?.on('error', (err) => this.destroy(err));
     tap.on('error', () => (this.tapOk = false));
     tap.on('close', () => (this.tapOk = false));
   }
@@ -38,7 +47,7 @@ class Fanout extends Writable {
     const useTap = this.tapOk && !this.tap.destroyed;
     let pending = useTap ? 2 : 1;
     const one = () => void (--pending === 0 && cb());
-    if (this.file.write(chunk)) one();
+    if (!this.file || this.file.write(chunk)) one();
     else this.file.once('drain', one);
     if (!useTap) return;
     if (this.tap.write(chunk)) return one();
@@ -55,12 +64,13 @@ class Fanout extends Writable {
   }
   override _final(cb: (err?: Error | null) => void): void {
     if (this.tapOk && !this.tap.destroyed) this.tap.end();
-    this.file.end(cb);
+    if (this.file) this.file.end(cb);
+    else cb();
   }
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     // autoDestroy runs this after a clean finish too: the tap then still holds data for the importer.
-    if (err && !this.tap.destroyed) this.tap.destroy(err);
-    if (err) this.file.destroy();
+    if (err && !this.tap.destroyed) this.tap.destroy(new TapBroken(err));
+    if (err) this.file?.destroy();
     cb(err);
   }
 }
@@ -90,12 +100,19 @@ export class BlobFetcher {
     return (await sizeOf(this.paths.blob(digest))) !== undefined;
   }
 
-  /** The blob's path, downloading it first if needed. Concurrent calls for one digest download once. */
+  /**
+   * The blob's path, downloading it first if needed. Concurrent calls for one digest download once.
+   * With a `tap`, a download from byte 0 goes to the tap only (the importer), not to a file: the
+   * layer folder is the durable form, and writing the blob as well doubled the disk writes of a
+   * pull (the image bench). The promise then resolves with a path that does not exist; a download
+   * interrupted there restarts from zero into a file (attempt 2 on), and a caller that joined it
+   * downloads the blob to a file afterwards.
+   */
   ensure(client: RegistryClient, ref: ImageReference, desc: Descriptor, onProgress?: BlobProgress, signal?: AbortSignal, tap?: Writable): Promise<string> {
     const existing = this.inFlight.get(desc.digest);
     if (existing) {
       tap?.destroy(new TapUnused(desc.digest));
-      return existing;
+      return existing.then(async (path) => ((await this.has(desc.digest)) ? path : this.ensure(client, ref, desc, onProgress, signal)));
     }
     const p = this.download(client, ref, desc, onProgress, signal, tap).finally(() => this.inFlight.delete(desc.digest));
     this.inFlight.set(desc.digest, p);
@@ -115,8 +132,8 @@ export class BlobFetcher {
     for (let attempt = 1; ; attempt++) {
       const t = attempt === 1 ? tap : undefined; // only a download from byte 0 can feed the importer
       try {
-        await this.attempt(client, ref, desc, partial, onProgress, signal, t);
-        await rename(partial, final);
+        const streamed = await this.attempt(client, ref, desc, partial, onProgress, signal, t);
+        if (!streamed) await rename(partial, final);
         return final;
       } catch (err) {
         t?.destroy(err as Error);
@@ -130,7 +147,8 @@ export class BlobFetcher {
     }
   }
 
-  private async attempt(client: RegistryClient, ref: ImageReference, desc: Descriptor, partial: string, onProgress?: BlobProgress, signal?: AbortSignal, tap?: Writable): Promise<void> {
+  /** One download attempt; true when it went to the tap only (no file). */
+  private async attempt(client: RegistryClient, ref: ImageReference, desc: Descriptor, partial: string, onProgress?: BlobProgress, signal?: AbortSignal, tap?: Writable): Promise<boolean> {
     let have = (await sizeOf(partial)) ?? 0;
     if (have > desc.size) {
       await rm(partial, { force: true });
@@ -157,8 +175,8 @@ export class BlobFetcher {
         },
       });
       try {
-        const file = createWriteStream(partial, { flags: have > 0 ? 'a' : 'w' });
-        await pipeline(blob.body, meter, tap ? new Fanout(file, tap) : file, ...(signal ? [{ signal }] : []));
+        const file = tap ? undefined : createWriteStream(partial, { flags: have > 0 ? 'a' : 'w', highWaterMark: 1 << 20 });
+        await pipeline(blob.body, meter, tap ? new Fanout(file, tap) : file!, ...(signal ? [{ signal }] : []));
       } catch (err) {
         if (err instanceof RegistryError) throw err;
         throw new RegistryError('network', `blob ${desc.digest}: download interrupted at ${done} of ${desc.size} bytes: ${(err as Error).message}`, { cause: err });
@@ -167,5 +185,6 @@ export class BlobFetcher {
     if (done < desc.size) throw new RegistryError('network', `blob ${desc.digest}: stream ended at ${done} of ${desc.size} bytes`);
     const got = `sha256:${hash.digest('hex')}`;
     if (got !== desc.digest) throw new RegistryError('digest', `blob ${desc.digest}: downloaded content has digest ${got}`);
+    return tap !== undefined;
   }
 }

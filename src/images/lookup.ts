@@ -12,11 +12,9 @@ import type { LayerOps } from './writers.ts';
  * Reads the record for a reference straight from disk (records are renamed into place, never
  * partial). Read-only: creates nothing; the layer binding (for NameToGuid) is loaded on the first hit.
  */
-export function storeLookup(root: string, ops: () => Pick<LayerOps, 'nameToGuid'>, missing?: ImageLookup['missing'], refresh?: ImageLookup['refresh']): ImageLookup {
+export function storeLookup(root: string, ops: () => Pick<LayerOps, 'nameToGuid'>): ImageLookup {
   const paths = new StorePaths(root);
   return {
-    ...(missing ? { missing } : {}),
-    ...(refresh ? { refresh } : {}),
     find(reference: string): StoredImage | undefined {
       let text: string;
       try {

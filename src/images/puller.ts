@@ -83,6 +83,25 @@ export class ImagePuller {
     }
   }
 
+  /** Bytes done / total of the pull of `reference` in flight, if one is (synchronous, for status). */
+  progress(reference: string): { doneBytes: number; totalBytes: number } | undefined {
+    let key: string;
+    try {
+      key = formatReference(parseReference(reference));
+    } catch {
+      return undefined;
+    }
+    const pull = this.pulls.get(key);
+    if (!pull) return undefined;
+    let doneBytes = 0;
+    let totalBytes = 0;
+    for (const p of pull.progress.values()) {
+      doneBytes += p.done;
+      totalBytes += p.total;
+    }
+    return { doneBytes, totalBytes };
+  }
+
   /** What is present or being pulled, for the given references. */
   async observe(references: readonly string[]): Promise<ImageObservation[]> {
     const out: ImageObservation[] = [];
@@ -94,15 +113,9 @@ export class ImagePuller {
         out.push({ reference, state: 'Missing' });
         continue;
       }
-      const pull = this.pulls.get(key);
-      if (pull) {
-        let done = 0;
-        let total = 0;
-        for (const p of pull.progress.values()) {
-          done += p.done;
-          total += p.total;
-        }
-        out.push({ reference, state: 'Pulling', doneBytes: done, totalBytes: total });
+      const pulling = this.progress(key);
+      if (pulling) {
+        out.push({ reference, state: 'Pulling', ...pulling });
         continue;
       }
       const r = await this.store.get(key);

@@ -11,9 +11,9 @@ import { basename, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { formatReference, parseReference, RegistryError, type ImageReference, type RegistryClient, type ResolvedImage } from '../registry/index.ts';
 import { applyLayer } from './apply.ts';
-import { BlobFetcher, TapUnused } from './blobs.ts';
+import { BlobFetcher, TapBroken, TapUnused } from './blobs.ts';
 import { hexOf, StorePaths } from './paths.ts';
-import { BaseLayerWriter, LegacyLayerWriter, type LayerOps } from './writers.ts';
+import { LayerWriter, type LayerOps } from './writers.ts';
 
 /** One stored layer (manifest order: base first). */
 export interface LayerRecord {
@@ -91,7 +91,7 @@ export function chainIds(diffIds: readonly string[]): string[] {
 /** A tap stream destroyed by its download's failure surfaces as the cause of the apply error. */
 function isTapError(err: unknown): boolean {
   const cause = (err as { cause?: unknown })?.cause;
-  return cause instanceof TapUnused || (cause instanceof RegistryError && cause.kind === 'network');
+  return cause instanceof TapUnused || cause instanceof TapBroken || (cause instanceof RegistryError && cause.kind === 'network');
 }
 
 const recordName = (reference: string) => `${createHash('sha256').update(reference).digest('hex')}.json`;
@@ -168,7 +168,11 @@ export class ImageStore {
             return await this.importLayer(tap, l, parents, ids[i]!, download);
           } catch (err) {
             // The stream was not fed, or broke off: the download resumes into its file; import from that.
-            if (!(err instanceof TapUnused) && !(err instanceof RegistryError && err.kind === 'network') && !isTapError(err)) throw err;
+            if (!(err instanceof TapUnused) && !(err instanceof TapBroken) && !(err instanceof RegistryError && err.kind === 'network') && !isTapError(err)) {
+              // Bad bytes make the importer fail first; the download goes on hashing them, and its digest error is the one to report.
+              const downloaded = await download.then(() => undefined, (e: unknown) => e);
+              throw downloaded instanceof RegistryError && downloaded.kind === 'digest' ? downloaded : err;
+            }
           }
         }
         const blob = await download;
@@ -289,11 +293,11 @@ export class ImageStore {
     try {
       if (parents.length === 0) {
         await mkdir(staging);
-        await applyLayer(blob, layer.compression, layer.diffId, new BaseLayerWriter(this.ops, staging));
+        await applyLayer(blob, layer.compression, layer.diffId, LayerWriter.base(this.ops, staging));
       } else {
         transport = join(this.paths.tmp, `import-${randomBytes(6).toString('hex')}`);
         await mkdir(transport);
-        await applyLayer(blob, layer.compression, layer.diffId, new LegacyLayerWriter(this.ops, transport, staging, parents));
+        await applyLayer(blob, layer.compression, layer.diffId, LayerWriter.transport(this.ops, transport, staging, parents));
       }
       await verified; // the compressed digest: a layer from a stream is committed only after it
       // UNVERIFIED on Windows: renaming a processed layer folder keeps it valid (blank.vhdx's parent locator).

@@ -1,12 +1,13 @@
 /**
- * Layer writers, Docker's windowsfilter way ([SHIM] internal/wclayer/baselayerwriter.go and
+ * The layer writer, Docker's windowsfilter way ([SHIM] internal/wclayer/baselayerwriter.go and
  * legacy.go, provisioning.md 2.3), over the layer binding's mechanical calls (`LayerOps`, which
  * src/hcs/layers.ts implements; the CLI passes it in):
  *
- * - `BaseLayerWriter` writes straight into the layer folder: CreateFileW (backup semantics),
+ * - `LayerWriter.base` writes straight into the layer folder: CreateFileW (backup semantics),
  *   SetFileInformationByHandle(FileBasicInfo), BackupWrite of the backup stream (with security), then
- *   the directory times again, then ProcessBaseImage.
- * - `LegacyLayerWriter` writes the transport format into a staging folder (Files\: each file is its
+ *   the directory times again, then ProcessBaseImage, and ProcessUtilityImage(<layer>\UtilityVM)
+ *   when the tar had `UtilityVM/Files` ([SHIM] baselayerwriter.go, provisioning.md 2.3 item 2).
+ * - `LayerWriter.transport` writes the transport format into a staging folder (Files\: each file is its
  *   4-byte attributes + backup stream, each directory gets a `<dir>.$wcidirs$` marker; Hives\ with
  *   BackupWrite; tombstones.txt for whiteouts), then ImportLayer(dest, staging, parents).
  */
@@ -18,6 +19,7 @@ import { adsStreamName, BACKUP_ALTERNATE_DATA, BACKUP_DATA, BACKUP_REPARSE_DATA,
 export interface LayerOps {
   nameToGuid(name: string): string;
   processBaseImage(path: string): void;
+  processUtilityImage(path: string): void;
   importLayer(path: string, source: string, parents: readonly { id: string; path: string }[]): void;
   destroyLayer(path: string): void;
   createFile(path: string, access: number, share: number, disposition: number, flags: number): number;
@@ -25,6 +27,8 @@ export interface LayerOps {
   createHardLink(newName: string, existing: string): void;
   setFileBasicInfo(h: never, info: BasicInfo, target: string): void;
   backupWrite(h: never, chunk: Uint8Array, processSecurity: boolean, ctx: { value: unknown }, target: string): void;
+  /** BackupWrite on a pool thread (koffi async), so the next chunk is parsed while this one is written; optional. */
+  backupWriteAsync?(h: never, chunk: Uint8Array, processSecurity: boolean, ctx: { value: unknown }, target: string): Promise<void>;
   backupWriteEnd(h: never, processSecurity: boolean, ctx: { value: unknown }, target: string): void;
   closeHandle(h: never, target: string): void;
 }
@@ -49,122 +53,229 @@ export interface FileSpec {
   size?: number;
 }
 
-/** Both writers: add a file, stream its data, add its ADS, then finish. */
-export interface LayerWriter {
-  add(spec: FileSpec): void;
-  write(chunk: Buffer): void;
-  addStream(stream: string, size: number): void;
-  addLink(name: string, target: string): void;
-  remove(name: string): void;
-  /** Ends the last file and runs the layer API (ProcessBaseImage / ImportLayer). */
-  finish(): void;
-  /** Ends the last file without finishing (after an error). */
-  abort(): void;
-}
-
 const native = (root: string, name: string) => join(root, ...name.split('/'));
 
-/** Writes a base layer into `root` (which must exist and be empty). */
-export class BaseLayerWriter implements LayerWriter {
-  private handle: number | undefined;
-  private ctx = { value: null as unknown };
-  private current = '';
-  private readonly dirs: { path: string; info: BasicInfo }[] = [];
-  constructor(private readonly ops: LayerOps, private readonly root: string) {}
+/** Where the backup stream of the current entry goes. */
+interface Sink {
+  /** `data`: bytes inside a BACKUP_DATA body (no record structure to parse). */
+  write(b: Buffer, data?: boolean): Promise<void> | void;
+  /** Flushes and closes; the entry is complete. */
+  end(): Promise<void> | void;
+}
 
-  add(spec: FileSpec): void {
-    this.close();
-    if (spec.name.split('/').some((p) => p === '..' || p === '')) throw new Error(`layer entry ${spec.name}: not a relative path`);
-    const path = native(this.root, spec.name);
-    mkdirSync(dirname(path), { recursive: true });
-    if (spec.isDir) {
-      this.ops.createDirectory(path);
-      this.dirs.push({ path, info: spec.info });
-    }
-    this.current = path;
-    this.handle = this.ops.createFile(path, FULL_ACCESS, FILE_SHARE_READ, spec.isDir ? OPEN_EXISTING : CREATE_NEW, BACKUP_FLAGS);
-    this.ops.setFileBasicInfo(this.handle as never, spec.info, path);
-    if (spec.securityDescriptor) this.stream(streamRecord(BACKUP_SECURITY_DATA, spec.securityDescriptor));
-    if (spec.reparse) this.stream(streamRecord(BACKUP_REPARSE_DATA, spec.reparse));
-    if (spec.size !== undefined) this.stream(streamHeader(BACKUP_DATA, spec.size));
+/**
+ * BackupWrite into an open handle. Small records (headers, security, reparse) and tar chunks are
+ * coalesced into writes of up to {@link COALESCE_BYTES}: every BackupWrite is one native call
+ * through koffi, and the call, not the copy, is what costs (the image bench). With
+ * `backupWriteAsync` a buffer of file data only runs on a pool thread while the next one fills
+ * (two buffers, at most one write in flight, in order). Buffers with record headers are written
+ * synchronously: a malformed stream is reported there with its GetLastError code, which a pool
+ * thread's call cannot give (the last error is per thread).
+ */
+class BackupSink implements Sink {
+  readonly #ctx = { value: null as unknown };
+  /** Two buffers: one filling while the other is written. */
+  readonly #bufs: [Buffer, Buffer | undefined] = [Buffer.allocUnsafe(COALESCE_BYTES), undefined];
+  #current = 0;
+  #used = 0;
+  /** The current buffer holds record bytes (headers, security, reparse), not only file data. */
+  #records = false;
+  #inflight: Promise<void> | undefined;
+  constructor(private readonly ops: LayerOps, private readonly handle: number, private readonly processSecurity: boolean, private readonly target: string) {}
+  async write(b: Buffer, data = false): Promise<void> {
+    if (this.#used + b.length > COALESCE_BYTES) await this.#flush();
+    if (b.length >= COALESCE_BYTES) return this.#send(b, data);
+    b.copy(this.#bufs[this.#current]!, this.#used);
+    this.#used += b.length;
+    if (!data) this.#records = true;
   }
-  write(chunk: Buffer): void {
-    this.stream(chunk);
-  }
-  addStream(stream: string, size: number): void {
-    this.stream(streamHeader(BACKUP_ALTERNATE_DATA, size, adsStreamName(stream)));
-  }
-  addLink(name: string, target: string): void {
-    this.close();
-    this.ops.createHardLink(native(this.root, name), native(this.root, target));
-  }
-  remove(name: string): void {
-    throw new Error(`base layer cannot have tombstones (${name}): [SHIM] baseLayerWriter.Remove`);
-  }
-  finish(): void {
-    this.close();
-    // Adding children changed the directories' times: set them again (hcsshim reapplyDirectoryTimes).
-    for (const d of this.dirs.reverse()) {
-      const h = this.ops.createFile(d.path, FULL_ACCESS, FILE_SHARE_READ, OPEN_EXISTING, BACKUP_FLAGS);
-      try {
-        this.ops.setFileBasicInfo(h as never, d.info, d.path);
-      } finally {
-        this.ops.closeHandle(h as never, d.path);
-      }
-    }
-    this.ops.processBaseImage(this.root);
-  }
-  abort(): void {
+  async end(): Promise<void> {
     try {
-      this.close();
+      await this.#flush();
+      await this.#settle();
+      this.ops.backupWriteEnd(this.handle as never, this.processSecurity, this.#ctx, this.target);
+    } finally {
+      await this.#settle().catch(() => undefined); // never close under a write in flight
+      this.ops.closeHandle(this.handle as never, this.target);
+    }
+  }
+  async #flush(): Promise<void> {
+    if (this.#used === 0) return;
+    await this.#send(this.#bufs[this.#current]!.subarray(0, this.#used), !this.#records);
+    this.#records = false;
+    // #send waited for the other buffer's write: it is free, fill it while this one is written.
+    this.#current = 1 - this.#current;
+    this.#bufs[this.#current] ??= Buffer.allocUnsafe(COALESCE_BYTES);
+    this.#used = 0;
+  }
+  /** Starts the write of `b` after the one in flight (its buffer must stay untouched until then). */
+  async #send(b: Buffer, data: boolean): Promise<void> {
+    await this.#settle();
+    const { ops } = this;
+    if (!ops.backupWriteAsync || !data) return ops.backupWrite(this.handle as never, b, this.processSecurity, this.#ctx, this.target);
+    this.#inflight = ops.backupWriteAsync(this.handle as never, b, this.processSecurity, this.#ctx, this.target);
+  }
+  async #settle(): Promise<void> {
+    const p = this.#inflight;
+    this.#inflight = undefined;
+    await p;
+  }
+}
+
+/** A transport-format file (legacy.go): the stream goes to a plain file, whose times are set when it ends. */
+class TransportFileSink implements Sink {
+  readonly #fd: number;
+  constructor(private readonly ops: LayerOps, private readonly path: string, private readonly info: BasicInfo) {
+    this.#fd = openSync(path, 'wx');
+  }
+  write(b: Buffer): void {
+    let off = 0;
+    while (off < b.length) off += writeSync(this.#fd, b, off);
+  }
+  end(): void {
+    closeSync(this.#fd);
+    // The transport file's own times carry the entry's times; its attributes are 0 (legacy.go strippedFi).
+    const h = this.ops.createFile(this.path, RW_ACCESS, FILE_SHARE_READ, OPEN_EXISTING, 0);
+    try {
+      this.ops.setFileBasicInfo(h as never, { ...this.info, fileAttributes: 0 }, this.path);
+    } finally {
+      this.ops.closeHandle(h as never, this.path);
+    }
+  }
+}
+
+/** BackupWrite calls are coalesced up to this size (1 MiB). */
+const COALESCE_BYTES = 1 << 20;
+
+/** A base layer goes straight into its folder; any other layer goes through the transport format and ImportLayer. */
+type Target = { kind: 'base'; root: string } | { kind: 'transport'; staging: string; dest: string; parents: readonly { id: string; path: string }[] };
+
+/**
+ * The layer writer: add a file, stream its data, add its ADS, then finish. One class for both of
+ * hcsshim's writers ([SHIM] baselayerwriter.go, legacy.go): the entry handling and the backup
+ * stream records are the same; what differs is where an entry's stream goes (a BackupWrite
+ * handle in the layer, or a transport file in the staging folder) and what `finish` calls.
+ */
+export class LayerWriter {
+  #sink: Sink | undefined;
+  readonly #dirs: { path: string; info: BasicInfo }[] = [];
+  readonly #tombstones: string[] = [];
+  readonly #links: { name: string; target: string }[] = [];
+  /** A base layer with a utility VM image (`UtilityVM/Files` was an entry). */
+  #hasUtilityVm = false;
+
+  private constructor(private readonly ops: LayerOps, private readonly target: Target) {}
+
+  /** A base layer written into `root` (which must exist and be empty), then ProcessBaseImage. */
+  static base(ops: LayerOps, root: string): LayerWriter {
+    return new LayerWriter(ops, { kind: 'base', root });
+  }
+
+  /** A non-base layer's transport format in `staging`, then ImportLayer(dest, staging, parents). */
+  static transport(ops: LayerOps, staging: string, dest: string, parents: readonly { id: string; path: string }[]): LayerWriter {
+    return new LayerWriter(ops, { kind: 'transport', staging, dest, parents });
+  }
+
+  async add(spec: FileSpec): Promise<void> {
+    await this.#close();
+    if (spec.name.split('/').some((p) => p === '..' || p === '')) throw new Error(`layer entry ${spec.name}: not a relative path`);
+    if (spec.name === 'UtilityVM/Files') this.#hasUtilityVm = true; // hcsshim's test, exactly this entry
+    const path = native(this.#root(), spec.name);
+    mkdirSync(dirname(path), { recursive: true });
+    const sink = this.target.kind === 'base' ? this.#baseSink(spec, path) : this.#transportSink(spec, path);
+    if (!sink) return;
+    this.#sink = sink;
+    // A transport hive is a plain BackupWrite without security ([SHIM] legacy.go).
+    if (spec.securityDescriptor && !(this.target.kind === 'transport' && isHive(spec.name))) await this.#stream(streamRecord(BACKUP_SECURITY_DATA, spec.securityDescriptor));
+    if (spec.reparse) await this.#stream(streamRecord(BACKUP_REPARSE_DATA, spec.reparse));
+    if (spec.size !== undefined) await this.#stream(streamHeader(BACKUP_DATA, spec.size));
+  }
+
+  /** Data of the current entry; await it (backpressure: at most one native write in flight). */
+  write(chunk: Buffer): Promise<void> | void {
+    return this.#stream(chunk, true);
+  }
+
+  async addStream(stream: string, size: number): Promise<void> {
+    await this.#stream(streamHeader(BACKUP_ALTERNATE_DATA, size, adsStreamName(stream)));
+  }
+
+  async addLink(name: string, target: string): Promise<void> {
+    await this.#close();
+    if (this.target.kind === 'base') this.ops.createHardLink(native(this.target.root, name), native(this.target.root, target));
+    else this.#links.push({ name, target }); // written after ImportLayer, like hcsshim's PendingLinks
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.#close();
+    if (this.target.kind === 'base') throw new Error(`base layer cannot have tombstones (${name}): [SHIM] baseLayerWriter.Remove`);
+    if (!name.startsWith('Files/')) throw new Error(`invalid tombstone ${name}`);
+    this.#tombstones.push(`\\${name.replace(/\//g, '\\')}`);
+  }
+
+  /** Ends the last file and runs the layer API (ProcessBaseImage / ImportLayer). */
+  async finish(): Promise<void> {
+    await this.#close();
+    const t = this.target;
+    if (t.kind === 'base') {
+      // Adding children changed the directories' times: set them again (hcsshim reapplyDirectoryTimes).
+      for (const d of this.#dirs.reverse()) {
+        const h = this.ops.createFile(d.path, FULL_ACCESS, FILE_SHARE_READ, OPEN_EXISTING, BACKUP_FLAGS);
+        try {
+          this.ops.setFileBasicInfo(h as never, d.info, d.path);
+        } finally {
+          this.ops.closeHandle(h as never, d.path);
+        }
+      }
+      this.ops.processBaseImage(t.root);
+      if (this.#hasUtilityVm) this.ops.processUtilityImage(join(t.root, 'UtilityVM'));
+      return;
+    }
+    if (this.#tombstones.length > 0) {
+      const fd = openSync(join(t.staging, 'tombstones.txt'), 'wx');
+      writeSync(fd, `\ufeffVersion 1.0\n${this.#tombstones.map((x) => `${x}\n`).join('')}`);
+      closeSync(fd);
+    }
+    this.ops.importLayer(t.dest, t.staging, t.parents);
+    // UNVERIFIED: only links whose target is in this same layer are supported.
+    for (const l of this.#links) this.ops.createHardLink(native(t.dest, l.name), native(t.dest, l.target));
+  }
+
+  /** Ends the last file without finishing (after an error). */
+  async abort(): Promise<void> {
+    try {
+      await this.#close();
     } catch {
       // the caller is already failing with the first error
     }
   }
-  private stream(b: Buffer): void {
-    if (this.handle === undefined) throw new Error('layer writer: data before a file');
-    this.ops.backupWrite(this.handle as never, b, true, this.ctx, this.current);
+
+  #root(): string {
+    return this.target.kind === 'base' ? this.target.root : this.target.staging;
   }
-  private close(): void {
-    if (this.handle === undefined) return;
-    const h = this.handle;
-    this.handle = undefined;
-    try {
-      this.ops.backupWriteEnd(h as never, true, this.ctx, this.current);
-    } finally {
-      this.ops.closeHandle(h as never, this.current);
+
+  /** Base layer: CreateFileW with backup semantics in the layer, basic info, BackupWrite with security. */
+  #baseSink(spec: FileSpec, path: string): Sink {
+    if (spec.isDir) {
+      this.ops.createDirectory(path);
+      this.#dirs.push({ path, info: spec.info });
     }
+    const handle = this.ops.createFile(path, FULL_ACCESS, FILE_SHARE_READ, spec.isDir ? OPEN_EXISTING : CREATE_NEW, BACKUP_FLAGS);
+    this.ops.setFileBasicInfo(handle as never, spec.info, path);
+    return new BackupSink(this.ops, handle, true, path);
   }
-}
 
-/** Writes a non-base layer's transport format into `staging`, then imports it into `dest`. */
-export class LegacyLayerWriter implements LayerWriter {
-  private fd: number | undefined;
-  private hive: { handle: number; ctx: { value: unknown } } | undefined;
-  private current = '';
-  private currentInfo: BasicInfo | undefined;
-  private readonly tombstones: string[] = [];
-  private readonly links: { name: string; target: string }[] = [];
-  constructor(
-    private readonly ops: LayerOps,
-    private readonly staging: string,
-    private readonly dest: string,
-    private readonly parents: readonly { id: string; path: string }[],
-  ) {}
-
-  add(spec: FileSpec): void {
-    this.close();
-    if (spec.name.split('/').some((p) => p === '..' || p === '')) throw new Error(`layer entry ${spec.name}: not a relative path`);
-    const path = native(this.staging, spec.name);
-    mkdirSync(dirname(path), { recursive: true });
-    if (spec.name === 'Hives' || spec.name.startsWith('Hives/')) {
+  /** Transport format: hives through BackupWrite (no security), files as `<attributes><backup stream>`, directories as `.$wcidirs$` markers. */
+  #transportSink(spec: FileSpec, path: string): Sink | undefined {
+    if (isHive(spec.name)) {
       if (spec.isDir) return void mkdirSync(path, { recursive: true });
       const handle = this.ops.createFile(path, RW_ACCESS, FILE_SHARE_READ, CREATE_NEW, 0);
       this.ops.setFileBasicInfo(handle as never, { ...spec.info, fileAttributes: 0 }, path);
-      this.hive = { handle, ctx: { value: null } };
-      this.current = path;
-      if (spec.size !== undefined) this.stream(streamHeader(BACKUP_DATA, spec.size));
-      return;
+      return new BackupSink(this.ops, handle, false, path);
+    }
+    if (spec.name === 'UtilityVM' || spec.name.startsWith('UtilityVM/')) {
+      // hcsshim's legacyLayerWriter clones the parent's UtilityVM into the layer and mutates it (legacy.go): not done here.
+      throw new Error(`layer entry ${spec.name}: a utility VM image in a non-base layer is not supported (only in base layers)`);
     }
     if (spec.name !== 'Files' && !spec.name.startsWith('Files/')) throw new Error(`layer entry ${spec.name}: only Files/ and Hives/ may appear in a non-base layer`);
     let file = path;
@@ -172,77 +283,23 @@ export class LegacyLayerWriter implements LayerWriter {
       mkdirSync(path, { recursive: true });
       file = `${path}.$wcidirs$`;
     }
-    this.current = file;
-    this.currentInfo = spec.info;
-    this.fd = openSync(file, 'wx');
+    const sink = new TransportFileSink(this.ops, file, spec.info);
     const attr = Buffer.alloc(4);
     attr.writeUInt32LE(spec.info.fileAttributes, 0);
-    this.stream(attr);
-    if (spec.securityDescriptor) this.stream(streamRecord(BACKUP_SECURITY_DATA, spec.securityDescriptor));
-    if (spec.reparse) this.stream(streamRecord(BACKUP_REPARSE_DATA, spec.reparse));
-    if (spec.size !== undefined) this.stream(streamHeader(BACKUP_DATA, spec.size));
+    sink.write(attr);
+    return sink;
   }
-  write(chunk: Buffer): void {
-    this.stream(chunk);
+
+  #stream(b: Buffer, data = false): Promise<void> | void {
+    if (!this.#sink) throw new Error('layer writer: data before a file');
+    return this.#sink.write(b, data);
   }
-  addStream(stream: string, size: number): void {
-    this.stream(streamHeader(BACKUP_ALTERNATE_DATA, size, adsStreamName(stream)));
-  }
-  addLink(name: string, target: string): void {
-    this.close();
-    this.links.push({ name, target }); // written after ImportLayer, like hcsshim's PendingLinks
-  }
-  remove(name: string): void {
-    this.close();
-    if (!name.startsWith('Files/')) throw new Error(`invalid tombstone ${name}`);
-    this.tombstones.push(`\\${name.replace(/\//g, '\\')}`);
-  }
-  finish(): void {
-    this.close();
-    if (this.tombstones.length > 0) {
-      const fd = openSync(join(this.staging, 'tombstones.txt'), 'wx');
-      writeSync(fd, `\ufeffVersion 1.0\n${this.tombstones.map((t) => `${t}\n`).join('')}`);
-      closeSync(fd);
-    }
-    this.ops.importLayer(this.dest, this.staging, this.parents);
-    for (const l of this.links) {
-      // UNVERIFIED: only links whose target is in this same layer are supported.
-      this.ops.createHardLink(native(this.dest, l.name), native(this.dest, l.target));
-    }
-  }
-  abort(): void {
-    try {
-      this.close();
-    } catch {
-      // already failing
-    }
-  }
-  private stream(b: Buffer): void {
-    if (this.hive) return this.ops.backupWrite(this.hive.handle as never, b, false, this.hive.ctx, this.current);
-    if (this.fd === undefined) throw new Error('layer writer: data before a file');
-    let off = 0;
-    while (off < b.length) off += writeSync(this.fd, b, off);
-  }
-  private close(): void {
-    if (this.hive) {
-      const { handle, ctx } = this.hive;
-      this.hive = undefined;
-      try {
-        this.ops.backupWriteEnd(handle as never, false, ctx, this.current);
-      } finally {
-        this.ops.closeHandle(handle as never, this.current);
-      }
-      return;
-    }
-    if (this.fd === undefined) return;
-    closeSync(this.fd);
-    this.fd = undefined;
-    // The transport file's own times carry the entry's times; its attributes are 0 (legacy.go strippedFi).
-    const h = this.ops.createFile(this.current, RW_ACCESS, FILE_SHARE_READ, OPEN_EXISTING, 0);
-    try {
-      this.ops.setFileBasicInfo(h as never, { ...this.currentInfo!, fileAttributes: 0 }, this.current);
-    } finally {
-      this.ops.closeHandle(h as never, this.current);
-    }
+
+  async #close(): Promise<void> {
+    const sink = this.#sink;
+    this.#sink = undefined;
+    await sink?.end();
   }
 }
+
+const isHive = (name: string) => name === 'Hives' || name.startsWith('Hives/');

@@ -8,7 +8,7 @@
  * nothing until the image is pulled again (`Always`, or an explicit digest).
  */
 import type { Problem } from './messages.ts';
-import type { ImagePullPolicy, LayerSpec, Manifest, ProcessSpec } from './types.ts';
+import type { ImagePullPolicy, ImageProcessSpec, LayerSpec, Manifest, ProcessSpec } from './types.ts';
 
 /** What the manifest loader needs to know about a locally stored image. */
 export interface StoredImage {
@@ -27,13 +27,15 @@ export interface StoredImage {
 export interface ImageLookup {
   /** The stored image for a reference as written in a manifest, or undefined when not pulled. */
   find(reference: string): StoredImage | undefined;
-  /**
-   * Called for a manifest whose image is not stored: the controller starts or continues its pull
-   * and returns the text to report on the manifest (e.g. `pulling ...: 12.0 of 80.0 MB`).
-   */
-  missing?(reference: string, policy: ImagePullPolicy): string;
-  /** Called for a stored image whose manifest says `Always`: the controller re-resolves the tag in the background. */
-  refresh?(reference: string): void;
+}
+
+/**
+ * The one layer of the placeholder rendering of an image that is not stored: the manifest is
+ * valid, and its config hash covers the reference, but nothing is ever created from it (the
+ * plan pulls first, then renders from the store; reconciler/plan-images.ts).
+ */
+export function placeholderLayers(reference: string): LayerSpec[] {
+  return [{ id: '00000000-0000-0000-0000-000000000000', path: `<image ${reference} is not in the local image store yet>` }];
 }
 
 /** Quotes one argument for a Windows command line (CommandLineToArgvW rules). */
@@ -52,7 +54,7 @@ export function quoteWindowsArg(arg: string): string {
   return `${out}${'\\'.repeat(slashes * 2)}"`;
 }
 
-function mergedProcess(own: ProcessSpec | undefined, img: StoredImage): ProcessSpec | undefined {
+function mergedProcess(own: ProcessSpec | undefined, img: StoredImage): ImageProcessSpec | undefined {
   const argv = [...(img.entrypoint ?? []), ...(img.cmd ?? [])];
   const commandLine = own?.commandLine ?? (argv.length > 0 ? argv.map(quoteWindowsArg).join(' ') : undefined);
   if (commandLine === undefined) return undefined;
@@ -70,34 +72,40 @@ function mergedProcess(own: ProcessSpec | undefined, img: StoredImage): ProcessS
   }
   for (const [k, v] of Object.entries(own?.environment ?? {})) set(k, v);
   const workingDirectory = own?.workingDirectory ?? img.workingDir;
-  return { commandLine, ...(workingDirectory ? { workingDirectory } : {}), ...(Object.keys(env).length > 0 ? { environment: env } : {}) };
+  // `process` has no user field, so the image's `User` (config.User) always applies, as Docker does.
+  const user = img.user ? img.user : undefined;
+  return {
+    commandLine,
+    ...(workingDirectory ? { workingDirectory } : {}),
+    ...(Object.keys(env).length > 0 ? { environment: env } : {}),
+    ...(user ? { user } : {}),
+    ...(own?.logs ? { logs: own.logs } : {}),
+  };
 }
 
 /** The pull policy of a manifest (absent = IfNotPresent). */
 export const pullPolicyOf = (m: Manifest): ImagePullPolicy => m.spec.container?.imagePullPolicy ?? 'IfNotPresent';
 
 /**
- * A manifest with its image resolved from the store, or the problem to report. Manifests without
- * `image` come back unchanged.
+ * A manifest with its image resolved from the store. Manifests without `image` come back
+ * unchanged. An image that is not stored (or no store at all: CI validating a repository) is not
+ * an error: validation checks the manifest, resolution is the plan's concern. The manifest then
+ * renders from {@link placeholderLayers} and `image` has no digest; the plan pulls it first.
  */
 export function withStoredImage(
   m: Manifest,
   images: ImageLookup | undefined,
-): { manifest: Manifest; image?: { reference: string; digest: string; pullPolicy: ImagePullPolicy } } | { problem: Problem } {
+): { manifest: Manifest; image?: { reference: string; digest?: string; pullPolicy: ImagePullPolicy } } | { problem: Problem } {
   const c = m.spec.container;
   if (!c?.image) return { manifest: m };
   const stored = images?.find(c.image);
   if (!stored) {
-    const policy = pullPolicyOf(m);
-    const reported = images?.missing?.(c.image, policy);
-    if (reported !== undefined) return { problem: { path: ['spec', 'container', 'image'], key: false, message: reported } };
-    const message =
-      policy === 'Never'
-        ? `image ${c.image} is not in the local image store and imagePullPolicy is Never; run "hcs-reconciler image pull ${c.image}"`
-        : `image ${c.image} is not pulled yet; run "hcs-reconciler image pull ${c.image}"`;
-    return { problem: { path: ['spec', 'container', 'image'], key: false, message } };
+    const { image: _image, imagePullPolicy: _policy, ...rest } = c;
+    return {
+      manifest: { ...m, spec: { ...m.spec, container: { ...rest, layers: placeholderLayers(c.image) } } },
+      image: { reference: c.image, pullPolicy: pullPolicyOf(m) },
+    };
   }
-  if (pullPolicyOf(m) === 'Always') images?.refresh?.(c.image);
   const process = mergedProcess(c.process, stored);
   const { image: _image, imagePullPolicy: _policy, process: _p, ...rest } = c;
   return {

@@ -22,7 +22,7 @@ import { systemIdFor } from '../../reconciler/identity.ts';
 import { sha256Canonical } from './hash.ts';
 import { alignMemoryMB, DEFAULT_HOST, hostCapabilities, INTEGRATION_SHUTDOWN_OPTIONS, type HostCapabilities, type HostProfile } from './host-profile.ts';
 import { provisionIdsOf, provisionOf } from './provision.ts';
-import type { ContainerSpec, DocumentSpec, LayerSpec, Manifest, ProcessSpec, SecureBootTemplate, VirtualMachineSpec } from './types.ts';
+import type { ContainerSpec, DocumentSpec, ImageProcessSpec, LayerSpec, Manifest, ProcessSpec, SecureBootTemplate, VirtualMachineSpec } from './types.ts';
 
 /** HCS schema version of containers: 2.1, the version hcsshim uses for WCOW (schemaversion.SchemaV21). */
 export const SCHEMA_VERSION = { Major: 2, Minor: 1 } as const;
@@ -167,11 +167,12 @@ function renderPassthrough(d: DocumentSpec, owner: string): Draft {
 }
 
 /** HCS ProcessParameters (hcsshim schema2/process_parameters.go): no console, no stdio pipes. */
-function renderProcess(p: ProcessSpec): DesiredProcess {
+function renderProcess(p: ImageProcessSpec): DesiredProcess {
   const parameters = compact({
     CommandLine: p.commandLine,
     WorkingDirectory: p.workingDirectory,
     Environment: p.environment,
+    User: p.user, // the image config's User: ProcessParameters.User ([MSDOCS] SchemaReference.md, provisioning.md section 5); absent otherwise
     EmulateConsole: false,
     CreateStdInPipe: false,
     CreateStdOutPipe: false,

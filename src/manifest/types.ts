@@ -13,6 +13,11 @@ export interface ProcessSpec {
   logs?: LogsSpec;
 }
 
+/** A process as rendered: plus the image config's `User` (src/manifest/image.ts), which the schema has no field for. */
+export interface ImageProcessSpec extends ProcessSpec {
+  user?: string;
+}
+
 /** Rotation override of an entrypoint's captured output (issue 16). */
 export interface LogsSpec {
   maxSize?: string;

@@ -63,6 +63,7 @@ export function send(
   url: URL,
   opts: TransportOptions,
   init: { method?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  retried = false,
 ): Promise<HttpResponse> {
   try {
     assertAllowed(url, opts);
@@ -72,17 +73,29 @@ export function send(
   const lib = url.protocol === 'https:' ? https : http;
   const headers = { 'user-agent': opts.userAgent ?? 'hcs-reconciler', ...init.headers };
   return new Promise((resolve, reject) => {
+    let responded = false;
     const req = lib.request(
       url,
       { method: init.method ?? 'GET', headers, agent: url.protocol === 'https:' ? httpsAgent : httpAgent, ...(init.signal ? { signal: init.signal } : {}) },
-      (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url }),
+      (res) => {
+        responded = true;
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
+      },
     );
     req.setTimeout(opts.idleTimeoutMs ?? 60_000, () =>
       req.destroy(new RegistryError('network', `${init.method ?? 'GET'} ${url.origin}${url.pathname}: no data for ${opts.idleTimeoutMs ?? 60_000} ms`)),
     );
-    req.on('error', (err) =>
-      reject(err instanceof RegistryError ? err : new RegistryError('network', `${init.method ?? 'GET'} ${url.origin}${url.pathname}: ${err.message}`, { cause: err })),
-    );
+    req.on('error', (err) => {
+      // A kept-alive socket the server closed just as this request went out (Node's docs for
+      // `request.reusedSocket`): no response was received, so an idempotent request is sent once
+      // more on a fresh connection. Seen as "socket hang up" under load (the server's keep-alive timeout).
+      const code = (err as NodeJS.ErrnoException).code;
+      if (req.reusedSocket && !responded && !retried && (code === 'ECONNRESET' || code === 'EPIPE') && (init.method ?? 'GET') !== 'POST' && !init.signal?.aborted) {
+        resolve(send(url, opts, init, true));
+        return;
+      }
+      reject(err instanceof RegistryError ? err : new RegistryError('network', `${init.method ?? 'GET'} ${url.origin}${url.pathname}: ${err.message}`, { cause: err }));
+    });
     req.end();
   });
 }

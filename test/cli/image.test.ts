@@ -6,7 +6,6 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmulator } from '../../src/emulator/launcher.ts';
 import { registrySkip, startRealRegistry, type RealRegistry } from '../images/real-registry.ts';
 import { baseLayerEntries, layerTar, pushImage, windowsImage, type SyntheticImage } from '../images/synthetic.ts';
 
@@ -41,7 +40,7 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
   let dir: string;
   before(async () => {
     reg = await startRealRegistry();
-    img = windowsImage([await layerTar(baseLayerEntries()), await layerTar([{ name: 'Files/app', type: 'directory' }, { name: 'Files/app/web.exe', data: 'MZ' }])], { config: { Entrypoint: ['C:\\app\\web.exe'], Cmd: ['--port', '80'] } });
+    img = windowsImage([await layerTar(baseLayerEntries()), await layerTar([{ name: 'Files/app', type: 'directory' }, { name: 'Files/app/web.exe', data: 'MZ' }])], { config: { Entrypoint: ['C:\\app\\web.exe'], Cmd: ['--port', '80'], User: 'ContainerUser' } });
     await pushImage(reg.base, 'win/web', 'v1', img);
     dir = mkdtempSync(join(tmpdir(), 'hcsr-cli-img-'));
     mkdirSync(join(dir, 'manifests'));
@@ -73,6 +72,7 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
     const render = await cli([...g, 'render', join(dir, 'manifests', 'web.yaml'), '-o', 'json']);
     assert.equal(render.code, 0, render.stderr);
     assert.match(render.stdout, /"CommandLine": "C:\\\\app\\\\web.exe --port 80"/);
+    assert.match(render.stdout, /"User": "ContainerUser"/, "the image config's User, as ProcessParameters.User");
     assert.match(render.stdout, new RegExp(`"Path": "${join(dir, 'data', 'layers').replace(/[/\\]/g, '.')}`));
 
     const rm = await cli([...g, 'image', 'rm', ref, '--manifests', join(dir, 'manifests')]);
@@ -95,101 +95,5 @@ describe('image CLI', { skip: process.platform === 'win32' ? 'uses the emulator 
     const missing = await cli([...g, 'image', 'pull', `${reg.host}/win/nope:v1`]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^hcs-reconciler: .*win\/nope:v1: manifest v1: 404 MANIFEST_UNKNOWN: manifest unknown\n$/);
-  });
-
-  test('apply on the emulator: a pulled image converges; a new tag pulled re-creates; deleted + pruned leaves the store empty', async () => {
-    const g = ['--data-root', join(dir, 'data2'), '--owner', 'img-test'];
-    const socket = join(dir, 'emu.sock');
-    const emu = await startEmulator({ socketPath: socket });
-    const env = { HCS_EMULATOR_SOCKET: socket };
-    const folder = join(dir, 'apply-manifests');
-    mkdirSync(folder);
-    try {
-      const v2 = windowsImage([await layerTar(baseLayerEntries()), await layerTar([{ name: 'Files/app', type: 'directory' }, { name: 'Files/app/web.exe', data: 'MZ v2' }])], { config: { Entrypoint: ['C:\\app\\web.exe'], Cmd: ['--v2'] } });
-      await pushImage(reg.base, 'win/web', 'v2', v2);
-      const v1ref = `${reg.host}/win/web:v1`;
-      writeFileSync(join(folder, 'web.yaml'), manifest('web', v1ref));
-      const notPulled = await cli([...g, 'apply', '--manifests', folder, '--timeout', '30s'], env);
-      assert.equal(notPulled.code, 1, 'an image that is not pulled is a manifest error');
-      assert.match(notPulled.stderr + notPulled.stdout, /is not pulled yet; run "hcs-reconciler image pull/);
-      assert.equal((await cli([...g, 'image', 'pull', v1ref])).code, 0);
-      const apply = await cli([...g, 'apply', '--manifests', folder, '--timeout', '60s'], env);
-      assert.equal(apply.code, 0, apply.stderr + apply.stdout);
-      const systems = async () => (await emu.control.list()).filter((s) => s.owner === 'img-test' && s.state === 'Running');
-      const [first] = await systems();
-      const storage = (first!.document.Container as { Storage: { Layers: { Id: string; Path: string }[] } }).Storage;
-      assert.equal(storage.Layers.length, 2);
-      assert.ok(storage.Layers.every((l) => l.Path.startsWith(join(dir, 'data2', 'layers'))), 'layers from the store, top-most first');
-      assert.equal(first!.processes[0]?.commandLine, 'C:\\app\\web.exe --port 80');
-
-      // A new tag: pulled, then apply re-creates the system (new config hash) with v2's layers.
-      writeFileSync(join(folder, 'web.yaml'), manifest('web', `${reg.host}/win/web:v2`));
-      assert.equal((await cli([...g, 'image', 'pull', `${reg.host}/win/web:v2`])).code, 0);
-      assert.equal((await cli([...g, 'apply', '--manifests', folder, '--timeout', '60s'], env)).code, 0);
-      const [second] = await systems();
-      assert.notEqual(second!.id, first!.id);
-      assert.equal(second!.processes[0]?.commandLine, 'C:\\app\\web.exe --v2');
-
-      // Deleted and pruned: nothing of ours runs and the store is empty.
-      rmSync(join(folder, 'web.yaml'));
-      assert.equal((await cli([...g, 'apply', '--manifests', folder, '--allow-empty', '--timeout', '60s'], env)).code, 0);
-      assert.deepEqual(await systems(), []);
-      const pruned = await cli([...g, 'image', 'prune', '-o', 'json', '--manifests', folder]);
-      assert.equal((JSON.parse(pruned.stdout) as { images: string[] }).images.length, 2);
-      assert.deepEqual(JSON.parse((await cli([...g, 'image', 'ls', '-o', 'json'])).stdout), []);
-    } finally {
-      await emu.stop();
-    }
-  });
-
-  test('run pulls on demand: converges from an empty store; pull failures are reported on the manifest (retryable with the registry text, permanent naming the host build)', async () => {
-    const socket = join(dir, 'emu-run.sock');
-    const emu = await startEmulator({ socketPath: socket });
-    const folder = join(dir, 'run-manifests');
-    mkdirSync(folder);
-    const old = windowsImage([await layerTar(baseLayerEntries())], { osVersion: '10.0.17763.1' });
-    await pushImage(reg.base, 'win/old', 'ltsc2019', old);
-    writeFileSync(join(folder, 'web.yaml'), manifest('web', `${reg.host}/win/web:v1`));
-    const args = ['--data-root', join(dir, 'data3'), '--owner', 'img-run', 'run', '--manifests', folder, '--listen', 'off', '--log-format', 'json', '--lock-dir', dir];
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, HCS_EMULATOR_SOCKET: socket } });
-    const lines: string[] = [];
-    const waiters: { re: RegExp; resolve: () => void }[] = [];
-    let buffer = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk;
-      const parts = buffer.split('\n');
-      buffer = parts.pop() ?? '';
-      for (const line of parts) {
-        lines.push(line);
-        for (const w of [...waiters]) {
-          if (!w.re.test(line)) continue;
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    });
-    const waitLog = (re: RegExp) => new Promise<void>((resolve, reject) => {
-      if (lines.some((l) => re.test(l))) return resolve();
-      const t = setTimeout(() => reject(new Error(`no log line matching ${re}; got:\n${lines.join('\n')}`)), 60_000);
-      waiters.push({ re, resolve: () => {
-        clearTimeout(t);
-        resolve();
-      } });
-    });
-    try {
-      await waitLog(/"system":"web","event":"started"/);
-      const web = (await emu.control.list()).find((s) => s.owner === 'img-run' && s.state === 'Running');
-      const layers = (web!.document.Container as { Storage: { Layers: { Path: string }[] } }).Storage.Layers;
-      assert.ok(layers.length === 2 && layers.every((l) => l.Path.startsWith(join(dir, 'data3', 'layers'))));
-      writeFileSync(join(folder, 'nope.yaml'), manifest('nope', `${reg.host}/win/nope:v1`));
-      await waitLog(/manifest error.*win\/nope:v1: pull failed \(attempt \d+, retry in \d+s\):.*404 MANIFEST_UNKNOWN/);
-      writeFileSync(join(folder, 'old.yaml'), manifest('old', `${reg.host}/win/old:ltsc2019`));
-      await waitLog(/manifest error.*win\/old:ltsc2019.*10\.0\.20348.*10\.0\.17763\.1.*permanent; fix the manifest/);
-      assert.ok((await emu.control.list()).some((s) => s.id === web!.id && s.state === 'Running'), 'failing manifests change nothing running');
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      await emu.stop();
-    }
   });
 });

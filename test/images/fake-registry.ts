@@ -62,8 +62,9 @@ export async function startFakeRegistry(opts: FakeOptions = {}): Promise<FakeReg
     const truncate = fault === 'truncate-always' || (fault === 'truncate-once' && !truncatedOnce.has(digest));
     if (truncate) {
       truncatedOnce.add(digest);
-      res.write(body.subarray(0, body.length >> 1));
-      res.socket?.destroy(); // the connection drops mid-body
+      // The connection drops mid-body, after the headers and half the body reached the client (a
+      // drop before the headers is a request that got no response, which the client sends again).
+      res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy());
       return;
     }
     if (fault === 'slow') {

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { ensureEmulatorLibrary, emulatorLibraryPath } from '../../src/emulator/native/build.mjs';
 import { LayerNative, isInvalidLayerData, isPrivilegeNotHeld, LayerError, CREATE_NEW, FILE_FLAG_BACKUP_SEMANTICS } from '../../src/hcs/layers.ts';
 import { applyLayer } from '../../src/images/apply.ts';
-import { BaseLayerWriter, LegacyLayerWriter } from '../../src/images/writers.ts';
+import { LayerWriter } from '../../src/images/writers.ts';
 import { isDigestMismatch } from '../../src/registry/index.ts';
 import { streamHeader } from '../../src/images/backup.ts';
 import { baseLayerEntries, layerTar, RAW_SD, sha } from './synthetic.ts';
@@ -50,7 +50,7 @@ test('a base layer is written with BackupWrite and processed; a child layer is i
   const base = join(dir, 'base');
   await mkdir(base);
   const b = await blobOf(baseLayerEntries([{ name: 'Files/Windows/hardlink.txt', type: 'link', linkname: 'Files/Windows/hello.txt' }]), dir);
-  await applyLayer(b.path, 'gzip', b.diffId, new BaseLayerWriter(lib(), base));
+  await applyLayer(b.path, 'gzip', b.diffId, LayerWriter.base(lib(), base));
   const hello = join(base, 'Files', 'Windows', 'hello.txt');
   assert.equal(await readFile(hello, 'utf8'), 'hello from a base layer\r\n');
   assert.equal(await readFile(join(base, 'Files', 'Windows', 'hardlink.txt'), 'utf8'), 'hello from a base layer\r\n');
@@ -79,7 +79,7 @@ test('a base layer is written with BackupWrite and processed; a child layer is i
   const id = lib().nameToGuid(basename(base));
   assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(lib().nameToGuid(basename(base)), id, 'NameToGuid is deterministic');
-  await applyLayer(t.path, 'gzip', t.diffId, new LegacyLayerWriter(lib(), staging, top, [{ id, path: base }]));
+  await applyLayer(t.path, 'gzip', t.diffId, LayerWriter.transport(lib(), staging, top, [{ id, path: base }]));
   assert.equal(await readFile(join(top, 'Files', 'app', 'server.exe'), 'utf8'), 'MZ server');
   assert.equal((await meta(join(top, 'Files', 'app', 'server.exe'))).sd, RAW_SD.toString('hex'));
   assert.equal((await meta(join(top, 'Files', 'app'))).type, 'directory');
@@ -100,7 +100,7 @@ test('a diff_id mismatch fails the apply', { skip }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hcsr-diffid-'));
   await mkdir(join(dir, 'base'));
   const b = await blobOf(baseLayerEntries(), dir);
-  await assert.rejects(applyLayer(b.path, 'gzip', sha('other'), new BaseLayerWriter(lib(), join(dir, 'base'))), (e: unknown) => isDigestMismatch(e));
+  await assert.rejects(applyLayer(b.path, 'gzip', sha('other'), LayerWriter.base(lib(), join(dir, 'base'))), (e: unknown) => isDigestMismatch(e));
   assert.equal(existsSync(join(dir, 'base', '.hcsemu-layer')), false, 'not processed');
   await rm(dir, { recursive: true });
 });

@@ -16,7 +16,7 @@ import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import { LayerNative, LayerError } from '../../src/hcs/layers.ts';
 import { applyLayer } from '../../src/images/apply.ts';
-import { BaseLayerWriter } from '../../src/images/writers.ts';
+import { LayerWriter } from '../../src/images/writers.ts';
 import { baseLayerEntries, layerTar, sha } from '../images/synthetic.ts';
 
 const enabled = process.platform === 'win32' && process.env.HCS_FUNCTIONAL === '1';
@@ -38,7 +38,7 @@ test('privileges, NameToGuid, a base layer written with BackupWrite, ProcessBase
   await writeFile(blob, gzipSync(tar));
   let processed: unknown;
   try {
-    await applyLayer(blob, 'gzip', sha(tar), new BaseLayerWriter(ops, layer));
+    await applyLayer(blob, 'gzip', sha(tar), LayerWriter.base(ops, layer));
     processed = 'ok';
   } catch (err) {
     processed = err;

@@ -15,11 +15,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SYMBOL: Record<NodeOp, string> = {
-  create: '+', start: '>', startProcess: '>', ensureProcess: '?', pause: '=', resume: '>', stop: '-', remove: '-', wait: '…',
+  create: '+', start: '>', startProcess: '>', ensureProcess: '?', pause: '=', resume: '>', stop: '-', remove: '-', wait: '…', pull: '↓',
 };
 
 /** `scratch ` etc. for provisioned objects (their hcsId is the object's own id). */
 const kindOf = (n: Plan['nodes'][number]): string => (n.resource.kind === 'computeSystem' || n.resource.kind === 'process' ? '' : `${n.resource.kind} `);
+
+/** What a node acts on: its system id, or for an image pull the reference. */
+const targetOf = (n: Plan['nodes'][number]): string | undefined => n.resource.hcsId ?? n.resource.image;
 
 /**
  * The same nodes as `plan -o json`, in dependency order, one line each:
@@ -28,7 +31,7 @@ const kindOf = (n: Plan['nodes'][number]): string => (n.resource.kind === 'compu
 export function formatPlan(p: Plan): string {
   if (p.nodes.length === 0) return 'No changes. HCS matches the manifests.';
   const lines = dependencyOrder(p.nodes).map((n) =>
-    n.resource.hcsId === undefined ? `${SYMBOL[n.op]} ${n.op} ${n.resource.name}: ${n.cause}` : `${SYMBOL[n.op]} ${n.op} ${kindOf(n)}${n.resource.hcsId} (${n.resource.name}): ${n.cause}`,
+    targetOf(n) === undefined ? `${SYMBOL[n.op]} ${n.op} ${n.resource.name}: ${n.cause}` : `${SYMBOL[n.op]} ${n.op} ${kindOf(n)}${targetOf(n)} (${n.resource.name}): ${n.cause}`,
   );
   return `${lines.join('\n')}\n${p.converged ? 'Converged (nothing will change).' : 'Changes pending.'}`;
 }
@@ -73,6 +76,9 @@ export async function planCommand(opts: { manifests: string; output?: string; al
       ? await observeProvisioned((await import('../provisioning.ts')).openProvisioning(g.dataRoot, { readOnly: true }))
       : undefined;
     const observed = { ...groupObserved(await hcs.enumerate({ owners: [g.owner] }), g.owner), ...(provisioned ? { provisioned } : {}) };
+    // Read-only: a data root that does not exist is an empty store (every image gets a pull node).
+    const references = [...new Set(store.list().flatMap((d) => (d.image ? [d.image.reference] : [])))];
+    if (references.length > 0) observed.images = (await import('../images.ts')).observeStoredImages(g.dataRoot, references);
     const names = new Set(store.list().map((d) => d.name));
     return plan({ desired: store.list(), observed: withoutHeld(observed, store.heldNames(), names), allowPrune: !store.holdsAllPruning(), now: Date.now() });
   });
@@ -119,7 +125,21 @@ async function applyLocked(
     const rotations = new RotationOverrides(DEFAULT_ROTATION);
     rotations.update(snapshot.manifests);
     const provision = (await import('../provisioning.ts')).openProvisioning(g.dataRoot);
-    const controller = createController({ hcs: withLogCapture(hcs, hcs, g, {}, rotations), owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true, provision });
+    // The image store only when a manifest names an image (it loads the layer binding).
+    const images = snapshot.manifests.some((m) => m.image) ? await (await import('../images.ts')).controllerImages(g, logger, 0) : undefined;
+    const controller = createController({
+      hcs: withLogCapture(hcs, hcs, g, {}, rotations), owner: g.owner, clock: realClock, logger, resyncMs: 0, allowEmpty: opts.allowEmpty === true, provision,
+      ...(images ? { images: images.port } : {}),
+    });
+    let current = snapshot;
+    // After a pull the manifests are read again, so they render from the stored image.
+    images?.bind({
+      current: () => current,
+      reparse: async () => {
+        current = await loadForCli(opts.manifests, g);
+        controller.applySnapshot(current);
+      },
+    });
     try {
       controller.history.subscribe((e) => logger.info(e.message, { system: e.system, event: e.kind }));
       controller.applySnapshot(snapshot);
@@ -141,6 +161,7 @@ async function applyLocked(
       return 1;
     } finally {
       await controller.dispose();
+      images?.dispose();
     }
   });
 }

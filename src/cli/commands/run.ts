@@ -104,6 +104,7 @@ export async function runCommand(opts: RunOptions, g: GlobalOptions, logger: Log
       allowEmpty: opts.allowEmpty === true, suspended: opts.suspend === true,
       entrypoints: openEntrypointRecords(g.owner, dirname(lockFileForCli(g, opts.lockDir))),
       provision: (await import('../provisioning.ts')).openProvisioning(g.dataRoot),
+      images: images.port,
     });
     stack.push(controller);
     if (folderWarning) controller.warn(folderWarning);

@@ -7,7 +7,7 @@ import type { ControllerStatus, HistoryEvent } from '../../../reconciler/index.t
 import type { Logger } from '../../../reconciler/ports.ts';
 import { lockFileForCli, type GlobalOptions } from '../context.ts';
 import { liveHolder } from '../lock.ts';
-import { age, outputFormat, printJson, table, UsageError } from '../output.ts';
+import { actualText, age, outputFormat, printJson, table, UsageError } from '../output.ts';
 import { parseListen } from '../http.ts';
 import { planCommand } from './reconcile.ts';
 import { toYaml } from '../../manifest/index.ts';
@@ -29,7 +29,7 @@ function get(endpoint: { host: string; port: number }, path: string, onData?: (c
 /** Status rows as a table. */
 export function formatStatus(s: ControllerStatus, now = Date.now()): string {
   const rows = s.systems.map((r) => [
-    r.name, r.desired, r.actual, r.ids.join(',') || '-', r.hash ?? '-', String(r.restarts),
+    r.name, r.desired, actualText(r), r.ids.join(',') || '-', r.hash ?? '-', String(r.restarts),
     r.nextRetryAt ? `in ${age(r.nextRetryAt - now)}` : '-', r.since ? age(now - r.since) : '-',
     r.lastError ?? (r.pending[0] ?? (r.lastKnownGood ? 'manifest invalid: running last valid spec' : '')),
   ]);

@@ -3,6 +3,7 @@
  * internal/wclayer/wclayer.go and layerutils.go):
  *   HRESULT NameToGuid(PCWSTR name, GUID *guid);
  *   HRESULT ProcessBaseImage(PCWSTR path);
+ *   HRESULT ProcessUtilityImage(PCWSTR path);
  *   HRESULT ImportLayer(DriverInfo *info, PCWSTR id, PCWSTR importFolderPath, WC_LAYER_DESCRIPTOR *parents, ULONG count);
  *   HRESULT DestroyLayer(DriverInfo *info, PCWSTR id);
  *   HRESULT LayerExists(DriverInfo *info, PCWSTR id, DWORD *exists);
@@ -11,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -25,6 +27,33 @@
 #define DIRS_SUFFIX ".$wcidirs$"
 
 typedef struct { uint32_t Data1; uint16_t Data2, Data3; uint8_t Data4[8]; } GUID;
+
+/*
+ * The process token lives in the kernel32 stand-in (kernel32/files.c: AdjustTokenPrivileges is a
+ * kernelbase export on Windows), the sibling libkernel32-emu.so; it is found the way stdio.c finds
+ * it. Without it nothing holds the privileges.
+ */
+typedef BOOL (*held_fn)(void);
+static held_fn g_held;
+static pthread_once_t g_held_once = PTHREAD_ONCE_INIT;
+
+static void held_init(void) {
+    Dl_info info;
+    if (!dladdr((void *)held_init, &info) || !info.dli_fname) return;
+    char path[4096];
+    const char *slash = strrchr(info.dli_fname, '/');
+    int dir = slash ? (int)(slash - info.dli_fname) : 1;
+    const char *base = slash ? info.dli_fname : ".";
+    if (snprintf(path, sizeof path, "%.*s/libkernel32-emu.so", dir, base) >= (int)sizeof path) return;
+    void *lib = dlopen(path, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
+    if (lib) g_held = (held_fn)dlsym(lib, "Kernel32EmuBackupPrivilegesHeld");
+    if (!g_held) fprintf(stderr, "hcs emulator: %s: %s (layer privileges unavailable)\n", path, dlerror());
+}
+
+int lyr_privileges_ok(void) {
+    pthread_once(&g_held_once, held_init);
+    return g_held && g_held();
+}
 
 static int is_dir(const char *p) { struct stat st; return stat(p, &st) == 0 && S_ISDIR(st.st_mode); }
 static int exists(const char *p) { struct stat st; return lstat(p, &st) == 0; }
@@ -101,6 +130,43 @@ EXPORT HRESULT ProcessBaseImage(const char16_t *path16) {
     }
     if (hr == S_OK) hr = write_marker(path, "kind=base\n");
     free(files); free(marker); free(path);
+    return hr;
+}
+
+/*
+ * Post-processes the utility VM image of a base layer, <layer>\UtilityVM, whose files were written
+ * under <path>\Files ([SHIM] processimage.go: "The files should have been extracted to
+ * <path>\Files"). hcsshim's baseLayerWriter calls it after ProcessBaseImage when the tar had
+ * `UtilityVM/Files` (provisioning.md 2.3, [SHIM] baselayerwriter.go line 166 on), so here the
+ * parent folder must be a processed base layer. It creates SystemTemplate.vhdx, the file containerd
+ * copies as the utility VM's scratch ([CTRD] common.go createUVMScratchLayer, provisioning.md 2.5).
+ * CHOICE (UNVERIFIED): a second call on the same folder is ERROR_ALREADY_EXISTS, and the same
+ * privileges as ProcessBaseImage are required.
+ */
+EXPORT HRESULT ProcessUtilityImage(const char16_t *path16) {
+    if (!path16 || !path16[0]) return E_INVALIDARG;
+    if (!lyr_privileges_ok()) return HR_WIN32(ERROR_PRIVILEGE_NOT_HELD);
+    char *path = lyr_utf8_of(path16);
+    HRESULT hr = S_OK;
+    char *files = lyr_join2(path, "Files"), *done = lyr_join2(path, MARKER), *parent = strdup(path);
+    char *slash = strrchr(parent, '/');
+    if (slash) *slash = 0;
+    char *base_marker = lyr_join2(parent, MARKER);
+    const char *leaf = slash ? slash + 1 : path;
+    FILE *bm = NULL;
+    char kind[64] = "";
+    if (strcmp(leaf, "UtilityVM") != 0 || !is_dir(path) || !is_dir(files)) hr = HR_WIN32(ERROR_PATH_NOT_FOUND);
+    else if (!(bm = fopen(base_marker, "r")) || !fgets(kind, sizeof kind, bm) || strcmp(kind, "kind=base\n") != 0) hr = HR_WIN32(ERROR_INVALID_DATA);
+    else if (exists(done)) hr = HR_WIN32(ERROR_ALREADY_EXISTS);
+    if (bm) fclose(bm);
+    if (hr == S_OK) {
+        char *v = lyr_join2(path, "SystemTemplate.vhdx");
+        FILE *f = fopen(v, "w");
+        free(v);
+        if (!f || fputs("HCSEMU-VHDX placeholder (utility VM scratch template)\n", f) < 0 || fclose(f) != 0) hr = HR_WIN32(ERROR_WRITE_FAULT);
+    }
+    if (hr == S_OK) hr = write_marker(path, "kind=utilityvm\n");
+    free(files); free(done); free(parent); free(base_marker); free(path);
     return hr;
 }
 

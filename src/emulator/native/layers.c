@@ -1,15 +1,14 @@
 /*
- * Emulated layer storage, in libvmcompute.so: the vmcompute.dll layer exports Docker's windowsfilter
- * driver and hcsshim use (NameToGuid, ProcessBaseImage, ImportLayer, DestroyLayer, LayerExists) and the
- * kernel32/advapi32 calls the layer writer makes (CreateFileW, CreateDirectoryW, CreateHardLinkW,
- * SetFileInformationByHandle, BackupWrite, CloseHandle, GetLastError, GetCurrentProcess,
- * OpenProcessToken, LookupPrivilegeValueW, AdjustTokenPrivileges), with the same C ABI, so the
- * binding (src/hcs/layers.ts) is the same code on Windows and Linux.
+ * The layer emulation's shared half, compiled into libvmcompute.so (ImportLayer decodes transport
+ * files with it) and into libkernel32-emu.so (BackupWrite feeds it): UTF-16 and path helpers, the
+ * strict backup-stream parser (WIN32_STREAM_ID records) and the on-disk metadata it writes. The
+ * exports live in layers-vmcompute.c (vmcompute.dll) and kernel32/files.c (kernel32.dll and the
+ * token privileges); each library has its own copy of this code (hidden symbols).
  *
- * Sources (provisioning.md): prototypes 1.4 ([SHIM] internal/wclayer/wclayer.go, layerutils.go);
- * the backup stream (WIN32_STREAM_ID records) and the transport format (4-byte attributes + backup
- * stream per file, <dir>.$wcidirs$ markers, tombstones.txt) 2.3 ([SHIM] internal/wclayer/legacy.go,
- * go-winio backup.go); privileges 0.7. Behaviour no source shows is marked CHOICE.
+ * Sources (provisioning.md): the backup stream (WIN32_STREAM_ID records) and the transport format
+ * (4-byte attributes + backup stream per file, <dir>.$wcidirs$ markers, tombstones.txt) 2.3
+ * ([SHIM] internal/wclayer/legacy.go, go-winio backup.go); privileges 0.7. Behaviour no source
+ * shows is marked CHOICE.
  *
  * On-disk form (for tests): file data is the plain file; its metadata is a lyr_sidecar
  * `<dir>/.hcsemu/<name>.meta` (key=value lines: attributes, the four FILE_BASIC_INFO times,
@@ -35,14 +34,6 @@
 #include <unistd.h>
 
 #include "layers.h"
-
-__thread DWORD lyr_last_error;
-BOOL lyr_fail(DWORD e) { lyr_last_error = e; return 0; }
-
-/* Privileges the emulated token has enabled. SE_SECURITY = 8, SE_BACKUP = 17, SE_RESTORE = 18 (winnt.h LUIDs). */
-pthread_mutex_t lyr_lock = PTHREAD_MUTEX_INITIALIZER;
-static int priv_backup, priv_restore, priv_security;
-int lyr_privileges_ok(void) { return priv_backup && priv_restore; }
 
 /* ---- strings and paths ------------------------------------------------------------------- */
 
@@ -103,15 +94,6 @@ DWORD lyr_win32_of_errno(int e) {
 /* ---- files and the backup-stream parser --------------------------------------------------- */
 
 
-#define MAX_FILES 4096
-static efile files[MAX_FILES];
-
-static HANDLE handle_of(int i) { return (HANDLE)(0x1000 + 4 * i); }
-static efile *file_of(HANDLE h) {
-    intptr_t i = (h - 0x1000) / 4;
-    if (h < 0x1000 || (h - 0x1000) % 4 != 0 || i >= MAX_FILES || !files[i].used || files[i].is_token) return NULL;
-    return &files[i];
-}
 
 static void hex_line(FILE *f, const char *key, const uint8_t *b, size_t n) {
     fprintf(f, "%s=", key);
@@ -289,175 +271,5 @@ DWORD lyr_feed(efile *ef, const uint8_t *b, size_t n) {
     /* A zero-length body completes as soon as its header and name are in. */
     if (ef->phase == 2 && ef->remaining == 0) return end_body(ef);
     return ERROR_SUCCESS;
-}
-
-/* ---- kernel32 ABI ------------------------------------------------------------------------- */
-
-EXPORT DWORD GetLastError(void) { return lyr_last_error; }
-
-HANDLE lyr_new_file(const char *path, int fd, int is_dir) {
-    pthread_mutex_lock(&lyr_lock);
-    for (int i = 0; i < MAX_FILES; i++) {
-        if (!files[i].used) {
-            efile *ef = &files[i];
-            memset(ef, 0, sizeof *ef);
-            ef->used = 1; ef->fd = fd; ef->ads_fd = -1; ef->is_dir = is_dir;
-            ef->path = strdup(path);
-            pthread_mutex_unlock(&lyr_lock);
-            return handle_of(i);
-        }
-    }
-    pthread_mutex_unlock(&lyr_lock);
-    return 0;
-}
-
-EXPORT HANDLE CreateFileW(const char16_t *name, DWORD access, DWORD share, void *sa, DWORD disposition, DWORD flags, HANDLE tmpl) {
-    (void)access; (void)share; (void)sa;
-    if (!name || !name[0] || tmpl) { lyr_last_error = ERROR_INVALID_PARAMETER; return INVALID_HANDLE_VALUE; }
-    char *path = lyr_utf8_of(name);
-    struct stat st;
-    HANDLE h = INVALID_HANDLE_VALUE;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        /* Directories open only with FILE_FLAG_BACKUP_SEMANTICS (CreateFileW docs, "Directories"). */
-        if (!(flags & FILE_FLAG_BACKUP_SEMANTICS)) lyr_last_error = ERROR_ACCESS_DENIED;
-        else if (disposition != 3 && disposition != 4) lyr_last_error = ERROR_ALREADY_EXISTS;
-        else h = lyr_new_file(path, -1, 1);
-    } else {
-        int oflags = O_RDWR | O_CLOEXEC;
-        switch (disposition) {
-        case 1: oflags |= O_CREAT | O_EXCL; break;   /* CREATE_NEW */
-        case 2: oflags |= O_CREAT | O_TRUNC; break;  /* CREATE_ALWAYS */
-        case 3: break;                               /* OPEN_EXISTING */
-        case 4: oflags |= O_CREAT; break;            /* OPEN_ALWAYS */
-        case 5: oflags |= O_TRUNC; break;            /* TRUNCATE_EXISTING */
-        default: lyr_last_error = ERROR_INVALID_PARAMETER; free(path); return INVALID_HANDLE_VALUE;
-        }
-        int fd = open(path, oflags, 0644);
-        if (fd < 0) {
-            int e = errno;
-            lyr_last_error = e == ENOENT && disposition != 3 && disposition != 5 ? ERROR_PATH_NOT_FOUND : lyr_win32_of_errno(e);
-        } else {
-            h = lyr_new_file(path, fd, 0);
-            if (!h) { close(fd); lyr_last_error = ERROR_NOT_ENOUGH_MEMORY; h = INVALID_HANDLE_VALUE; }
-        }
-    }
-    if (h != INVALID_HANDLE_VALUE) lyr_last_error = ERROR_SUCCESS;
-    free(path);
-    return h;
-}
-
-EXPORT BOOL CreateDirectoryW(const char16_t *name, void *sa) {
-    (void)sa;
-    if (!name || !name[0]) return lyr_fail(ERROR_INVALID_PARAMETER);
-    char *path = lyr_utf8_of(name);
-    int r = mkdir(path, 0755), e = errno;
-    free(path);
-    if (r == 0) return 1;
-    return lyr_fail(e == EEXIST ? ERROR_ALREADY_EXISTS : e == ENOENT ? ERROR_PATH_NOT_FOUND : lyr_win32_of_errno(e));
-}
-
-EXPORT BOOL CreateHardLinkW(const char16_t *newName, const char16_t *existing, void *sa) {
-    (void)sa;
-    if (!newName || !existing) return lyr_fail(ERROR_INVALID_PARAMETER);
-    char *a = lyr_utf8_of(newName), *b = lyr_utf8_of(existing);
-    int r = link(b, a), e = errno;
-    free(a); free(b);
-    return r == 0 ? 1 : lyr_fail(e == EEXIST ? ERROR_ALREADY_EXISTS : lyr_win32_of_errno(e));
-}
-
-EXPORT BOOL SetFileInformationByHandle(HANDLE h, int32_t infoClass, const void *info, DWORD size) {
-    efile *ef = file_of(h);
-    if (!ef) return lyr_fail(ERROR_INVALID_HANDLE);
-    if (infoClass != 0 /* FileBasicInfo */ || size != sizeof(FILE_BASIC_INFO) || !info) return lyr_fail(ERROR_INVALID_PARAMETER);
-    const FILE_BASIC_INFO *bi = info;
-    /* CHOICE: a DIRECTORY attribute on a file (or none on a directory, unless 0 = "leave") is refused. */
-    if (bi->FileAttributes != 0 && ((bi->FileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0) != (ef->is_dir != 0)) return lyr_fail(ERROR_INVALID_PARAMETER);
-    ef->basic = *bi;
-    ef->has_basic = 1;
-    ef->dirty = 1;
-    return 1;
-}
-
-EXPORT BOOL BackupWrite(HANDLE h, const uint8_t *buf, DWORD n, DWORD *written, BOOL abort, BOOL processSecurity, void **context) {
-    efile *ef = file_of(h);
-    if (!ef) return lyr_fail(ERROR_INVALID_HANDLE);
-    if (!context) return lyr_fail(ERROR_INVALID_PARAMETER);
-    if (abort) {
-        /* The closing call releases the context; ending inside a record is malformed (stricter than Windows). */
-        int bad = ef->in_backup && lyr_mid_record(ef);
-        *context = NULL;
-        ef->in_backup = 0;
-        return bad ? lyr_fail(ERROR_INVALID_DATA) : 1;
-    }
-    if (*context == NULL) {
-        if (ef->in_backup) return lyr_fail(ERROR_INVALID_PARAMETER);
-        ef->in_backup = 1;
-        ef->process_security = processSecurity;
-        *context = ef;
-    } else if (*context != ef) {
-        return lyr_fail(ERROR_INVALID_PARAMETER);
-    }
-    if (n && !buf) return lyr_fail(ERROR_INVALID_PARAMETER);
-    DWORD e = lyr_feed(ef, buf, n);
-    if (written) *written = e ? 0 : n;
-    return e ? lyr_fail(e) : 1;
-}
-
-EXPORT BOOL CloseHandle(HANDLE h) {
-    if (h == TOKEN_HANDLE || h == CURRENT_PROCESS) return 1;
-    pthread_mutex_lock(&lyr_lock);
-    efile *ef = file_of(h);
-    if (!ef) { pthread_mutex_unlock(&lyr_lock); return lyr_fail(ERROR_INVALID_HANDLE); }
-    int ok = !ef->dirty || lyr_write_meta(ef) == 0;
-    lyr_release(ef);
-    pthread_mutex_unlock(&lyr_lock);
-    return ok ? 1 : lyr_fail(ERROR_WRITE_FAULT);
-}
-
-/* ---- advapi32 ABI: the token privileges layer import needs (provisioning.md 0.7) --------------- */
-
-EXPORT HANDLE GetCurrentProcess(void) { return CURRENT_PROCESS; }
-
-EXPORT BOOL OpenProcessToken(HANDLE process, DWORD access, HANDLE *token) {
-    (void)access;
-    if (process != CURRENT_PROCESS || !token) return lyr_fail(ERROR_INVALID_PARAMETER);
-    *token = TOKEN_HANDLE;
-    return 1;
-}
-
-EXPORT BOOL LookupPrivilegeValueW(const char16_t *system, const char16_t *name, LUID *luid) {
-    if (system || !name || !luid) return lyr_fail(ERROR_INVALID_PARAMETER);
-    char *n = lyr_utf8_of(name);
-    uint32_t v = strcmp(n, "SeBackupPrivilege") == 0 ? 17 : strcmp(n, "SeRestorePrivilege") == 0 ? 18 : strcmp(n, "SeSecurityPrivilege") == 0 ? 8 : 0;
-    free(n);
-    if (!v) return lyr_fail(ERROR_NO_SUCH_PRIVILEGE);
-    luid->LowPart = v;
-    luid->HighPart = 0;
-    return 1;
-}
-
-/*
- * Documented quirk: success with GetLastError() == ERROR_NOT_ALL_ASSIGNED when the token does not
- * hold a privilege. The emulated token holds them unless HCSEMU_PRIVILEGES_NOT_HELD=1 (a
- * non-administrator), so tests can see that path.
- */
-EXPORT BOOL AdjustTokenPrivileges(HANDLE token, BOOL disableAll, const TOKEN_PRIVILEGES *state, DWORD len, void *prev, DWORD *retLen) {
-    (void)len; (void)prev;
-    if (token != TOKEN_HANDLE) return lyr_fail(ERROR_INVALID_HANDLE);
-    if (retLen) *retLen = 0;
-    if (disableAll || !state) return lyr_fail(ERROR_INVALID_PARAMETER);
-    const char *notHeld = getenv("HCSEMU_PRIVILEGES_NOT_HELD");
-    if (notHeld && strcmp(notHeld, "1") == 0) { lyr_last_error = ERROR_NOT_ALL_ASSIGNED; return 1; }
-    pthread_mutex_lock(&lyr_lock);
-    for (uint32_t i = 0; i < state->PrivilegeCount; i++) {
-        const LUID_AND_ATTRIBUTES *p = &state->Privileges[i];
-        int on = (p->Attributes & SE_PRIVILEGE_ENABLED) != 0;
-        if (p->Luid.LowPart == 17) priv_backup = on;
-        else if (p->Luid.LowPart == 18) priv_restore = on;
-        else if (p->Luid.LowPart == 8) priv_security = on;
-    }
-    pthread_mutex_unlock(&lyr_lock);
-    lyr_last_error = ERROR_SUCCESS;
-    return 1;
 }
 

@@ -1,4 +1,4 @@
-/* Shared by layers.c (kernel32/advapi32 ABI, backup-stream parser) and layers-vmcompute.c (vmcompute layer exports). */
+/* Shared by layers.c (backup-stream parser), layers-vmcompute.c (vmcompute layer exports) and kernel32/files.c (kernel32 file exports, token privileges). */
 #ifndef HCS_EMULATOR_LAYERS_H
 #define HCS_EMULATOR_LAYERS_H
 #include <pthread.h>
@@ -34,7 +34,7 @@ typedef intptr_t HANDLE;
 
 #define INVALID_HANDLE_VALUE ((HANDLE)-1)
 #define CURRENT_PROCESS ((HANDLE)-1)
-#define TOKEN_HANDLE ((HANDLE)0x7f00)
+#define TOKEN_HANDLE ((HANDLE)0x3ffffffc) /* below kernel32/files.c handles, above any pipe handle the tests reach */
 #define FILE_FLAG_BACKUP_SEMANTICS 0x02000000u
 #define FILE_ATTRIBUTE_DIRECTORY 0x10u
 #define SE_PRIVILEGE_ENABLED 0x2u
@@ -84,9 +84,7 @@ typedef struct {
     int dirty;
 } efile;
 
-extern __thread DWORD lyr_last_error;
-extern pthread_mutex_t lyr_lock;
-BOOL lyr_fail(DWORD e);
+/* SeBackup + SeRestore enabled: kernel32/files.c keeps the token; libvmcompute.so asks it (layers-vmcompute.c). */
 int lyr_privileges_ok(void);
 char *lyr_utf8_of(const char16_t *s);
 char *lyr_join2(const char *a, const char *b);

@@ -61,6 +61,11 @@ static void set_error(DWORD e) { t_last_error = e; }
 
 API DWORD GetLastError(void) { return t_last_error; }
 
+/* errhandlingapi.h; used by files.c (the layer writer's file exports, in this library too). */
+API void SetLastError(DWORD e) { t_last_error = e; }
+
+int k32_files_close(HANDLE h); /* files.c: 1 closed, 0 failed (error set), -1 not one of its handles */
+
 static void release_locked(entry *e) {
     if (--e->users > 0) return;
     entry **pp = &g_entries;
@@ -177,6 +182,8 @@ API BOOL CloseHandle(HANDLE h) {
     while (e && e->value != (uintptr_t)h) e = e->next;
     if (!e || e->closed) {
         pthread_mutex_unlock(&g_lock);
+        int file = k32_files_close(h);
+        if (file >= 0) return file;
         set_error(ERROR_INVALID_HANDLE);
         return 0;
     }
