@@ -255,7 +255,9 @@ export class ImageDriver implements ResourcePort<ImageNode, ObservedImage[]> {
     // Stopping and removing never need the image (a Stopped manifest whose image is not stored still stops).
     if (isRemoval(n)) return undefined;
     if (d.image.digest === undefined) return `image ${d.image.reference} is not rendered yet`;
-    if (n.resource.hcsId !== undefined && !d.parts.some((p) => p.id === n.resource.hcsId)) return `${n.resource.hcsId} is not in the rendering of ${d.image.reference} any more`;
+    // A provisioned object's id is its own (RenderedPart.provisionIds): it belongs to the part it is made for.
+    const systemId = isProvisionKind(n.resource.kind) ? ('part' in n ? n.part.id : undefined) : n.resource.hcsId;
+    if (systemId !== undefined && !d.parts.some((p) => p.id === systemId)) return `${systemId} is not in the rendering of ${d.image.reference} any more`;
     return undefined;
   }
 }
@@ -292,4 +294,8 @@ export function runNode(ports: ResourcePorts, n: ActionNode, signal?: AbortSigna
 export function findEntrypoint(list: readonly ObservedProcess[], commandLine: string): ObservedProcess | undefined {
   const match = identifyEntrypoint(list, commandLine);
   return match.kind === 'absent' ? undefined : match.process;
+}
+
+function isProvisionKind(kind: string): kind is ProvisionKind {
+  return kind === 'scratch' || kind === 'endpoint' || kind === 'namespace';
 }
