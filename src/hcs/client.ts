@@ -198,14 +198,18 @@ async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<
 }
 
 /**
- * Registers a system's events after its create/open completed, then awaits the one race-closing
+ * Registers a system's events after its create/open completed, then runs the one race-closing
  * state query (audit D8: "follow with one properties query to close the race, and surface a
- * failure as an error"). An exit it finds arrives as a replayed SystemExited; a failed query
- * rejects (the caller closes the handle). The core's HandleRegistry records a pending handle
- * before the create, so the wait cannot make a concurrent get() open a second one.
+ * failure as an error"). An exit it finds arrives as a replayed SystemExited. For an open, the
+ * query is awaited and a failure rejects (the caller closes the handle); for a create, the first
+ * start awaits it and a failure is that start's error. The core's HandleRegistry records a pending
+ * handle before the create, so a concurrent get() cannot open a second one.
  */
 async function subscribed(system: NativeHcsSystem, op: 'create' | 'open', opts?: CallOptions): Promise<NativeHcsSystem> {
   system.subscribe(op);
-  await system.closeRace({ timeoutMs: opts?.timeoutMs });
+  // A created system is started next: its start awaits the query (system.ts beginRaceClose), so the
+  // create's HCS slot is not held for it. An opened (adopted) one is answered only after the query.
+  if (op === 'create') system.beginRaceClose({ timeoutMs: opts?.timeoutMs });
+  else await system.closeRace({ timeoutMs: opts?.timeoutMs });
   return system;
 }

@@ -83,7 +83,7 @@ describe('audit rows, on the emulator through koffi', () => {
     }
   });
 
-  it('D8: the race-closing query is awaited: its failure rejects the open and the create, leaving no handle or system', async () => {
+  it('D8: the race-closing query is awaited: its failure rejects the open, or the first start of a create (before it starts)', async () => {
     const holder = await hcs.create('d8q', containerDoc());
     await svc.emu.control.fault({ op: 'GetProperties', hresult: 'E_ACCESSDENIED', id: 'd8q' });
     const other = newClient(svc);
@@ -94,11 +94,18 @@ describe('audit rows, on the emulator through koffi', () => {
       await other.close();
     }
     await holder.close();
+    // A create does not hold its caller's HCS slot for the query: the first start awaits it.
     await svc.emu.control.fault({ op: 'GetProperties', hresult: 'E_ACCESSDENIED', id: 'd8c' });
-    await assert.rejects(hcs.create('d8c', containerDoc()), (e: HcsError) => /E_ACCESSDENIED/.test(e.message));
-    assert.equal(hcs.openHandles, 0);
-    const left = (await svc.emu.control.list()).filter((s) => s.id === 'd8c' && s.state !== 'Stopped');
-    assert.deepEqual(left, [], 'the never-started system was terminated');
+    const created = await hcs.create('d8c', containerDoc());
+    await assert.rejects(created.start(), (e: HcsError) => /E_ACCESSDENIED/.test(e.message));
+    const states = async () => (await svc.emu.control.list()).filter((s) => s.id === 'd8c').map((s) => s.state);
+    assert.deepEqual(await states(), ['Created'], 'not started after the failed query');
+    const starts = (await svc.emu.control.callLog()).filter((c) => c.op === 'Start' && c.id === 'd8c');
+    assert.deepEqual(starts, [], 'no Start was sent');
+    await created.start();
+    assert.deepEqual(await states(), ['Running'], 'the next start runs');
+    await created.terminate();
+    await created.close();
   });
 
   it('D8: an exited process opened late still reports its exit; registration happens once (D23)', async () => {
