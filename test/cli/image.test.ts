@@ -1,28 +1,12 @@
 /** The `image` CLI contracts against the real registry: pull output, ls -o json shape, rm refusal while in use, prune. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cli, } from './run-cli.ts';
 import { registrySkip, startRealRegistry, type RealRegistry } from '../images/real-registry.ts';
 import { baseLayerEntries, layerTar, pushImage, windowsImage, type SyntheticImage } from '../images/synthetic.ts';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'src/cli/bin.mjs');
-
-/** Runs the CLI without blocking the event loop (the registry runs in this process's children). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, HCS_RECONCILER_DEBUG: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const manifest = (name: string, image: string) => `apiVersion: hcs-reconciler/v1alpha1
 kind: ComputeSystem

@@ -7,30 +7,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cli, } from './run-cli.ts';
 import { startEmulator } from '../../src/emulator/launcher.ts';
 import { HcnNative } from '../../src/hcs/hcn.ts';
 import { registrySkip, startRealRegistry, type RealRegistry } from '../images/real-registry.ts';
 import { baseLayerEntries, layerTar, pushImage, windowsImage } from '../images/synthetic.ts';
 import { freePort, hcnLibrary, probeTcp } from '../network/helpers.ts';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'src/cli/bin.mjs');
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('plan observes scratches, endpoints and namespaces', { skip: process.platform === 'win32' ? 'uses the emulator library' : registrySkip }, () => {
   let reg: RealRegistry;

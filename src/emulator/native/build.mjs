@@ -32,7 +32,7 @@ const MAIN = 'libcomputecore.so';
 // - libcomputenetwork.so: computenetwork.dll, HCN (hcn.c).
 // - libkernel32-emu.so (native/kernel32/): kernel32's ReadFile/WriteFile/CloseHandle on stdio pipes,
 //   and the layer writer's file calls and token privileges (kernel32/files.c, with layers.c's parser).
-const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c', 'stdio.c', 'sock.c', 'handles.c'];
+const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c', 'stdio.c', 'sock.c', 'handles.c', 'sibling.c'];
 const LIBRARIES = {
   'libcomputecore.so': { files: [...COMMON, 'system.c', 'process.c', 'host.c'] },
   'libvmcompute.so': { files: [...COMMON, 'vmcompute.c', 'layers.c', 'layers-vmcompute.c', 'scratch.c', 'hostcall.c'], defines: ['-DEMU_ROLE=3u'] },

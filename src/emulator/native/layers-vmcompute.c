@@ -12,7 +12,6 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -22,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "layers.h"
+
+#include "sibling.h"
 
 #define MARKER ".hcsemu-layer"
 #define DIRS_SUFFIX ".$wcidirs$"
@@ -38,16 +39,7 @@ static held_fn g_held;
 static pthread_once_t g_held_once = PTHREAD_ONCE_INIT;
 
 static void held_init(void) {
-    Dl_info info;
-    if (!dladdr((void *)held_init, &info) || !info.dli_fname) return;
-    char path[4096];
-    const char *slash = strrchr(info.dli_fname, '/');
-    int dir = slash ? (int)(slash - info.dli_fname) : 1;
-    const char *base = slash ? info.dli_fname : ".";
-    if (snprintf(path, sizeof path, "%.*s/libkernel32-emu.so", dir, base) >= (int)sizeof path) return;
-    void *lib = dlopen(path, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
-    if (lib) g_held = (held_fn)dlsym(lib, "Kernel32EmuBackupPrivilegesHeld");
-    if (!g_held) fprintf(stderr, "hcs emulator: %s: %s (layer privileges unavailable)\n", path, dlerror());
+    g_held = (held_fn)emu_sibling_symbol("libkernel32-emu.so", "Kernel32EmuBackupPrivilegesHeld", "layer privileges");
 }
 
 int lyr_privileges_ok(void) {

@@ -14,8 +14,6 @@
  * libkernel32-emu.so is found next to this library (dladdr), so both agree on one handle table
  * whichever of them koffi loads first (glibc maps one file once).
  */
-#define _GNU_SOURCE 1 /* dladdr */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +23,7 @@
 
 #include "emu.h"
 #include "sock.h"
+#include "sibling.h"
 
 enum { F_STDIO_ATTACH = 7 };
 #define ROLE_STDIO 4u
@@ -35,16 +34,7 @@ static adopt_fn g_adopt;
 static pthread_once_t g_adopt_once = PTHREAD_ONCE_INIT;
 
 static void kernel32_init(void) {
-    Dl_info info;
-    if (!dladdr((void *)kernel32_init, &info) || !info.dli_fname) return;
-    char path[4096];
-    const char *slash = strrchr(info.dli_fname, '/');
-    int dir = slash ? (int)(slash - info.dli_fname) : 1;
-    const char *base = slash ? info.dli_fname : ".";
-    if (snprintf(path, sizeof path, "%.*s/libkernel32-emu.so", dir, base) >= (int)sizeof path) return;
-    void *lib = dlopen(path, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
-    if (lib) g_adopt = (adopt_fn)dlsym(lib, "Kernel32EmuAdoptFd");
-    if (!g_adopt) fprintf(stderr, "hcs emulator: %s: %s (stdio pipes unavailable)\n", path, dlerror());
+    g_adopt = (adopt_fn)emu_sibling_symbol("libkernel32-emu.so", "Kernel32EmuAdoptFd", "stdio pipes");
 }
 
 static adopt_fn kernel32_adopt(void) {
