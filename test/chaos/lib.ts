@@ -104,7 +104,7 @@ export class ControllerChild {
       buf = parts.pop() ?? '';
       for (const l of parts) {
         this.lines.push(l);
-        if (this.lines.length > 400) this.lines.shift();
+        if (this.lines.length > (process.env.CHAOS_DEBUG ? 20000 : 400)) this.lines.shift();
       }
     });
     child.stdout!.resume();

@@ -8,6 +8,8 @@
  * invariant is checked from the emulator's call log and system list. Sequence k uses the PRNG seed
  * `<seed>:<k>`, so `--seed S --from k --sequences 1` replays its operations (timing is real, so
  * interleavings may differ). Exit 1 with the seed and the op list on the first violation.
+ * `CHAOS_DEBUG=1` runs the controller at debug level and, on a failed quiesce, prints its whole log,
+ * its last `/status` and the emulator's call log.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,7 +85,7 @@ class Sequence {
   }
 
   async startController(): Promise<void> {
-    this.child = await ControllerChild.start({ owner: this.owner, manifests: this.folder.link, socketPath: this.socketPath });
+    this.child = await ControllerChild.start({ owner: this.owner, manifests: this.folder.link, socketPath: this.socketPath, extraArgs: process.env.CHAOS_DEBUG ? ['--log-level', 'debug'] : [] });
     this.pids.add(this.child.pid);
   }
 
@@ -252,6 +254,7 @@ async function runSequence(k: number, seed: string, control: EmulatorControl, so
       s.violations.push(`quiesce: ${err.message}`);
       return false;
     });
+    if (!converged && process.env.CHAOS_DEBUG) s.child.lines.push(`STATUS ${JSON.stringify(await s.child.status().catch((e) => String(e)))}`);
     if (converged) {
       // 6. one handle per running system of ours, nothing else (the runner holds none)
       const want = [...desired.values()].filter((d) => d.state === 'Running').length;
@@ -263,6 +266,7 @@ async function runSequence(k: number, seed: string, control: EmulatorControl, so
     if (s.folder.fingerprint() !== fingerprint) s.violations.push('security: the manifests folder changed while only the controller ran');
     const systems = await control.list();
     const calls = await control.callLog();
+    if (!converged && process.env.CHAOS_DEBUG) for (const c of calls) s.child.lines.push(`CALL ${JSON.stringify(c)}`);
     const epoch = await callEpoch(control);
     await s.child.stop();
     const after = await waitFor(async () => ((await control.status()).handles === 0 ? 0 : undefined), 'handles closed', 5000).catch(async () => (await control.status()).handles);
@@ -276,7 +280,7 @@ async function runSequence(k: number, seed: string, control: EmulatorControl, so
       maxFailuresPerName10s: 22,
     });
     s.violations.push(...violations);
-    return { ops: s.ops, kinds: s.kinds, checks: checks + 4, calls: calls.length, violations: s.violations, log: s.child.lines.slice(-60), ms: Date.now() - t0 };
+    return { ops: s.ops, kinds: s.kinds, checks: checks + 4, calls: calls.length, violations: s.violations, log: process.env.CHAOS_DEBUG ? s.child.lines.slice() : s.child.lines.slice(-60), ms: Date.now() - t0 };
   } finally {
     await s.child.kill9();
     s.folder.unlinkAll();

@@ -74,6 +74,23 @@ describe('fault injection', { concurrency: true }, () => {
       assert.equal((await control.status()).faults.hung, 0);
     }));
 
+  test('hang + latency: clearFaults while a hung call still waits out its latency releases it', () =>
+    withService(async ({ client, control }) => {
+      // Chaos seed 42 sequence 18: `latency Create`, then `hang Create`; the quiesce's clearFaults
+      // came during the latency and the Create hung forever, so the system was never re-created.
+      await control.latency({ op: 'Create', ms: 400 });
+      await control.hang({ op: 'Create', count: 1 });
+      const creating = client.create('late', containerDoc());
+      // Frames of one connection are taken in order, so once this Enumerate is answered the Create
+      // has arrived and is waiting out its latency; it already counts as hung.
+      assert.equal((await client.request('Enumerate')).hresult, HR.S_OK);
+      assert.equal((await control.status()).faults.hung, 1, 'counted as hung from its arrival');
+      await control.clearFaults();
+      assert.equal((await creating).reply.hresult, HR.S_OK, 'the released Create runs normally');
+      assert.equal((await control.status()).faults.hung, 0);
+      assert.deepEqual((await control.list()).map((s) => s.id), ['late']);
+    }));
+
   test('200 concurrent requests with latency are all answered; hung ones do not block others', () =>
     withService(async ({ client, control }) => {
       await control.latency({ op: '*', ms: 50 });

@@ -130,7 +130,7 @@ export class LibraryConnection extends Connection implements EventSink {
   ): Promise<OpResult> {
     const ms = this.core.faults.latencyFor(opName(req.op) as OpName);
     if (ms > 0) await delay(ms);
-    if (verdict.hang) await this.core.faults.waitReleased();
+    if (verdict.hang) await verdict.hang;
     const effect = !verdict.fail || verdict.fail.afterEffect ? await spec.run({ store: this.core.store, req, api: this.api, host: this.core.host, ...handles }) : undefined;
     if (verdict.fail) {
       const { hresult, resultDocument } = verdict.fail;

@@ -30,7 +30,12 @@ export interface HangRule {
 /** What the arrival check decided for one call. */
 export interface Verdict {
   fail?: FailRule;
-  hang: boolean;
+  /**
+   * Set when the call hangs: resolves at its release. Taken on arrival, not after the injected
+   * latency, so a `clearFaults` that comes while the call still waits out its latency releases it
+   * too (it used to hang forever: chaos seed 42 sequence 18, `latency Create` then `hang Create`).
+   */
+  hang?: Promise<void>;
 }
 
 type Rule = { op: OpName | '*'; remaining: number; id?: string };
@@ -78,11 +83,12 @@ export class FaultTable {
 
   /** Decides on arrival whether this call fails and/or hangs. */
   onArrival(op: OpName, id: string | undefined): Verdict {
-    return { hang: take(this.hangRules, op, id) !== undefined, fail: take(this.failRules, op, id) };
+    const hang = take(this.hangRules, op, id) !== undefined ? this.waitReleased() : undefined;
+    return { hang, fail: take(this.failRules, op, id) };
   }
 
   /** Resolves when the hung call is released (clearFaults or service stop). */
-  waitReleased(): Promise<void> {
+  private waitReleased(): Promise<void> {
     return new Promise((resolve) => {
       this.hung.add(resolve);
     });
