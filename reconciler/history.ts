@@ -38,6 +38,9 @@ export interface HistoryEvent {
 export class EventHistory {
   #seq = 0;
   #perSystem = new Map<string, HistoryEvent[]>();
+  /** Every kept event in record order, from `#head` on (some already dropped per system). */
+  #order: HistoryEvent[] = [];
+  #head = 0;
   #total = 0;
   #listeners = new Set<(e: HistoryEvent) => void>();
 
@@ -53,9 +56,11 @@ export class EventHistory {
     const list = this.#perSystem.get(system) ?? [];
     list.push(event);
     this.#perSystem.set(system, list);
+    this.#order.push(event);
     this.#total++;
     if (list.length > this.perSystemLimit) this.#drop(list);
     while (this.#total > this.totalLimit) this.#dropOldest();
+    if (this.#order.length - this.#head > 2 * this.totalLimit + 1024) this.#compact();
     for (const listener of this.#listeners) listener(event);
     return event;
   }
@@ -82,11 +87,27 @@ export class EventHistory {
     this.#total--;
   }
 
+  /**
+   * Drops the oldest event overall. The record order is kept in `#order`, so this is O(1)
+   * amortised instead of a scan over every system per event (1000 systems past the cap made each
+   * record cost 1000 comparisons). An entry already dropped by its system's own limit is skipped:
+   * a system drops its oldest first, so the global oldest is either its system's first or gone.
+   */
   #dropOldest(): void {
-    let oldest: HistoryEvent[] | undefined;
-    for (const list of this.#perSystem.values()) {
-      if (list.length > 0 && (!oldest || list[0]!.seq < oldest[0]!.seq)) oldest = list;
+    while (this.#head < this.#order.length) {
+      const event = this.#order[this.#head++]!;
+      const list = this.#perSystem.get(event.system);
+      if (list?.[0] === event) {
+        this.#drop(list);
+        break;
+      }
     }
-    if (oldest) this.#drop(oldest);
+    if (this.#head > 1024 && this.#head * 2 > this.#order.length) this.#compact();
+  }
+
+  /** Forgets the order entries of dropped events (a system's list is a suffix of its records). */
+  #compact(): void {
+    this.#order = this.#order.slice(this.#head).filter((e) => e.seq >= (this.#perSystem.get(e.system)?.[0]?.seq ?? Infinity));
+    this.#head = 0;
   }
 }
