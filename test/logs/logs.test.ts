@@ -4,7 +4,7 @@
  * rotations without losing or repeating a record.
  */
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { captureOutput } from '../../src/logs/capture.ts';
 import { decodeRecord, LineSplitter, MAX_LINE_BYTES, type LogRecord } from '../../src/logs/format.ts';
 import { resolveDataRoot } from '../../src/logs/paths.ts';
-import { currentSystemId, followRecords, snapshotRecords, type LogGap } from '../../src/logs/reader.ts';
+import { currentSystemId, followRecords, snapshotRecords, tailRecords, type LogGap } from '../../src/logs/reader.ts';
 import { RotatingLogWriter } from '../../src/logs/writer.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -242,3 +242,35 @@ test('follow: a file the follower has seen stays readable after the writer remov
   assert.deepEqual(gaps, []);
   assert.deepEqual(seen, Array.from({ length: line }, (_, i) => i + 1), 'every line once, in order');
 });
+
+test('tail: the last N records read backwards equal the end of the whole read, across files, long lines, UTF-8 and a torn last line', (t) => {
+  const dir = tempDir(t);
+  const w = new RotatingLogWriter(dir, 'tail-1', { maxBytes: 300_000, maxFiles: 4 }, fixedClock);
+  for (let i = 0; i < 3000; i++) {
+    const body = i % 97 === 0 ? 'é€'.repeat(20_000 + i) : `line ${i} ${'x'.repeat(i % 50)}`; // some lines span several 64 KiB blocks
+    w.write(i % 4 === 0 ? 'stderr' : 'stdout', `${body}\n`);
+  }
+  w.close();
+  const newest = listNewest(dir, 'tail-1');
+  appendFileSync(join(dir, newest), '{"log":"torn'); // a record being written: neither reader returns it
+  const whole = snapshotRecords(dir, 'tail-1');
+  if (whole.cursor.fd !== undefined) closeSync(whole.cursor.fd);
+  assert.ok(readdirSync(dir).filter((f) => f.startsWith('tail-1.log')).length >= 3, 'spans several files');
+  const onlyStderr = (r: LogRecord) => r.stream === 'stderr';
+  for (const n of [0, 1, 2, 10, 97, 500, whole.records.length - 1, whole.records.length, whole.records.length + 5]) {
+    const tail = tailRecords(dir, 'tail-1', n);
+    assert.deepEqual(tail.records, whole.records.slice(Math.max(0, whole.records.length - n)), `--tail ${n}`);
+    assert.equal(tail.cursor.serial, whole.cursor.serial);
+    assert.equal(tail.cursor.pos, whole.cursor.pos, 'the cursor stops before the torn line, like the whole read');
+    if (tail.cursor.fd !== undefined) closeSync(tail.cursor.fd);
+    const filtered = tailRecords(dir, 'tail-1', n, onlyStderr);
+    const expected = whole.records.filter(onlyStderr);
+    assert.deepEqual(filtered.records, expected.slice(Math.max(0, expected.length - n)), `--tail ${n} with a filter`);
+    if (filtered.cursor.fd !== undefined) closeSync(filtered.cursor.fd);
+  }
+  assert.deepEqual(tailRecords(dir, 'absent', 5).records, []);
+});
+
+function listNewest(dir: string, id: string): string {
+  return readdirSync(dir).filter((f) => f.startsWith(`${id}.log.`)).sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop())).at(-1)!;
+}

@@ -11,7 +11,7 @@ import { NAME_PATTERN } from '../../../reconciler/identity.ts';
 import { parseDuration } from '../../manifest/index.ts';
 import { encodeRecord, type LogRecord } from '../../logs/format.ts';
 import { logDirFor } from '../../logs/paths.ts';
-import { currentSystemId, followRecords, snapshotRecords, type LogGap } from '../../logs/reader.ts';
+import { currentSystemId, followRecords, snapshotRecords, tailRecords, type LogGap } from '../../logs/reader.ts';
 import type { GlobalOptions } from '../context.ts';
 import { exitQuietlyOnEpipe } from '../epipe.ts';
 import { dataRootOf } from '../log-capture.ts';
@@ -77,9 +77,8 @@ export async function logsCommand(name: string, opts: LogsOptions, g: GlobalOpti
   exitQuietlyOnEpipe(0);
   const print = printer(json, opts.timestamps === true);
   const keep = (r: LogRecord): boolean => since === undefined || Date.parse(r.time) >= since;
-  const snapshot = snapshotRecords(dir, id);
-  const records = snapshot.records.filter(keep);
-  for (const r of tail === undefined ? records : records.slice(Math.max(0, records.length - tail))) print(r);
+  const snapshot = tail === undefined ? snapshotRecords(dir, id) : tailRecords(dir, id, tail, keep);
+  for (const r of snapshot.records) if (keep(r)) print(r);
   if (!opts.follow) {
     if (snapshot.cursor.fd !== undefined) closeSync(snapshot.cursor.fd);
     return 0;
