@@ -61,10 +61,28 @@ export class ProvisioningPort implements ProvisionPort {
       for (const id of scratch.list()) out.push({ id, ready: await scratch.ready(id) });
       return out;
     }
-    const all = await this.deps.network.observe();
+    const all = await this.networkObservation();
     return kind === 'endpoint'
       ? all.filter((o) => o.endpoint || o.journal).map((o) => ({ id: o.systemId, ready: o.endpoint }))
       : all.filter((o) => o.namespace || o.journal).map((o) => ({ id: o.systemId, ready: o.namespace }));
+  }
+
+  #network?: ReturnType<NetworkProvisioner['observe']>;
+
+  /**
+   * One HCN enumeration serves the endpoint and the namespace kind of the same relist (they are
+   * observed one after the other): it is shared until the turn after it settled, so a later relist
+   * always enumerates afresh. Each enumeration queries every endpoint on the host, Docker's too.
+   */
+  private networkObservation(): ReturnType<NetworkProvisioner['observe']> {
+    if (this.#network) return this.#network;
+    const observation = this.deps.network.observe();
+    this.#network = observation;
+    const forget = () => setImmediate(() => {
+      if (this.#network === observation) this.#network = undefined;
+    });
+    observation.then(forget, forget);
+    return observation;
   }
 
   async create(kind: ProvisionKind, id: string, part: RenderedPart): Promise<void> {
