@@ -9,7 +9,12 @@ import type { ScratchStore } from '../../src/scratch/store.ts';
 test('one relist: endpoint and namespace from one enumeration; a later relist sees changes', async () => {
   let calls = 0;
   let state = [{ systemId: 'a', endpoint: true, namespace: false, journal: false }];
-  const network = { observe: async () => (calls++, state) } as unknown as NetworkProvisioner;
+  const network = {
+    observe: async () => {
+      calls++;
+      return state;
+    },
+  } as unknown as NetworkProvisioner;
   const port = new ProvisioningPort(() => ({ scratch: {} as ScratchStore, network }));
   assert.deepEqual(await port.observe('endpoint'), [{ id: 'a', ready: true }]);
   assert.deepEqual(await port.observe('namespace'), [], 'the endpoint is in no namespace yet');
