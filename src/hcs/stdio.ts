@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import koffi, { type LibraryHandle } from 'koffi';
-import type { StdHandleValues } from './ffi.ts';
+import { system32Path, type StdHandleValues } from './ffi.ts';
 
 /** INVALID_HANDLE_VALUE as a pointer-sized unsigned value. */
 const INVALID_HANDLE_VALUE = 0xffffffffffffffffn;
@@ -33,7 +33,7 @@ const READ_CREDITS = 16;
  * HCS_KERNEL32_LIBRARY, else libkernel32-emu.so next to the HCS library (the emulator's).
  */
 export function kernel32LibraryPath(hcsLibraryPath: string): string {
-  if (process.platform === 'win32') return 'kernel32.dll';
+  if (process.platform === 'win32') return system32Path('kernel32.dll'); // by full path, like every Windows DLL here (D22)
   return process.env.HCS_KERNEL32_LIBRARY ?? join(dirname(hcsLibraryPath), 'libkernel32-emu.so');
 }
 
