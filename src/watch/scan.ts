@@ -51,12 +51,25 @@ export interface ScanContext {
   seen: Map<string, SeenEntry>;
   /** Real paths of the files that are noisy now (shared with source.ts, which also marks them from events). */
   noisy: Set<string>;
-  counters: { filesParsed: number; filesSkippedUnchanged: number };
+  /** What a light relist compares with (set by a full scan that may be trusted, see {@link lightScan}). */
+  quiet?: QuietProof;
+  counters: { filesParsed: number; filesSkippedUnchanged: number; lightScans: number };
+}
+
+/**
+ * The folders a full scan read, each with the stamp it had before its readdir, and that scan's
+ * result. While every stamp is the same, no entry of those folders was created, deleted or
+ * renamed since (POSIX and NTFS update a folder's mtime and ctime on each).
+ */
+interface QuietProof {
+  realRoot: string;
+  dirs: Array<{ real: string; stamp: string }>;
+  scan: FolderScanOk;
 }
 
 /** Creates an empty scan context. */
 export function newScanContext(opts: Omit<ScanContext, 'cache' | 'seen' | 'noisy' | 'counters'>): ScanContext {
-  return { ...opts, cache: new Map(), seen: new Map(), noisy: new Set(), counters: { filesParsed: 0, filesSkippedUnchanged: 0 } };
+  return { ...opts, cache: new Map(), seen: new Map(), noisy: new Set(), counters: { filesParsed: 0, filesSkippedUnchanged: 0, lightScans: 0 } };
 }
 
 /** Result of scanning a folder that could be read. */
@@ -86,6 +99,49 @@ function codeOf(err: unknown): string {
 }
 
 const sigOf = (st: Stats): string => `${st.size}:${st.mtimeMs}:${st.ino}`;
+const stampOf = (st: Stats): string => `${st.dev}:${st.ino}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}`;
+
+/**
+ * A folder stamp is trusted only when its mtime is this much older than the scan: a change in
+ * the same timestamp tick as the scan's stat (coarse clocks, FAT's 2 s) would leave it equal.
+ * (Any entry change sets the mtime to the current time, so an old mtime cannot stay the same.)
+ */
+const RACY_MS = 3000;
+
+/**
+ * A light relist: one stat per folder instead of one per file. Returns the last full scan's
+ * result (the same object) when the proof it left still holds: the same resolved folder, and
+ * every folder it read has the same stamp. Otherwise undefined: the caller does a full scan.
+ *
+ * What it cannot see is a file rewritten in place (its folder's stamp stays the same): the
+ * watcher's event reports that one, and a full scan every `fullResyncMs` is the backstop for a
+ * missed event (source.ts).
+ */
+export async function lightScan(realRoot: string, ctx: ScanContext): Promise<FolderScanOk | undefined> {
+  const q = ctx.quiet;
+  if (!q || q.realRoot !== realRoot) return undefined;
+  for (const d of q.dirs) {
+    try {
+      if (stampOf(await stat(d.real)) !== d.stamp) return undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  ctx.counters.lightScans++;
+  return q.scan;
+}
+
+/**
+ * The proof a full scan leaves for light relists, or undefined when it may not be trusted:
+ * a file not settled or read yet, a symlink (its target changes without its folder), an
+ * unreadable sub-folder, or a folder changed too recently for its stamp to tell (RACY_MS).
+ */
+function quietProof(realRoot: string, rootSt: Stats, walk: Walk, out: FolderScanOk, startedAt: number): QuietProof | undefined {
+  if (out.retryInMs !== undefined || out.holdPublish || walk.sawLink || walk.keptPrefixes.length > 0) return undefined;
+  const dirs = [{ real: realRoot, st: rootSt }, ...walk.dirs];
+  for (const d of dirs) if (!(startedAt - d.st.mtimeMs >= RACY_MS)) return undefined;
+  return { realRoot, dirs: dirs.map((d) => ({ real: d.real, stamp: stampOf(d.st) })), scan: out };
+}
 
 /**
  * Scans `realRoot` (the resolved folder), reporting files under `displayRoot` (the configured
@@ -94,6 +150,8 @@ const sigOf = (st: Stats): string => `${st.size}:${st.mtimeMs}:${st.ino}`;
 export async function scanFolder(realRoot: string, displayRoot: string, ctx: ScanContext): Promise<FolderScanOk | FolderScanFailed> {
   let rootSt: Stats;
   let walk: Walk;
+  ctx.quiet = undefined;
+  const startedAt = ctx.now(); // before any stat: see RACY_MS
   try {
     rootSt = await stat(realRoot);
     if (!rootSt.isDirectory()) return { ok: false, code: 'ENOTDIR', message: `${displayRoot} is not a directory` };
@@ -111,6 +169,7 @@ export async function scanFolder(realRoot: string, displayRoot: string, ctx: Sca
   keepUnreadable(walk.keptPrefixes, present, ctx, out);
   for (const e of walk.dirErrors) out.fingerprint.push(`dir\0${e.file}\0${e.message}`);
   forgetMissing(present, ctx);
+  ctx.quiet = quietProof(realRoot, rootSt, walk, out, startedAt);
   return out;
 }
 

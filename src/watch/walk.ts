@@ -38,6 +38,10 @@ export interface Walk {
   dirErrors: ManifestError[];
   /** Display prefixes of sub-folders that could not be read: their cached files are kept. */
   keptPrefixes: string[];
+  /** Real path and stat (taken before its readdir) of every sub-folder read, for light relists (scan.ts). */
+  dirs: Array<{ real: string; st: Stats }>;
+  /** Some entry was a symlink: its target can change without any folder read here changing. */
+  sawLink: boolean;
 }
 
 function codeOf(err: unknown): string {
@@ -49,7 +53,7 @@ function codeOf(err: unknown): string {
  * under `displayRoot`. Throws when the folder itself cannot be read.
  */
 export async function walkFolder(realRoot: string, displayRoot: string, ctx: WalkOptions): Promise<Walk> {
-  const walk: Walk = { root: await realpath(realRoot), files: [], dirErrors: [], keptPrefixes: [] };
+  const walk: Walk = { root: await realpath(realRoot), files: [], dirErrors: [], keptPrefixes: [], dirs: [], sawLink: false };
   await walkDir(walk.root, displayRoot, 0, ctx, walk, false);
   walk.files = dedupe(walk);
   return walk;
@@ -79,6 +83,7 @@ async function walkDir(realDir: string, displayDir: string, level: number, ctx: 
     let real = join(realDir, entry.name);
     const st = stats[i];
     if (entry.isSymbolicLink()) {
+      walk.sawLink = true;
       const target = await linkTarget(real, walk, display, isManifestName, st);
       if (target === undefined) continue;
       real = target;
@@ -89,7 +94,10 @@ async function walkDir(realDir: string, displayDir: string, level: number, ctx: 
     else if (st.isDirectory() && level < ctx.depth) {
       // A link to the folder itself or to a folder above this one would read everything again.
       if (entry.isSymbolicLink() && isInsideRoot(realDir, real)) skip(walk, display, `symlink to ${real}, a folder that is already being read (a loop); not followed`);
-      else await walkSubDir(real, display, level + 1, ctx, walk, linked);
+      else {
+        walk.dirs.push({ real, st });
+        await walkSubDir(real, display, level + 1, ctx, walk, linked);
+      }
     } else if (!st.isFile() && !st.isDirectory() && isManifestName) skip(walk, display, 'not a regular file (FIFO, socket or device); not read');
   }
 }
