@@ -24,8 +24,14 @@ import { walkFolder, type Found, type Walk } from './walk.ts';
 /** What the scanner remembers about a file between scans. */
 export interface CacheEntry {
   sig: string;
+  /** The parts of `sig`, compared without a string. */
+  size: number;
+  mtimeMs: number;
+  ino: number;
   hash: string;
   result: FileResult;
+  /** This file's fingerprint line (`file\0hash`), kept so an unchanged file adds no string per scan. */
+  line?: string;
 }
 
 /** When a file's current signature was first seen, and since when it has been unsettled. */
@@ -99,6 +105,8 @@ function codeOf(err: unknown): string {
 }
 
 const sigOf = (st: Stats): string => `${st.size}:${st.mtimeMs}:${st.ino}`;
+/** `sigOf(st) === sigOf(entry's stat)` without building a string (the common case of every scan). */
+const sameSig = (st: Stats, e: CacheEntry): boolean => st.size === e.size && st.mtimeMs === e.mtimeMs && st.ino === e.ino;
 const stampOf = (st: Stats): string => `${st.dev}:${st.ino}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}`;
 
 /**
@@ -162,9 +170,11 @@ export async function scanFolder(realRoot: string, displayRoot: string, ctx: Sca
   }
   const out: FolderScanOk = { ok: true, results: [], dirErrors: walk.dirErrors, fingerprint: [], rootId: `${rootSt.dev}:${rootSt.ino}`, holdPublish: false };
   const present = new Set<string>();
-  for (const found of walk.files) {
+  for (let i = 0; i < walk.files.length; i++) {
+    const found = walk.files[i]!;
     present.add(found.display);
-    await addFile(found, ctx, out);
+    // An unchanged file (the usual case) is taken without a promise and an await.
+    if (!reuseUnchanged(found, ctx, out)) await addFile(found, ctx, out);
   }
   keepUnreadable(walk.keptPrefixes, present, ctx, out);
   for (const e of walk.dirErrors) out.fingerprint.push(`dir\0${e.file}\0${e.message}`);
@@ -184,8 +194,9 @@ function keepUnreadable(prefixes: string[], present: Set<string>, ctx: ScanConte
 }
 
 function forgetMissing(present: Set<string>, ctx: ScanContext): void {
-  for (const file of ctx.cache.keys()) if (!present.has(file)) ctx.cache.delete(file);
-  for (const file of ctx.seen.keys()) if (!present.has(file)) ctx.seen.delete(file);
+  // forEach (deleting the current entry is allowed): no iterator result per file.
+  ctx.cache.forEach((_, file) => void (present.has(file) || ctx.cache.delete(file)));
+  ctx.seen.forEach((_, file) => void (present.has(file) || ctx.seen.delete(file)));
 }
 
 /**
@@ -240,14 +251,18 @@ function keepPrevious(found: Found, ctx: ScanContext, out: FolderScanOk, retryMs
   out.fingerprint.push(`${found.display}\0${prev.hash}`);
 }
 
+/** Same size + mtime + inode as last time: the previous result, nothing read (true when taken). */
+function reuseUnchanged(found: Found, ctx: ScanContext, out: FolderScanOk): boolean {
+  const prev = ctx.cache.get(found.display);
+  if (!prev || !sameSig(found.st, prev)) return false;
+  ctx.counters.filesSkippedUnchanged++;
+  out.results.push(prev.result);
+  out.fingerprint.push((prev.line ??= `${found.display}\0${prev.hash}`));
+  return true;
+}
+
 async function addFile(found: Found, ctx: ScanContext, out: FolderScanOk): Promise<void> {
   const prev = ctx.cache.get(found.display);
-  if (prev && prev.sig === sigOf(found.st)) {
-    ctx.counters.filesSkippedUnchanged++;
-    out.results.push(prev.result);
-    out.fingerprint.push(`${found.display}\0${prev.hash}`);
-    return;
-  }
   if (found.st.size > ctx.maxReadBytes) {
     const msg = `file is ${found.st.size} bytes, over the ${ctx.maxReadBytes}-byte limit (--max-file-bytes); not read`;
     return pushError(found.display, msg, 'toolarge', prev, ctx, out);
@@ -261,7 +276,7 @@ async function addFile(found: Found, ctx: ScanContext, out: FolderScanOk): Promi
   out.fingerprint.push(`${found.display}\0${ctx.cache.get(found.display)?.hash ?? ''}`);
 }
 
-type ReadOutcome = { kind: 'ok'; buf: Buffer; sig: string } | { kind: 'unstable' } | { kind: 'error'; code: string };
+type ReadOutcome = { kind: 'ok'; buf: Buffer; sig: string; st: Stats } | { kind: 'unstable' } | { kind: 'error'; code: string };
 
 /** Reads a file and checks it did not change while being read (same size/mtime before and after). */
 async function readStable(found: Found): Promise<ReadOutcome> {
@@ -273,7 +288,7 @@ async function readStable(found: Found): Promise<ReadOutcome> {
       const buf = await fh.readFile();
       const after = await fh.stat();
       const stable = sigOf(before) === sigOf(after) && sigOf(after) === sigOf(found.st) && buf.length === after.size;
-      return stable ? { kind: 'ok', buf, sig: sigOf(after) } : { kind: 'unstable' };
+      return stable ? { kind: 'ok', buf, sig: sigOf(after), st: after } : { kind: 'unstable' };
     } finally {
       await fh.close();
     }
@@ -285,11 +300,12 @@ async function readStable(found: Found): Promise<ReadOutcome> {
   }
 }
 
-function parseOrReuse(file: string, read: { buf: Buffer; sig: string }, prev: CacheEntry | undefined, ctx: ScanContext): FileResult {
+function parseOrReuse(file: string, read: { buf: Buffer; sig: string; st: Stats }, prev: CacheEntry | undefined, ctx: ScanContext): FileResult {
+  const stamp = { sig: read.sig, size: read.st.size, mtimeMs: read.st.mtimeMs, ino: read.st.ino };
   const hash = createHash('sha256').update(read.buf).digest('hex');
   if (prev && prev.hash === hash) {
     ctx.counters.filesSkippedUnchanged++;
-    ctx.cache.set(file, { ...prev, sig: read.sig });
+    ctx.cache.set(file, { ...prev, ...stamp });
     return prev.result;
   }
   ctx.counters.filesParsed++;
@@ -300,7 +316,7 @@ function parseOrReuse(file: string, read: { buf: Buffer; sig: string }, prev: Ca
     // The parser is meant to be total; if it is not, report the file rather than crash the watch.
     result = errorResult(file, `internal parser error: ${(err as Error).message}`, undefined, ctx);
   }
-  ctx.cache.set(file, { sig: read.sig, hash, result });
+  ctx.cache.set(file, { ...stamp, hash, result });
   return result;
 }
 

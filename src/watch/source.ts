@@ -84,6 +84,8 @@ class FolderSource implements ManifestSource {
   private published: Published;
   /** The scan object last published (or found equal to it): a light relist returning it publishes nothing. */
   private publishedScan?: FolderScan;
+  /** The fingerprint lines of the last published ok scan: an equal list is an equal snapshot (no join, no hash). */
+  private publishedLines?: readonly string[];
   /** Clock time when the last full scan started (light relists until fullResyncMs after it). */
   private lastFullAt = Number.NEGATIVE_INFINITY;
   private readonly watchers: WatcherSet;
@@ -260,6 +262,7 @@ class FolderSource implements ManifestSource {
         // Forget what was published, so the re-parsed snapshot is emitted even if it looks the same.
         this.published = { ...this.published, fingerprint: '' };
         this.publishedScan = undefined;
+        this.publishedLines = undefined;
       }
       return this.scanNow(light).catch((err: unknown) => {
         this.log.error('manifest scan failed', { error: String(err), path: this.display });
@@ -319,6 +322,7 @@ class FolderSource implements ManifestSource {
 
   private publish(scan: FolderScan): void {
     if (scan === this.publishedScan) return; // a light relist: nothing changed since
+    if (scan.ok && sameLines(scan.fingerprint, this.publishedLines)) return void (this.publishedScan = scan);
     const initial = this.sched.phase === 'starting';
     let snap: ManifestSnapshot;
     let fp: string;
@@ -330,7 +334,11 @@ class FolderSource implements ManifestSource {
     const digest = createHash('sha256').update(fp).digest('hex');
     // Equal fingerprints mean an equal snapshot (and, for an ok scan, lastGood is that snapshot
     // already): skip combineSnapshot, the largest cost of a relist that finds nothing new.
-    if (digest === this.published.fingerprint) return void (this.publishedScan = scan);
+    if (digest === this.published.fingerprint) {
+      this.publishedScan = scan;
+      this.publishedLines = scan.ok ? scan.fingerprint : undefined;
+      return;
+    }
     let lastGood = this.published.lastGood;
     if (scan.ok) {
       const combined = this.parser.combineSnapshot(scan.results);
@@ -343,6 +351,7 @@ class FolderSource implements ManifestSource {
     this.logFolderState(scan);
     this.published = { snapshot: snap, lastGood, fingerprint: digest };
     this.publishedScan = scan;
+    this.publishedLines = scan.ok ? scan.fingerprint : undefined;
     if (initial) return;
     this.counters.snapshotsEmitted++;
     for (const listener of [...this.listeners]) {
@@ -358,6 +367,13 @@ class FolderSource implements ManifestSource {
     if (!scan.ok) this.log.warn('manifests folder unavailable; keeping last desired state', { path: this.display, code: scan.code, error: scan.message });
     else if (!this.published.snapshot.folderOk && this.counters.scans > 1) this.log.info('manifests folder available again', { path: this.display });
   }
+}
+
+/** Element-wise equal (unchanged files push the very same cached line strings). */
+function sameLines(a: readonly string[], b: readonly string[] | undefined): boolean {
+  if (!b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

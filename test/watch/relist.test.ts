@@ -32,7 +32,10 @@ function drivenTimers(): { timers: Timers; tick: () => void } {
     timers: {
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-      setInterval: (fn) => ((periodic = fn), 'periodic'),
+      setInterval: (fn) => {
+        periodic = fn;
+        return 'periodic';
+      },
       clearInterval: () => (periodic = undefined),
     },
     tick: () => periodic?.(),
