@@ -1,10 +1,10 @@
 /**
- * The per-system actors, kept in a Map rather than as xstate children of the controller machine.
- * xstate copies a machine's `children` object on every spawn and stop (and on every invoke the
- * controller starts or ends), so with thousands of systems the first dispatch and the shutdown
- * were quadratic: 1000 systems cost ~300 ms before the first Create and ~1.2 s to dispose, 5000
- * systems several seconds and tens of seconds. Here a spawn, a send and a stop are O(1), and an
- * actor lives only while its system has work (see `#retire`).
+ * The per-system runners (system-machine.ts), kept in a Map rather than as xstate children of the
+ * controller machine. xstate copies a machine's `children` object on every spawn and stop (and on
+ * every invoke the controller starts or ends), so with thousands of systems the first dispatch
+ * and the shutdown were quadratic: 1000 systems cost ~300 ms before the first Create and ~1.2 s
+ * to dispose, 5000 systems several seconds and tens of seconds. Here a spawn, a send and a stop
+ * are O(1), and a runner ("actor") lives only while its system has work (see `#retire`).
  *
  * At most `window` actors work at once; further names wait here as plain (name, nodes) entries,
  * in dispatch order, and a later dispatch replaces a waiting name's nodes (the latest plan wins).
@@ -16,16 +16,15 @@
  * nodes, and a pass per settle would replan 1000 systems every few ms); the settle is reported
  * once the last waiting name got its actor. HCS events still start passes at once.
  */
-import { createActor, fromPromise, type Actor } from 'xstate';
 import type { ActionNode, NodeResult, PlanNode } from './graph.ts';
 import type { Clock } from './ports.ts';
-import { systemMachine, type RunNodesInput } from './system-machine.ts';
+import { SystemRunner } from './system-machine.ts';
 
 /** What the registry needs. */
 export interface SystemActorsOptions {
   /** Run one name's nodes (graph order, bounded concurrency); resolves when all are done or skipped. */
   runNodes(name: string, nodes: ActionNode[], signal: AbortSignal): Promise<NodeResult<ActionNode>[]>;
-  /** The controller's clock (a SimulatedClock in tests drives the actors' timers too). */
+  /** The controller's clock (the runners keep no timers: backoff lives in the planner). */
   clock: Clock;
   /** A system actor settled: the controller plans again. */
   onSettled(name: string): void;
@@ -35,29 +34,24 @@ export interface SystemActorsOptions {
 
 /** One actor per managed system name, created on first dispatch. */
 export class SystemActors {
-  readonly #actors = new Map<string, Actor<typeof systemMachine>>();
+  readonly #actors = new Map<string, SystemRunner>();
   /** Names waiting for a place in the window, with their latest nodes (Map order = dispatch order). */
   readonly #waiting = new Map<string, PlanNode[]>();
   /** A settle happened while names waited: report it when the last one got its actor. */
   #settledWhileWaiting: string | undefined;
   readonly #window: number;
-  readonly #machine;
+  readonly #deps;
 
   constructor(private readonly opts: SystemActorsOptions) {
     this.#window = Math.max(1, opts.window ?? 64);
-    this.#machine = systemMachine.provide({
-      actors: { runNodes: fromPromise<NodeResult<ActionNode>[], RunNodesInput>(({ input, signal }) => opts.runNodes(input.name, input.nodes, signal)) },
-      actions: {
-        settled: ({ context }, params) => {
-          // The idle state's entry also runs when an actor starts with nodes, right before it goes
-          // working: that is no settle.
-          if (context.nodes.length > 0) return;
-          if (this.#waiting.size > 0) this.#settledWhileWaiting = params.name;
-          else opts.onSettled(params.name);
-          queueMicrotask(() => this.#retire(params.name));
-        },
+    this.#deps = {
+      runNodes: opts.runNodes,
+      settled: (name: string) => {
+        if (this.#waiting.size > 0) this.#settledWhileWaiting = name;
+        else opts.onSettled(name);
+        queueMicrotask(() => this.#retire(name));
       },
-    });
+    };
   }
 
   /**
@@ -86,9 +80,9 @@ export class SystemActors {
   }
 
   #spawn(name: string, nodes: readonly PlanNode[]): void {
-    const actor = createActor(this.#machine, { clock: this.opts.clock, input: { name, initial: nodes } });
+    const actor = new SystemRunner(name, this.#deps);
     this.#actors.set(name, actor);
-    actor.start();
+    actor.start(nodes);
   }
 
   /** Give freed places of the window to waiting names; report a held-back settle once none waits. */
@@ -119,8 +113,8 @@ export class SystemActors {
   #retire(name: string): void {
     const actor = this.#actors.get(name);
     if (!actor) return;
-    const snap = actor.getSnapshot();
-    if (snap.value !== 'idle' || snap.context.nodes.length > 0 || snap.context.pending !== undefined) return;
+    const s = actor.state;
+    if (s.phase !== 'idle' || s.nodes.length > 0 || s.pending !== undefined) return;
     actor.stop();
     this.#actors.delete(name);
     this.#admit();
@@ -128,7 +122,7 @@ export class SystemActors {
 
   /** Whether the actor of this name is running nodes now. */
   working(name: string): boolean {
-    return this.#waiting.has(name) || this.#actors.get(name)?.getSnapshot().value === 'working';
+    return this.#waiting.has(name) || this.#actors.get(name)?.state.phase === 'working';
   }
 
   /** Stop every actor (in-flight nodes are aborted through their signals). */

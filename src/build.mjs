@@ -3,7 +3,7 @@
 // package in dist/. Steps: generate the schema validators (ajv standalone code), compile with tsc
 // (tsconfig.build.json: .js + .d.ts, `.ts` import specifiers rewritten to `.js`), then copy the
 // files tsc does not emit: the generated validators, the .mjs entry points and the emulator's C
-// sources with their build script (the library is compiled on first use, or at install on Linux;
+// sources with their build script; bundle yaml, commander and tar-stream (src/vendor-bundle.mjs) (the library is compiled on first use, or at install on Linux;
 // never here, so building on Windows needs no C compiler).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +33,9 @@ for (const file of ['src/cli/bin.mjs', 'src/cli/relay-main.mjs', 'src/hcs/stdio-
   cpSync(join(root, file), join(dist, file));
   chmodSync(join(dist, file), 0o755);
 }
+// yaml, commander and tar-stream as one file each, the compiled imports pointed there (start-up).
+const { vendorBundles } = await import('./vendor-bundle.mjs');
+await vendorBundles(root, dist);
 // The log relay as one file (src/cli/relay-bundle.mjs), which relay-main.mjs loads.
 const { bundleRelay } = await import('./cli/relay-bundle.mjs');
 writeFileSync(join(dist, 'src/cli/relay.bundle.mjs'), (await bundleRelay()).code);

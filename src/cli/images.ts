@@ -6,11 +6,7 @@ import { storeLookup } from '../images/lookup.ts';
 import { defaultDataRoot } from '../images/paths.ts';
 import type { ImageLookup } from '../manifest/index.ts';
 import type { Disposable, ImagePort, Logger, ManifestSnapshot, ObservedImage } from '../../reconciler/ports.ts';
-import { hostPlatform, loadDockerConfig, RegistryClient } from '../registry/index.ts';
-import { ImageGc } from '../images/gc.ts';
-import { ImagePuller } from '../images/puller.ts';
-import { StoreImagePort } from '../images/port.ts';
-import { ImageStore } from '../images/store.ts';
+import type { RegistryClient } from '../registry/index.ts';
 import type { GlobalOptions } from './context.ts';
 import { UsageError } from './output.ts';
 
@@ -40,9 +36,13 @@ export function observeStoredImages(dataRoot: string | undefined, references: re
   });
 }
 
-/** A registry client from the global registry options. */
-export function registryClient(g: GlobalOptions): RegistryClient {
+/**
+ * A registry client from the global registry options. The registry client, puller, store and GC
+ * are loaded here, on first use: `validate` and `plan` only look images up (start-up).
+ */
+export async function registryClient(g: GlobalOptions): Promise<RegistryClient> {
   if (g.registryConfig && !existsSync(g.registryConfig)) throw new UsageError(`--registry-config ${g.registryConfig}: no such file`);
+  const { hostPlatform, loadDockerConfig, RegistryClient } = await import('../registry/index.ts');
   return new RegistryClient({
     platform: hostPlatform(),
     insecureRegistries: g.insecureRegistry ?? [],
@@ -78,8 +78,11 @@ export async function controllerImages(g: GlobalOptions, logger: Logger, gcGrace
   } catch (err) {
     logger.warn('cannot enable SeBackup/SeRestore: image pulls will fail until the controller runs elevated', { error: String(err) });
   }
+  const [{ ImageStore }, { ImagePuller }, { StoreImagePort }, { ImageGc }, { hostPlatform }] = await Promise.all([
+    import('../images/store.ts'), import('../images/puller.ts'), import('../images/port.ts'), import('../images/gc.ts'), import('../registry/index.ts'),
+  ]);
   const store = await ImageStore.open(g.dataRoot ?? defaultDataRoot(), layers);
-  const puller = new ImagePuller(store, registryClient(g), { hostOsVersion: hostPlatform().osVersion });
+  const puller = new ImagePuller(store, await registryClient(g), { hostOsVersion: hostPlatform().osVersion });
   let rerender: () => Promise<void> = async () => {};
   const port = new StoreImagePort(puller, { rerender: () => rerender() });
   const disposables: { dispose(): void }[] = [];

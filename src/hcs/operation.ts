@@ -139,12 +139,14 @@ export class OperationRunner {
       // Closed after this callback returned, not inside it: the HCS thread that called us is
       // blocked until we return, and nothing documents that a close from another thread does not
       // wait for it (audit R1; HcsCloseComputeSystem does wait for in-flight callbacks).
-      // It stays pending (drain() waits for it) until the close ran.
+      // It stays pending (drain() waits for it) until the close ran. The deadline is disarmed
+      // there too: `settled` below already makes it a no-op, and the callback thread (in the
+      // emulator, every completion queued behind this one) waits until this callback returns.
       setImmediate(() => {
+        entry.cleanup();
         this.native.closeOperation(operation);
         this.forget(key);
       });
-      entry.cleanup();
       const stdio = 'stdio' in r ? r.stdio : undefined;
       if (entry.settled || failed(r.hr)) {
         // Nobody will take these pipes: close them, or they leak (and a writer blocks once full).

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { ImageLookup, StoredImage } from '../manifest/index.ts';
-import { formatReference, parseReference } from '../registry/index.ts';
+import { formatReference, parseReference } from '../registry/reference.ts';
 import { StorePaths } from './paths.ts';
 import type { ImageRecord } from './store.ts';
 import type { LayerOps } from './writers.ts';

@@ -24,8 +24,14 @@ import { walkFolder, type Found, type Walk } from './walk.ts';
 /** What the scanner remembers about a file between scans. */
 export interface CacheEntry {
   sig: string;
+  /** The parts of `sig`, compared without a string. */
+  size: number;
+  mtimeMs: number;
+  ino: number;
   hash: string;
   result: FileResult;
+  /** This file's fingerprint line (`file\0hash`), kept so an unchanged file adds no string per scan. */
+  line?: string;
 }
 
 /** When a file's current signature was first seen, and since when it has been unsettled. */
@@ -51,12 +57,25 @@ export interface ScanContext {
   seen: Map<string, SeenEntry>;
   /** Real paths of the files that are noisy now (shared with source.ts, which also marks them from events). */
   noisy: Set<string>;
-  counters: { filesParsed: number; filesSkippedUnchanged: number };
+  /** What a light relist compares with (set by a full scan that may be trusted, see {@link lightScan}). */
+  quiet?: QuietProof;
+  counters: { filesParsed: number; filesSkippedUnchanged: number; lightScans: number };
+}
+
+/**
+ * The folders a full scan read, each with the stamp it had before its readdir, and that scan's
+ * result. While every stamp is the same, no entry of those folders was created, deleted or
+ * renamed since (POSIX and NTFS update a folder's mtime and ctime on each).
+ */
+interface QuietProof {
+  realRoot: string;
+  dirs: Array<{ real: string; stamp: string }>;
+  scan: FolderScanOk;
 }
 
 /** Creates an empty scan context. */
 export function newScanContext(opts: Omit<ScanContext, 'cache' | 'seen' | 'noisy' | 'counters'>): ScanContext {
-  return { ...opts, cache: new Map(), seen: new Map(), noisy: new Set(), counters: { filesParsed: 0, filesSkippedUnchanged: 0 } };
+  return { ...opts, cache: new Map(), seen: new Map(), noisy: new Set(), counters: { filesParsed: 0, filesSkippedUnchanged: 0, lightScans: 0 } };
 }
 
 /** Result of scanning a folder that could be read. */
@@ -86,6 +105,51 @@ function codeOf(err: unknown): string {
 }
 
 const sigOf = (st: Stats): string => `${st.size}:${st.mtimeMs}:${st.ino}`;
+/** `sigOf(st) === sigOf(entry's stat)` without building a string (the common case of every scan). */
+const sameSig = (st: Stats, e: CacheEntry): boolean => st.size === e.size && st.mtimeMs === e.mtimeMs && st.ino === e.ino;
+const stampOf = (st: Stats): string => `${st.dev}:${st.ino}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}`;
+
+/**
+ * A folder stamp is trusted only when its mtime is this much older than the scan: a change in
+ * the same timestamp tick as the scan's stat (coarse clocks, FAT's 2 s) would leave it equal.
+ * (Any entry change sets the mtime to the current time, so an old mtime cannot stay the same.)
+ */
+const RACY_MS = 3000;
+
+/**
+ * A light relist: one stat per folder instead of one per file. Returns the last full scan's
+ * result (the same object) when the proof it left still holds: the same resolved folder, and
+ * every folder it read has the same stamp. Otherwise undefined: the caller does a full scan.
+ *
+ * What it cannot see is a file rewritten in place (its folder's stamp stays the same): the
+ * watcher's event reports that one, and a full scan every `fullResyncMs` is the backstop for a
+ * missed event (source.ts).
+ */
+export async function lightScan(realRoot: string, ctx: ScanContext): Promise<FolderScanOk | undefined> {
+  const q = ctx.quiet;
+  if (!q || q.realRoot !== realRoot) return undefined;
+  for (const d of q.dirs) {
+    try {
+      if (stampOf(await stat(d.real)) !== d.stamp) return undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  ctx.counters.lightScans++;
+  return q.scan;
+}
+
+/**
+ * The proof a full scan leaves for light relists, or undefined when it may not be trusted:
+ * a file not settled or read yet, a symlink (its target changes without its folder), an
+ * unreadable sub-folder, or a folder changed too recently for its stamp to tell (RACY_MS).
+ */
+function quietProof(realRoot: string, rootSt: Stats, walk: Walk, out: FolderScanOk, startedAt: number): QuietProof | undefined {
+  if (out.retryInMs !== undefined || out.holdPublish || walk.sawLink || walk.keptPrefixes.length > 0) return undefined;
+  const dirs = [{ real: realRoot, st: rootSt }, ...walk.dirs];
+  for (const d of dirs) if (!(startedAt - d.st.mtimeMs >= RACY_MS)) return undefined;
+  return { realRoot, dirs: dirs.map((d) => ({ real: d.real, stamp: stampOf(d.st) })), scan: out };
+}
 
 /**
  * Scans `realRoot` (the resolved folder), reporting files under `displayRoot` (the configured
@@ -94,6 +158,8 @@ const sigOf = (st: Stats): string => `${st.size}:${st.mtimeMs}:${st.ino}`;
 export async function scanFolder(realRoot: string, displayRoot: string, ctx: ScanContext): Promise<FolderScanOk | FolderScanFailed> {
   let rootSt: Stats;
   let walk: Walk;
+  ctx.quiet = undefined;
+  const startedAt = ctx.now(); // before any stat: see RACY_MS
   try {
     rootSt = await stat(realRoot);
     if (!rootSt.isDirectory()) return { ok: false, code: 'ENOTDIR', message: `${displayRoot} is not a directory` };
@@ -104,13 +170,16 @@ export async function scanFolder(realRoot: string, displayRoot: string, ctx: Sca
   }
   const out: FolderScanOk = { ok: true, results: [], dirErrors: walk.dirErrors, fingerprint: [], rootId: `${rootSt.dev}:${rootSt.ino}`, holdPublish: false };
   const present = new Set<string>();
-  for (const found of walk.files) {
+  for (let i = 0; i < walk.files.length; i++) {
+    const found = walk.files[i]!;
     present.add(found.display);
-    await addFile(found, ctx, out);
+    // An unchanged file (the usual case) is taken without a promise and an await.
+    if (!reuseUnchanged(found, ctx, out)) await addFile(found, ctx, out);
   }
   keepUnreadable(walk.keptPrefixes, present, ctx, out);
   for (const e of walk.dirErrors) out.fingerprint.push(`dir\0${e.file}\0${e.message}`);
   forgetMissing(present, ctx);
+  ctx.quiet = quietProof(realRoot, rootSt, walk, out, startedAt);
   return out;
 }
 
@@ -125,8 +194,9 @@ function keepUnreadable(prefixes: string[], present: Set<string>, ctx: ScanConte
 }
 
 function forgetMissing(present: Set<string>, ctx: ScanContext): void {
-  for (const file of ctx.cache.keys()) if (!present.has(file)) ctx.cache.delete(file);
-  for (const file of ctx.seen.keys()) if (!present.has(file)) ctx.seen.delete(file);
+  // forEach (deleting the current entry is allowed): no iterator result per file.
+  ctx.cache.forEach((_, file) => void (present.has(file) || ctx.cache.delete(file)));
+  ctx.seen.forEach((_, file) => void (present.has(file) || ctx.seen.delete(file)));
 }
 
 /**
@@ -181,14 +251,18 @@ function keepPrevious(found: Found, ctx: ScanContext, out: FolderScanOk, retryMs
   out.fingerprint.push(`${found.display}\0${prev.hash}`);
 }
 
+/** Same size + mtime + inode as last time: the previous result, nothing read (true when taken). */
+function reuseUnchanged(found: Found, ctx: ScanContext, out: FolderScanOk): boolean {
+  const prev = ctx.cache.get(found.display);
+  if (!prev || !sameSig(found.st, prev)) return false;
+  ctx.counters.filesSkippedUnchanged++;
+  out.results.push(prev.result);
+  out.fingerprint.push((prev.line ??= `${found.display}\0${prev.hash}`));
+  return true;
+}
+
 async function addFile(found: Found, ctx: ScanContext, out: FolderScanOk): Promise<void> {
   const prev = ctx.cache.get(found.display);
-  if (prev && prev.sig === sigOf(found.st)) {
-    ctx.counters.filesSkippedUnchanged++;
-    out.results.push(prev.result);
-    out.fingerprint.push(`${found.display}\0${prev.hash}`);
-    return;
-  }
   if (found.st.size > ctx.maxReadBytes) {
     const msg = `file is ${found.st.size} bytes, over the ${ctx.maxReadBytes}-byte limit (--max-file-bytes); not read`;
     return pushError(found.display, msg, 'toolarge', prev, ctx, out);
@@ -202,7 +276,7 @@ async function addFile(found: Found, ctx: ScanContext, out: FolderScanOk): Promi
   out.fingerprint.push(`${found.display}\0${ctx.cache.get(found.display)?.hash ?? ''}`);
 }
 
-type ReadOutcome = { kind: 'ok'; buf: Buffer; sig: string } | { kind: 'unstable' } | { kind: 'error'; code: string };
+type ReadOutcome = { kind: 'ok'; buf: Buffer; sig: string; st: Stats } | { kind: 'unstable' } | { kind: 'error'; code: string };
 
 /** Reads a file and checks it did not change while being read (same size/mtime before and after). */
 async function readStable(found: Found): Promise<ReadOutcome> {
@@ -214,7 +288,7 @@ async function readStable(found: Found): Promise<ReadOutcome> {
       const buf = await fh.readFile();
       const after = await fh.stat();
       const stable = sigOf(before) === sigOf(after) && sigOf(after) === sigOf(found.st) && buf.length === after.size;
-      return stable ? { kind: 'ok', buf, sig: sigOf(after) } : { kind: 'unstable' };
+      return stable ? { kind: 'ok', buf, sig: sigOf(after), st: after } : { kind: 'unstable' };
     } finally {
       await fh.close();
     }
@@ -226,11 +300,12 @@ async function readStable(found: Found): Promise<ReadOutcome> {
   }
 }
 
-function parseOrReuse(file: string, read: { buf: Buffer; sig: string }, prev: CacheEntry | undefined, ctx: ScanContext): FileResult {
+function parseOrReuse(file: string, read: { buf: Buffer; sig: string; st: Stats }, prev: CacheEntry | undefined, ctx: ScanContext): FileResult {
+  const stamp = { sig: read.sig, size: read.st.size, mtimeMs: read.st.mtimeMs, ino: read.st.ino };
   const hash = createHash('sha256').update(read.buf).digest('hex');
   if (prev && prev.hash === hash) {
     ctx.counters.filesSkippedUnchanged++;
-    ctx.cache.set(file, { ...prev, sig: read.sig });
+    ctx.cache.set(file, { ...prev, ...stamp });
     return prev.result;
   }
   ctx.counters.filesParsed++;
@@ -241,7 +316,7 @@ function parseOrReuse(file: string, read: { buf: Buffer; sig: string }, prev: Ca
     // The parser is meant to be total; if it is not, report the file rather than crash the watch.
     result = errorResult(file, `internal parser error: ${(err as Error).message}`, undefined, ctx);
   }
-  ctx.cache.set(file, { sig: read.sig, hash, result });
+  ctx.cache.set(file, { ...stamp, hash, result });
   return result;
 }
 

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Disposable, Logger, ManifestSnapshot } from '../../reconciler/ports.ts';
 import { resolveChain, type PathChain } from './resolve.ts';
-import { newScanContext, scanFolder, type FolderScanFailed, type FolderScanOk, type ScanContext } from './scan.ts';
+import { lightScan, newScanContext, scanFolder, type FolderScanFailed, type FolderScanOk, type ScanContext } from './scan.ts';
 import * as schedule from './schedule.ts';
 import type { FileResult, ManifestParser, ManifestSource, ManifestSourceOptions, SourceStats, Timers } from './types.ts';
 import { WatcherSet } from './watcher-set.ts';
@@ -43,6 +43,7 @@ function settings(opts: ManifestSourceOptions) {
     depth,
     maxSettleMs: opts.maxSettleMs ?? Math.max(5000, 20 * settleMs),
     resyncMs: opts.resyncMs ?? 30_000,
+    fullResyncMs: opts.fullResyncMs ?? 10 * (opts.resyncMs ?? 30_000),
     maxReadBytes: opts.maxReadBytes ?? 16 * 1024 * 1024,
     noisyAfterMs: opts.noisyAfterMs ?? Math.max(500, 3 * settleMs),
     poll: { poll: opts.poll ?? false, intervalMs: opts.pollIntervalMs ?? 1000 } satisfies PollSettings,
@@ -64,6 +65,8 @@ interface Pending {
   queued?: Promise<ManifestSnapshot>;
   /** A reparse was asked for: the next scan to start forgets the parse cache and the published fingerprint. */
   reparse?: boolean;
+  /** Some request of the queued scan was not the periodic timer's: it must be a full scan. */
+  full?: boolean;
 }
 
 class FolderSource implements ManifestSource {
@@ -79,6 +82,12 @@ class FolderSource implements ManifestSource {
   /** Scheduling state, changed only through schedule.ts. */
   private sched = schedule.initialSchedule();
   private published: Published;
+  /** The scan object last published (or found equal to it): a light relist returning it publishes nothing. */
+  private publishedScan?: FolderScan;
+  /** The fingerprint lines of the last published ok scan: an equal list is an equal snapshot (no join, no hash). */
+  private publishedLines?: readonly string[];
+  /** Clock time when the last full scan started (light relists until fullResyncMs after it). */
+  private lastFullAt = Number.NEGATIVE_INFINITY;
   private readonly watchers: WatcherSet;
   private readonly pending: Pending = { scanChain: Promise.resolve() };
   /** Per path: first and last event of its current run of events (noisy-file detection). */
@@ -115,7 +124,7 @@ class FolderSource implements ManifestSource {
     await this.initialScan();
     this.sched = schedule.onStarted(this.sched);
     if (this.cfg.resyncMs > 0 && !this.disposed) {
-      this.pending.resyncTimer = this.clock.setInterval(() => void this.requestScan(), this.cfg.resyncMs);
+      this.pending.resyncTimer = this.clock.setInterval(() => void this.requestScan(true), this.cfg.resyncMs);
     }
   }
 
@@ -233,18 +242,29 @@ class FolderSource implements ManifestSource {
   /**
    * Scans run one at a time. A request made while a scan runs gets a new scan that starts after
    * it (so it sees the caller's changes); requests made before that one starts share it.
+   *
+   * The periodic timer's request (`periodic`) may be answered by a light relist (one stat per
+   * folder, scan.ts `lightScan`) until `fullResyncMs` after the last full scan; every other
+   * request (a watcher hint, a follow-up, rescan()) is a full scan, even when it shares a scan
+   * the timer queued.
    */
-  private requestScan(): Promise<ManifestSnapshot> {
+  private requestScan(periodic = false): Promise<ManifestSnapshot> {
+    if (!periodic) this.pending.full = true;
     if (this.pending.queued) return this.pending.queued;
     const next = this.pending.scanChain.then(() => {
       this.pending.queued = undefined;
+      const light = this.pending.full !== true && this.clock.now() - this.lastFullAt < this.cfg.fullResyncMs;
+      this.pending.full = false;
       if (this.pending.reparse) {
         this.pending.reparse = false;
         this.ctx.cache.clear();
+        this.ctx.quiet = undefined;
         // Forget what was published, so the re-parsed snapshot is emitted even if it looks the same.
         this.published = { ...this.published, fingerprint: '' };
+        this.publishedScan = undefined;
+        this.publishedLines = undefined;
       }
-      return this.scanNow().catch((err: unknown) => {
+      return this.scanNow(light).catch((err: unknown) => {
         this.log.error('manifest scan failed', { error: String(err), path: this.display });
         return this.published.snapshot;
       });
@@ -256,10 +276,12 @@ class FolderSource implements ManifestSource {
 
   // ---- scanning ----------------------------------------------------------------------------
 
-  private async scanNow(): Promise<ManifestSnapshot> {
+  private async scanNow(light: boolean): Promise<ManifestSnapshot> {
     if (this.disposed) return this.published.snapshot;
     const t0 = performance.now();
-    const { chain, scan } = await this.scanResolved();
+    const { chain, scan } = await this.scanResolved(light);
+    // After a failed scan no light relist may answer from what was read before it.
+    if (!scan.ok) this.ctx.quiet = undefined;
     this.counters.scans++;
     this.counters.lastScanMs = performance.now() - t0;
     this.counters.resolvedPath = chain.real ?? '';
@@ -276,8 +298,17 @@ class FolderSource implements ManifestSource {
   }
 
   /** Resolves the path, scans, and scans again if the path was re-pointed meanwhile. */
-  private async scanResolved(): Promise<{ chain: PathChain; scan: FolderScan }> {
+  private async scanResolved(light: boolean): Promise<{ chain: PathChain; scan: FolderScan }> {
     let chain = await resolveChain(this.display);
+    if (light && chain.real !== undefined) {
+      const quiet = await lightScan(chain.real, this.ctx);
+      if (quiet) {
+        const after = await resolveChain(this.display);
+        if (after.real === chain.real) return { chain, scan: quiet };
+        chain = after;
+      }
+    }
+    this.lastFullAt = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       const scan: FolderScan = chain.real !== undefined
         ? await scanFolder(chain.real, this.display, this.ctx)
@@ -290,6 +321,8 @@ class FolderSource implements ManifestSource {
   }
 
   private publish(scan: FolderScan): void {
+    if (scan === this.publishedScan) return; // a light relist: nothing changed since
+    if (scan.ok && sameLines(scan.fingerprint, this.publishedLines)) return void (this.publishedScan = scan);
     const initial = this.sched.phase === 'starting';
     let snap: ManifestSnapshot;
     let fp: string;
@@ -301,7 +334,11 @@ class FolderSource implements ManifestSource {
     const digest = createHash('sha256').update(fp).digest('hex');
     // Equal fingerprints mean an equal snapshot (and, for an ok scan, lastGood is that snapshot
     // already): skip combineSnapshot, the largest cost of a relist that finds nothing new.
-    if (digest === this.published.fingerprint) return;
+    if (digest === this.published.fingerprint) {
+      this.publishedScan = scan;
+      this.publishedLines = scan.ok ? scan.fingerprint : undefined;
+      return;
+    }
     let lastGood = this.published.lastGood;
     if (scan.ok) {
       const combined = this.parser.combineSnapshot(scan.results);
@@ -313,6 +350,8 @@ class FolderSource implements ManifestSource {
     }
     this.logFolderState(scan);
     this.published = { snapshot: snap, lastGood, fingerprint: digest };
+    this.publishedScan = scan;
+    this.publishedLines = scan.ok ? scan.fingerprint : undefined;
     if (initial) return;
     this.counters.snapshotsEmitted++;
     for (const listener of [...this.listeners]) {
@@ -328,6 +367,13 @@ class FolderSource implements ManifestSource {
     if (!scan.ok) this.log.warn('manifests folder unavailable; keeping last desired state', { path: this.display, code: scan.code, error: scan.message });
     else if (!this.published.snapshot.folderOk && this.counters.scans > 1) this.log.info('manifests folder available again', { path: this.display });
   }
+}
+
+/** Element-wise equal (unchanged files push the very same cached line strings). */
+function sameLines(a: readonly string[], b: readonly string[] | undefined): boolean {
+  if (!b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

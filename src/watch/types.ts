@@ -59,8 +59,18 @@ export interface ManifestSourceOptions<R extends FileResult = FileResult> {
    * than this (a slow `cp -r`) is published in more than one snapshot, each with complete files.
    */
   maxSettleMs?: number;
-  /** Periodic full relist, the backstop for missed events. Default 30 000; 0 disables. */
+  /**
+   * Periodic relist, the backstop for missed events. Default 30 000; 0 disables. While the last
+   * full scan is younger than `fullResyncMs`, a relist is light: one stat per folder, and the last
+   * result stands while no folder changed (a new, deleted or renamed file changes its folder).
+   */
   resyncMs?: number;
+  /**
+   * A periodic relist is a full scan (a stat per file) when the last full scan is this old:
+   * the backstop for a missed event about a file rewritten in place. Default 10 × resyncMs.
+   * Watcher events and rescan() always scan fully.
+   */
+  fullResyncMs?: number;
   /** Poll instead of native events (network shares, SMB). Default false. */
   poll?: boolean;
   /** Poll interval when `poll` is set. Default 1000 (each file is stat'ed this often). */
@@ -84,8 +94,10 @@ export interface ManifestSourceOptions<R extends FileResult = FileResult> {
 
 /** Counters for tests, benchmarks and metrics. */
 export interface SourceStats {
-  /** Full scans completed (initial, debounced, periodic, forced). */
+  /** Scans completed (initial, debounced, periodic, forced), light relists included. */
   scans: number;
+  /** Periodic relists answered by one stat per folder (nothing changed since the last full scan). */
+  lightScans: number;
   /** Snapshots delivered to listeners (changed snapshots only; the initial one is not counted). */
   snapshotsEmitted: number;
   /** Files handed to the parser. */

@@ -12,7 +12,7 @@
  */
 import { stat as statCb, type Dirent, type Stats } from 'node:fs';
 import { readdir, realpath } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { sep } from 'node:path';
 import type { ManifestError } from '../../reconciler/ports.ts';
 
 /** What the walk needs to know (a subset of scan.ts's ScanContext). */
@@ -38,6 +38,10 @@ export interface Walk {
   dirErrors: ManifestError[];
   /** Display prefixes of sub-folders that could not be read: their cached files are kept. */
   keptPrefixes: string[];
+  /** Real path and stat (taken before its readdir) of every sub-folder read, for light relists (scan.ts). */
+  dirs: Array<{ real: string; st: Stats }>;
+  /** Some entry was a symlink: its target can change without any folder read here changing. */
+  sawLink: boolean;
 }
 
 function codeOf(err: unknown): string {
@@ -49,7 +53,7 @@ function codeOf(err: unknown): string {
  * under `displayRoot`. Throws when the folder itself cannot be read.
  */
 export async function walkFolder(realRoot: string, displayRoot: string, ctx: WalkOptions): Promise<Walk> {
-  const walk: Walk = { root: await realpath(realRoot), files: [], dirErrors: [], keptPrefixes: [] };
+  const walk: Walk = { root: await realpath(realRoot), files: [], dirErrors: [], keptPrefixes: [], dirs: [], sawLink: false };
   await walkDir(walk.root, displayRoot, 0, ctx, walk, false);
   walk.files = dedupe(walk);
   return walk;
@@ -65,20 +69,38 @@ export function isInsideRoot(real: string, root: string): boolean {
   return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
+/** `dir` + separator + a directory entry's name (both already normal: cheaper than path.join). */
+function child(dir: string, name: string): string {
+  return dir.endsWith(sep) ? dir + name : dir + sep + name;
+}
+
 async function walkDir(realDir: string, displayDir: string, level: number, ctx: WalkOptions, walk: Walk, viaLink: boolean): Promise<void> {
   const entries = await readdir(realDir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const wanted = entries.filter((entry) => !entry.name.startsWith('.') && worthStat(entry, level, ctx));
+  // Index loops and one name check per entry: a full scan of 1000 files runs on every edit.
+  const wanted: Dirent[] = [];
+  const manifestName: boolean[] = [];
+  const paths: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (entry.name.startsWith('.')) continue;
+    const isManifestName = ctx.parser.isManifestFileName(entry.name);
+    if (!worthStat(entry, level, ctx, isManifestName)) continue;
+    wanted.push(entry);
+    manifestName.push(isManifestName);
+    paths.push(child(realDir, entry.name));
+  }
   // stat() follows symlinks inside the folder. undefined: deleted since readdir, or a dangling
   // link: simply not there.
-  const stats = await statAll(wanted.map((entry) => join(realDir, entry.name)));
+  const stats = await statAll(paths);
   for (let i = 0; i < wanted.length; i++) {
     const entry = wanted[i]!;
-    const display = join(displayDir, entry.name);
-    const isManifestName = ctx.parser.isManifestFileName(entry.name);
-    let real = join(realDir, entry.name);
+    const display = child(displayDir, entry.name);
+    const isManifestName = manifestName[i]!;
+    let real = paths[i]!;
     const st = stats[i];
     if (entry.isSymbolicLink()) {
+      walk.sawLink = true;
       const target = await linkTarget(real, walk, display, isManifestName, st);
       if (target === undefined) continue;
       real = target;
@@ -89,7 +111,10 @@ async function walkDir(realDir: string, displayDir: string, level: number, ctx: 
     else if (st.isDirectory() && level < ctx.depth) {
       // A link to the folder itself or to a folder above this one would read everything again.
       if (entry.isSymbolicLink() && isInsideRoot(realDir, real)) skip(walk, display, `symlink to ${real}, a folder that is already being read (a loop); not followed`);
-      else await walkSubDir(real, display, level + 1, ctx, walk, linked);
+      else {
+        walk.dirs.push({ real, st });
+        await walkSubDir(real, display, level + 1, ctx, walk, linked);
+      }
     } else if (!st.isFile() && !st.isDirectory() && isManifestName) skip(walk, display, 'not a regular file (FIFO, socket or device); not read');
   }
 }
@@ -121,15 +146,21 @@ async function linkTarget(path: string, walk: Walk, display: string, isManifestN
  * every name twice and freeze them all as duplicates. The entry not reached through a link wins.
  */
 function dedupe(walk: Walk): Found[] {
-  const winner = new Map<string, Found>();
-  for (const f of walk.files) {
-    const key = `${f.st.dev}:${f.st.ino}`;
-    const prev = winner.get(key);
-    if (!prev || (prev.viaLink && !f.viaLink)) winner.set(key, f);
+  // Keyed by inode, then device (numbers, no key string per file).
+  const winner = new Map<number, Map<number, Found>>();
+  const files = walk.files;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!;
+    let byDev = winner.get(f.st.ino);
+    if (!byDev) winner.set(f.st.ino, (byDev = new Map()));
+    const prev = byDev.get(f.st.dev);
+    if (!prev || (prev.viaLink && !f.viaLink)) byDev.set(f.st.dev, f);
   }
+  if (winner.size === files.length) return files; // no inode twice: every file is its own winner
   const kept: Found[] = [];
-  for (const f of walk.files) {
-    const w = winner.get(`${f.st.dev}:${f.st.ino}`)!;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!;
+    const w = winner.get(f.st.ino)!.get(f.st.dev)!;
     if (w === f) kept.push(f);
     else skip(walk, f.display, `the same file as ${w.display} (read once)`);
   }
@@ -164,10 +195,10 @@ function statAll(paths: readonly string[]): Promise<(Stats | undefined)[]> {
 }
 
 /** Skips the stat() of entries that cannot matter (most files in a mixed folder). */
-function worthStat(entry: Dirent, level: number, ctx: WalkOptions): boolean {
+function worthStat(entry: Dirent, level: number, ctx: WalkOptions, isManifestName: boolean): boolean {
   if (entry.isSymbolicLink()) return true;
   if (entry.isDirectory()) return level < ctx.depth;
-  return entry.isFile() && ctx.parser.isManifestFileName(entry.name);
+  return entry.isFile() && isManifestName;
 }
 
 async function walkSubDir(real: string, display: string, level: number, ctx: WalkOptions, walk: Walk, viaLink: boolean): Promise<void> {

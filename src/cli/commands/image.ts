@@ -45,7 +45,7 @@ export async function imagePull(ref: string, g: ImageGlobals): Promise<number> {
     }
   };
   try {
-    const record = await store.pull(parsed, { client: registryClient(g), onProgress });
+    const record = await store.pull(parsed, { client: await registryClient(g), onProgress });
     multi?.stop();
     process.stdout.write(`${record.reference}: ${record.digest} (${record.layers.length} layers, os.version ${record.osVersion ?? 'unknown'})\n`);
     return 0;
