@@ -47,7 +47,14 @@ export function historyLine(o: Outcome, before: RuntimeInfo, after: RuntimeInfo,
     case 'adopted':
       return o.running && before.live?.[o.id] === undefined ? { kind: 'adopted', message: `${o.id} already running`, id: o.id } : undefined;
     case 'exited': {
-      if (before.stopping?.includes(o.id)) return undefined;
+      if (before.stopping?.includes(o.id)) {
+        // Usually our own stop. But HCS delivers completions and events on its thread pool, so a
+        // crash's ProcessExited can be handled, and the container stopped for it, before its
+        // SystemExited arrives: an UnexpectedExit is still the crash, not the stop (counted once,
+        // by the process's exit; runtime.ts).
+        if (o.exit.exitCode !== undefined || o.exit.exitType !== 'UnexpectedExit') return undefined;
+        return { kind: 'exited', message: `${o.id} ${describeExit(o.exit)} (ExitType UnexpectedExit) while being stopped`, id: o.id };
+      }
       if (o.exit.exitCode !== undefined) return { kind: 'process-exited', message: `entrypoint pid ${o.pid ?? '?'} exited with code ${o.exit.exitCode}`, id: o.id };
       return { kind: 'exited', message: `${o.id} ${describeExit(o.exit)} (ExitType ${o.exit.exitType ?? 'Unknown'})`, id: o.id };
     }

@@ -52,8 +52,12 @@ test('emulator crash: restart at once, then with backoff (simulated clock); one 
     assert.deepEqual(await rig.systems(), []);
     clock.increment(10_000);
     await until(async () => (await rig.systems()).length === 1, 'second restart after 10 s backoff', controller);
+    // Each crash is in the history: the entrypoint's exit always; the system's own exit when its
+    // SystemExited was handled before the controller stopped the container for the process's exit
+    // (completions and events come from a thread pool, in either order, as on HCS).
     const history = controller.history.list('web').map((e) => e.kind);
-    assert.ok(history.filter((k) => k === 'exited').length === 2, `history: ${history.join(',')}`);
+    assert.equal(history.filter((k) => k === 'process-exited').length, 2, `history: ${history.join(',')}`);
+    assert.ok(history.filter((k) => k === 'exited').length <= 2, `history: ${history.join(',')}`);
   });
 });
 
