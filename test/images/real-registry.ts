@@ -49,6 +49,10 @@ export async function startRealRegistry(): Promise<RealRegistry> {
     const exited = new Promise<number>((r) => child.once('exit', (c) => r(c ?? -1)));
     const ready = await waitReady(`http://${host}`, exited);
     if (ready) return { host, base: `http://${host}`, dir, stop: () => stop(child, exited, dir) };
+    // Not answering (yet): end this one before the next attempt, or it comes up later, orphaned
+    // (seen under load: a registry left running after the suite).
+    child.kill('SIGKILL');
+    await exited;
     if (attempt >= 2) throw new Error(`docker-registry did not start: ${stderr.slice(-500)}`);
   }
 }
@@ -56,7 +60,7 @@ export async function startRealRegistry(): Promise<RealRegistry> {
 async function waitReady(base: string, exited: Promise<number>): Promise<boolean> {
   let gone = false;
   void exited.then(() => (gone = true));
-  for (let i = 0; i < 200 && !gone; i++) {
+  for (let i = 0; i < 800 && !gone; i++) { // up to 20 s: a loaded 2-core machine starts it slowly
     try {
       const res = await fetch(`${base}/v2/`);
       if (res.status === 200) return true;
