@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import { open } from 'node:fs/promises';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -43,18 +44,21 @@ export async function applyLayer(blob: string | Readable, compression: 'gzip' | 
   });
   const extract = tar.extract();
   const consume = consumeEntries(extract, writer);
-  const source: Readable = typeof blob === 'string' ? createReadStream(blob, { highWaterMark: 1 << 20 }) : blob;
   try {
-    await Promise.all([
-      compression === 'gzip' ? pipeline(source, createGunzip({ chunkSize: 1 << 20 }), tee, extract) : pipeline(source, tee, extract),
-      consume,
-    ]);
+    if (compression === 'gzip') {
+      const gunzip = createGunzip({ chunkSize: GUNZIP_OUT });
+      await Promise.all([feed(blob, gunzip), pipeline(gunzip, tee, extract), consume]);
+    } else {
+      const source: Readable = typeof blob === 'string' ? createReadStream(blob, { highWaterMark: 1 << 20 }) : blob;
+      await Promise.all([pipeline(source, tee, extract), consume]);
+    }
     const got = `sha256:${hash.digest('hex')}`;
     if (got !== diffId) throw new RegistryError('digest', `layer ${diffId}: uncompressed content has digest ${got}`);
     await writer.finish();
   } catch (err) {
     await writer.abort();
     extract.destroy();
+    if (typeof blob !== 'string') blob.destroy(); // as pipeline did: a tap's download goes on hashing alone
     throw err instanceof RegistryError ? err : new Error(`layer ${diffId}: ${(err as Error).message}`, { cause: err });
   }
 }
@@ -108,5 +112,94 @@ async function pipe(entry: AsyncIterable<unknown>, writer: LayerWriter): Promise
   for await (const chunk of entry) {
     const pending = writer.write(chunk as Buffer);
     if (pending) await pending;
+  }
+}
+
+/** Compressed bytes per zlib write (one thread-pool round trip each). */
+const GUNZIP_IN = 1 << 20;
+/**
+ * zlib's output buffer: a fresh one per chunk (zlib's own), so not larger than needed; 256 KiB
+ * measured as fast as 1 MiB (the writer coalesces BackupWrite calls to 1 MiB anyway).
+ */
+const GUNZIP_OUT = 256 << 10;
+
+/**
+ * A few input buffers for the decompressor, reused: zlib's write callback comes once the chunk is
+ * consumed (its window is its own copy), so the buffer can be filled again. Fresh large buffers
+ * are what cost here (every one is new memory to fault in, and external memory that drives V8's
+ * full collections; the image bench), and zlib does one thread-pool round trip per input chunk,
+ * so the 64 KiB socket chunks are gathered into {@link GUNZIP_IN}-byte ones.
+ */
+class InputRing {
+  readonly #free: Buffer[] = [];
+  readonly #waiting: ((b: Buffer) => void)[] = [];
+  constructor(count: number, size: number) {
+    for (let i = 0; i < count; i++) this.#free.push(Buffer.allocUnsafe(size));
+  }
+  #closed = false;
+  /** A free buffer; after {@link close}, an empty one (the sink is gone: stop feeding). */
+  take(): Buffer | Promise<Buffer> {
+    if (this.#closed) return Buffer.alloc(0);
+    return this.#free.pop() ?? new Promise((resolve) => this.#waiting.push(resolve));
+  }
+  /** The sink closed: a write callback that never comes must not leave the feeder waiting. */
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#waiting.splice(0)) w(Buffer.alloc(0));
+  }
+  give(b: Buffer): void {
+    const w = this.#waiting.shift();
+    if (w) w(b);
+    else this.#free.push(b);
+  }
+}
+
+/** Writes `b` (a ring buffer, or part of one) to `sink`; the buffer returns to the ring once zlib consumed it. */
+function send(sink: Writable, ring: InputRing, whole: Buffer, b: Buffer): void {
+  sink.write(b, () => ring.give(whole));
+}
+
+/** Feeds a blob file or download stream into the decompressor in reused {@link GUNZIP_IN}-byte buffers, then ends it. */
+async function feed(blob: string | Readable, sink: Writable): Promise<void> {
+  const ring = new InputRing(3, GUNZIP_IN);
+  sink.once('close', () => ring.close());
+  try {
+    if (typeof blob === 'string') {
+      const fh = await open(blob, 'r');
+      try {
+        for (;;) {
+          const buf = await ring.take();
+          if (sink.destroyed) break;
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          if (bytesRead === 0 || sink.destroyed) break;
+          send(sink, ring, buf, buf.subarray(0, bytesRead));
+        }
+      } finally {
+        await fh.close();
+      }
+    } else {
+      let cur = await ring.take();
+      let used = 0;
+      for await (const chunk of blob as AsyncIterable<Buffer>) {
+        if (sink.destroyed) break;
+        for (let off = 0; off < chunk.length; ) {
+          const n = Math.min(chunk.length - off, cur.length - used);
+          chunk.copy(cur, used, off, off + n);
+          used += n;
+          off += n;
+          if (used === cur.length) {
+            send(sink, ring, cur, cur);
+            cur = await ring.take();
+            used = 0;
+            if (sink.destroyed) break;
+          }
+        }
+      }
+      if (used > 0 && !sink.destroyed) send(sink, ring, cur, cur.subarray(0, used));
+    }
+    if (!sink.destroyed) sink.end();
+  } catch (err) {
+    sink.destroy(err as Error);
+    throw err;
   }
 }
