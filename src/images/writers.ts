@@ -274,8 +274,17 @@ export class LayerWriter {
       return new BackupSink(this.ops, handle, false, path);
     }
     if (spec.name === 'UtilityVM' || spec.name.startsWith('UtilityVM/')) {
-      // hcsshim's legacyLayerWriter clones the parent's UtilityVM into the layer and mutates it (legacy.go): not done here.
-      throw new Error(`layer entry ${spec.name}: a utility VM image in a non-base layer is not supported (only in base layers)`);
+      // Windows does process a utility VM in a non-base layer, the client doing the work ([SHIM]
+      // internal/wclayer/legacy.go initUtilityVM + Add, importlayer.go legacyLayerWriterWrapper.Close):
+      // on the `UtilityVM` entry the parent's UtilityVM\Files is cloned into the destination layer
+      // (files hard-linked; directories, reparse points and EFI\Microsoft\Boot\BCD* copied with
+      // BackupRead/BackupWrite), the layer's UtilityVM entries are then written there directly with
+      // BackupWrite (whiteouts removed there), and after ImportLayer + links + directory times comes
+      // ProcessUtilityVMImage(<dest>\UtilityVM). Not implemented: it needs BackupRead,
+      // GetFileInformationByHandleEx and FindFirstFileW, bound nowhere yet. Refused, naming that.
+      throw new Error(
+        `layer entry ${spec.name}: a utility VM image in a non-base layer is not supported (only in base layers); Windows would clone the parent layer's UtilityVM and process it after ImportLayer (hcsshim legacy.go initUtilityVM), which is not implemented`,
+      );
     }
     if (spec.name !== 'Files' && !spec.name.startsWith('Files/')) throw new Error(`layer entry ${spec.name}: only Files/ and Hives/ may appear in a non-base layer`);
     let file = path;
