@@ -6,11 +6,12 @@
  * are alternate data streams of the file just before them.
  */
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 import tar from 'tar-stream';
 import { RegistryError } from '../registry/index.ts';
 import { basicInfoOf, FILE_ATTRIBUTE_REPARSE_POINT, paxOf, reparseBuffer, securityDescriptorOf } from './backup.ts';
@@ -34,20 +35,24 @@ export type ApplyProgress = (bytes: number) => void;
 export async function applyLayer(blob: string | Readable, compression: 'gzip' | 'none', diffId: string, writer: LayerWriter, onProgress?: ApplyProgress): Promise<void> {
   const hash = createHash('sha256');
   let bytes = 0;
+  const seen = (chunk: Buffer) => {
+    hash.update(chunk);
+    bytes += chunk.length;
+    onProgress?.(bytes);
+  };
   const tee = new Transform({
     transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      onProgress?.(bytes);
+      seen(chunk);
       cb(null, chunk);
     },
   });
   const extract = tar.extract();
   const consume = consumeEntries(extract, writer);
+  let gunzip: Transform | undefined;
   try {
     if (compression === 'gzip') {
-      const gunzip = createGunzip({ chunkSize: GUNZIP_OUT });
-      await Promise.all([feed(blob, gunzip), pipeline(gunzip, tee, extract), consume]);
+      gunzip = createGunzip({ chunkSize: GUNZIP_OUT, highWaterMark: GUNZIP_AHEAD } as ZlibOptions); // stream options pass through to the Transform
+      await Promise.all([feed(blob, gunzip), inflated(gunzip, seen, extract), consume]);
     } else {
       const source: Readable = typeof blob === 'string' ? createReadStream(blob, { highWaterMark: 1 << 20 }) : blob;
       await Promise.all([pipeline(source, tee, extract), consume]);
@@ -58,6 +63,7 @@ export async function applyLayer(blob: string | Readable, compression: 'gzip' | 
   } catch (err) {
     await writer.abort();
     extract.destroy();
+    gunzip?.destroy();
     if (typeof blob !== 'string') blob.destroy(); // as pipeline did: a tap's download goes on hashing alone
     throw err instanceof RegistryError ? err : new Error(`layer ${diffId}: ${(err as Error).message}`, { cause: err });
   }
@@ -112,6 +118,28 @@ async function pipe(entry: AsyncIterable<unknown>, writer: LayerWriter): Promise
   for await (const chunk of entry) {
     const pending = writer.write(chunk as Buffer);
     if (pending) await pending;
+  }
+}
+
+/** Decompressed bytes zlib may run ahead of the hash and the tar parser. */
+const GUNZIP_AHEAD = 2 << 20;
+
+/**
+ * Hands zlib's output to the diff_id hash and the tar parser through an async iterator. That
+ * boundary is the point: piped, the hash, the tar parse and the writer ran inside zlib's callback,
+ * before zlib queued its next inflate, so the pool thread and the main thread took turns; now zlib
+ * inflates the next piece while this one is hashed and parsed (the image bench).
+ */
+async function inflated(gunzip: Readable, seen: (chunk: Buffer) => void, extract: tar.Extract): Promise<void> {
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      seen(chunk);
+      if (!extract.write(chunk)) await once(extract, 'drain');
+    }
+    extract.end(undefined);
+  } catch (err) {
+    extract.destroy(err as Error);
+    throw err;
   }
 }
 
