@@ -33,10 +33,15 @@ export function imagePlanContext(images: readonly ObservedImage[] | undefined, r
 /** The nodes of one name with the pull of its image in front, when it needs one. */
 export function withImage(ctx: ImagePlanContext, d: DesiredSystem, nodes: PlanNode[]): PlanNode[] {
   const image = d.image;
+  if (!image || d.state === 'Stopped') return nodes;
+  // A placeholder parked (a missing image under `Never`) whose image the store now has, e.g. from
+  // `image pull`: the park was for a rendering the store has overtaken. The pull node (which
+  // finds the image stored) renders the manifest again, and the next plan uses that rendering.
+  const reopened = image.digest === undefined && isParked(nodes) && ctx.images?.some((o) => o.reference === image.reference && o.present);
   // Parked, backing off (a failed pull included), waiting for a dependency, suspended, or being
   // stopped: nothing is created, so nothing is pulled.
-  if (!image || d.state === 'Stopped' || nodes.some((n) => n.op === 'wait')) return nodes;
-  const why = pullReason(ctx, d, nodes);
+  if (!reopened && nodes.some((n) => n.op === 'wait')) return nodes;
+  const why = pullReason(ctx, d, reopened ? [] : nodes);
   if (!why) return nodes;
   const owner = ctx.claimed.get(image.reference);
   if (owner !== undefined) {
@@ -47,8 +52,11 @@ export function withImage(ctx: ImagePlanContext, d: DesiredSystem, nodes: PlanNo
   }
   ctx.claimed.set(image.reference, d.name);
   const pull = node<ImageNode>({ op: 'pull', policy: image.pullPolicy, resource: { kind: 'image', name: d.name, image: image.reference }, why });
-  return [pull, ...nodes];
+  return reopened ? [pull] : [pull, ...nodes];
 }
+
+/** The name's plan is the `failed` wait (parked for its config hash). */
+const isParked = (nodes: readonly PlanNode[]): boolean => nodes.length === 1 && nodes[0]!.op === 'wait' && (nodes[0] as WaitNode).reason === 'failed';
 
 function pullReason(ctx: ImagePlanContext, d: DesiredSystem, nodes: readonly PlanNode[]): Why | undefined {
   const image = d.image!;

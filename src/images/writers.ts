@@ -74,18 +74,17 @@ interface Sink {
  */
 class BackupSink implements Sink {
   readonly #ctx = { value: null as unknown };
-  /** Two buffers: one filling while the other is written. */
-  readonly #bufs: [Buffer, Buffer | undefined] = [Buffer.allocUnsafe(COALESCE_BYTES), undefined];
   #current = 0;
   #used = 0;
   /** The current buffer holds record bytes (headers, security, reparse), not only file data. */
   #records = false;
   #inflight: Promise<void> | undefined;
-  constructor(private readonly ops: LayerOps, private readonly handle: number, private readonly processSecurity: boolean, private readonly target: string) {}
+  /** `bufs`: two buffers, one filling while the other is written; the writer's, shared by its sinks one after the other. */
+  constructor(private readonly ops: LayerOps, private readonly handle: number, private readonly processSecurity: boolean, private readonly target: string, private readonly bufs: CoalesceBuffers) {}
   async write(b: Buffer, data = false): Promise<void> {
     if (this.#used + b.length > COALESCE_BYTES) await this.#flush();
     if (b.length >= COALESCE_BYTES) return this.#send(b, data);
-    b.copy(this.#bufs[this.#current]!, this.#used);
+    b.copy(this.bufs.get(this.#current), this.#used);
     this.#used += b.length;
     if (!data) this.#records = true;
   }
@@ -101,11 +100,10 @@ class BackupSink implements Sink {
   }
   async #flush(): Promise<void> {
     if (this.#used === 0) return;
-    await this.#send(this.#bufs[this.#current]!.subarray(0, this.#used), !this.#records);
+    await this.#send(this.bufs.get(this.#current).subarray(0, this.#used), !this.#records);
     this.#records = false;
     // #send waited for the other buffer's write: it is free, fill it while this one is written.
     this.#current = 1 - this.#current;
-    this.#bufs[this.#current] ??= Buffer.allocUnsafe(COALESCE_BYTES);
     this.#used = 0;
   }
   /** Starts the write of `b` after the one in flight (its buffer must stay untouched until then). */
@@ -147,6 +145,18 @@ class TransportFileSink implements Sink {
 /** BackupWrite calls are coalesced up to this size (1 MiB). */
 const COALESCE_BYTES = 1 << 20;
 
+/**
+ * A writer's two coalescing buffers, made on first use and shared by its sinks one after the
+ * other (a sink's `end` waits for its write in flight). Before, every file of a layer allocated
+ * its own 1 MiB.
+ */
+class CoalesceBuffers {
+  readonly #bufs: (Buffer | undefined)[] = [undefined, undefined];
+  get(i: number): Buffer {
+    return (this.#bufs[i] ??= Buffer.allocUnsafe(COALESCE_BYTES));
+  }
+}
+
 /** A base layer goes straight into its folder; any other layer goes through the transport format and ImportLayer. */
 type Target = { kind: 'base'; root: string } | { kind: 'transport'; staging: string; dest: string; parents: readonly { id: string; path: string }[] };
 
@@ -163,6 +173,7 @@ export class LayerWriter {
   readonly #links: { name: string; target: string }[] = [];
   /** A base layer with a utility VM image (`UtilityVM/Files` was an entry). */
   #hasUtilityVm = false;
+  readonly #bufs = new CoalesceBuffers();
 
   private constructor(private readonly ops: LayerOps, private readonly target: Target) {}
 
@@ -262,7 +273,7 @@ export class LayerWriter {
     }
     const handle = this.ops.createFile(path, FULL_ACCESS, FILE_SHARE_READ, spec.isDir ? OPEN_EXISTING : CREATE_NEW, BACKUP_FLAGS);
     this.ops.setFileBasicInfo(handle as never, spec.info, path);
-    return new BackupSink(this.ops, handle, true, path);
+    return new BackupSink(this.ops, handle, true, path, this.#bufs);
   }
 
   /** Transport format: hives through BackupWrite (no security), files as `<attributes><backup stream>`, directories as `.$wcidirs$` markers. */
@@ -271,11 +282,20 @@ export class LayerWriter {
       if (spec.isDir) return void mkdirSync(path, { recursive: true });
       const handle = this.ops.createFile(path, RW_ACCESS, FILE_SHARE_READ, CREATE_NEW, 0);
       this.ops.setFileBasicInfo(handle as never, { ...spec.info, fileAttributes: 0 }, path);
-      return new BackupSink(this.ops, handle, false, path);
+      return new BackupSink(this.ops, handle, false, path, this.#bufs);
     }
     if (spec.name === 'UtilityVM' || spec.name.startsWith('UtilityVM/')) {
-      // hcsshim's legacyLayerWriter clones the parent's UtilityVM into the layer and mutates it (legacy.go): not done here.
-      throw new Error(`layer entry ${spec.name}: a utility VM image in a non-base layer is not supported (only in base layers)`);
+      // Windows does process a utility VM in a non-base layer, the client doing the work ([SHIM]
+      // internal/wclayer/legacy.go initUtilityVM + Add, importlayer.go legacyLayerWriterWrapper.Close):
+      // on the `UtilityVM` entry the parent's UtilityVM\Files is cloned into the destination layer
+      // (files hard-linked; directories, reparse points and EFI\Microsoft\Boot\BCD* copied with
+      // BackupRead/BackupWrite), the layer's UtilityVM entries are then written there directly with
+      // BackupWrite (whiteouts removed there), and after ImportLayer + links + directory times comes
+      // ProcessUtilityVMImage(<dest>\UtilityVM). Not implemented: it needs BackupRead,
+      // GetFileInformationByHandleEx and FindFirstFileW, bound nowhere yet. Refused, naming that.
+      throw new Error(
+        `layer entry ${spec.name}: a utility VM image in a non-base layer is not supported (only in base layers); Windows would clone the parent layer's UtilityVM and process it after ImportLayer (hcsshim legacy.go initUtilityVM), which is not implemented`,
+      );
     }
     if (spec.name !== 'Files' && !spec.name.startsWith('Files/')) throw new Error(`layer entry ${spec.name}: only Files/ and Hives/ may appear in a non-base layer`);
     let file = path;

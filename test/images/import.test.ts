@@ -133,3 +133,30 @@ test('the emulated BackupWrite refuses malformed streams', { skip }, async () =>
   assert.ok((await readdir(dir)).includes('trunc'));
   await rm(dir, { recursive: true });
 });
+
+test('a layer larger than the reused zlib input buffers applies intact from a file and from a stream in odd-sized chunks (buffers are refilled only after zlib consumed them)', { skip }, async () => {
+  lib().enableBackupPrivileges();
+  const dir = await mkdtemp(join(tmpdir(), 'hcsr-ring-'));
+  try {
+    const { randomBytes } = await import('node:crypto');
+    const { Readable } = await import('node:stream');
+    const big = randomBytes(3 * 1024 * 1024 + 12_345); // > three 1 MiB ring buffers, not a multiple of one
+    const b = await blobOf(baseLayerEntries([{ name: 'Files/big.bin', data: big }]), dir);
+    const gz = await readFile(b.path);
+    const fromFile = join(dir, 'file');
+    await mkdir(fromFile);
+    await applyLayer(b.path, 'gzip', b.diffId, LayerWriter.base(lib(), fromFile));
+    assert.ok((await readFile(join(fromFile, 'Files', 'big.bin'))).equals(big), 'from the blob file');
+    for (const size of [7919, 3 * 1024 * 1024 + 1]) {
+      const fromStream = join(dir, `stream-${size}`);
+      await mkdir(fromStream);
+      const chunks = function* () {
+        for (let off = 0; off < gz.length; off += size) yield Buffer.from(gz.subarray(off, off + size)); // copies: the source reuses nothing
+      };
+      await applyLayer(Readable.from(chunks(), { objectMode: false }), 'gzip', b.diffId, LayerWriter.base(lib(), fromStream));
+      assert.ok((await readFile(join(fromStream, 'Files', 'big.bin'))).equals(big), `from a stream in ${size}-byte chunks`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

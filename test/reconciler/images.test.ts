@@ -85,6 +85,20 @@ test('a pull that failed backs off with the one rule, and the wait names the reg
   assert.deepEqual(plan({ desired: [web], observed: observedWith([]), runtime: failed }).nodes.map((n) => n.reason), ['failed']);
 });
 
+test('Never, parked on a missing image: re-examined once the store has the image (`image pull`), not before; a stored rendering stays parked', () => {
+  const web = fromImage('web', undefined, { policy: 'Never' });
+  const parked = new Map<string, RuntimeInfo>([['web', { restarts: 0, failed: { hash: web.configHash, message: `image ${REF} is not in the local image store and imagePullPolicy is Never (host build 10.0.20348.1)` } }]]);
+  const missing = plan({ desired: [web], observed: observedWith([{ reference: REF, present: false }]), runtime: parked });
+  assert.deepEqual(missing.nodes.map((n) => n.reason), ['failed']);
+  assert.ok(missing.converged, 'parked: nothing to do');
+  const stored = plan({ desired: [web], observed: observedWith([{ reference: REF, present: true, digest: 'sha256:aa' }]), runtime: parked });
+  assert.deepEqual(stored.nodes.map((n) => [n.op, n.reason, n.resource.image]), [['pull', 'imageNotRendered', REF]]);
+  assert.equal((stored.nodes[0] as { policy?: string }).policy, 'Never', 'the pull keeps the policy: it only finds the stored image and re-renders');
+  const real = fromImage('web', 'sha256:aa', { policy: 'Never' });
+  const realParked = new Map<string, RuntimeInfo>([['web', { restarts: 0, failed: { hash: real.configHash, message: 'HCS_E_INVALID_JSON' } }]]);
+  assert.deepEqual(plan({ desired: [real], observed: observedWith([{ reference: REF, present: true, digest: 'sha256:aa' }]), runtime: realParked }).nodes.map((n) => n.reason), ['failed']);
+});
+
 /** An ImagePort whose pulls the test finishes: `finish` stores the image and re-renders (applies the resolved snapshot). */
 class FakeImages implements ImagePort {
   stored = new Map<string, string>();
