@@ -12,6 +12,7 @@
  */
 import koffi, { type LibraryHandle } from 'koffi';
 import { formatHresult } from './errors.ts';
+import { system32Path } from './ffi.ts';
 import { PoolGate } from './pool.ts';
 
 /** HCN HRESULTs ([MSDOCS] HCNHResult.md) plus the Win32 ones HCN calls return. */
@@ -148,12 +149,12 @@ export class HcnNative {
   private readonly free: Fns<typeof FREE>;
 
   constructor(opts: HcnLibraryOptions = {}) {
-    const path = opts.libraryPath ?? process.env.HCS_COMPUTENETWORK_LIBRARY ?? (process.platform === 'win32' ? 'computenetwork.dll' : undefined);
+    const path = opts.libraryPath ?? process.env.HCS_COMPUTENETWORK_LIBRARY ?? (process.platform === 'win32' ? system32Path('computenetwork.dll') : undefined);
     if (!path) throw new Error('no HCN library: pass libraryPath or set HCS_COMPUTENETWORK_LIBRARY (on Linux, emulatorLibraryPath("libcomputenetwork.so"))');
     this.libraryPath = path;
     const lib = koffi.load(path);
     this.f = declare(lib, PROTOTYPES);
-    this.free = process.platform === 'win32' ? declare(koffi.load('ole32.dll'), FREE) : declare(lib, FREE);
+    this.free = process.platform === 'win32' ? declare(koffi.load(system32Path('ole32.dll')), FREE) : declare(lib, FREE);
   }
 
   /** The one chokepoint for native strings: decode, then CoTaskMemFree. */

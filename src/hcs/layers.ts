@@ -16,6 +16,7 @@
  */
 import koffi, { type LibraryHandle } from 'koffi';
 import { formatHresult } from './errors.ts';
+import { system32Path } from './ffi.ts';
 import { kernel32LibraryPath } from './stdio.ts';
 
 /** Win32 error names the layer code meets (winerror.h). */
@@ -160,14 +161,15 @@ export class LayerNative {
   private readonly a: Fns<typeof ADVAPI32>;
 
   constructor(opts: LayerLibraryOptions = {}) {
-    const path = opts.libraryPath ?? process.env.HCS_VMCOMPUTE_LIBRARY ?? (process.platform === 'win32' ? 'vmcompute.dll' : undefined);
+    const path = opts.libraryPath ?? process.env.HCS_VMCOMPUTE_LIBRARY ?? (process.platform === 'win32' ? system32Path('vmcompute.dll') : undefined);
     if (!path) throw new Error('no layer library: pass libraryPath or set HCS_VMCOMPUTE_LIBRARY (on Linux, the emulator library emulatorLibraryPath("libvmcompute.so"))');
     this.libraryPath = path;
     const lib = koffi.load(path);
     this.v = declare(lib, VMCOMPUTE);
     if (process.platform === 'win32') {
-      this.k = declare(koffi.load('kernel32.dll'), KERNEL32);
-      this.a = declare(koffi.load('advapi32.dll'), ADVAPI32);
+      // By full path, never the search order (D22), like every Windows DLL here.
+      this.k = declare(koffi.load(system32Path('kernel32.dll')), KERNEL32);
+      this.a = declare(koffi.load(system32Path('advapi32.dll')), ADVAPI32);
     } else {
       const kernel32 = koffi.load(opts.kernel32Path ?? kernel32LibraryPath(path));
       this.k = declare(kernel32, KERNEL32);

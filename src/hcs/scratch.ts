@@ -12,6 +12,7 @@
 import koffi, { type LibraryHandle } from 'koffi';
 import { LayerError, type LayerDescriptor } from './layers.ts'; // also registers LAYERS_DRIVER_INFO and WC_LAYER_DESCRIPTOR
 import { PoolGate } from './pool.ts';
+import { system32Path } from './ffi.ts';
 
 const PROTOTYPES = {
   CreateSandboxLayer: 'int32_t __stdcall CreateSandboxLayer(LAYERS_DRIVER_INFO *info, const char16_t *id, const char16_t *parent, WC_LAYER_DESCRIPTOR *layers, uint32_t count)',
@@ -42,7 +43,7 @@ export class ScratchNative {
 
   /** @param libraryPath vmcompute.dll on Windows; else the emulator's libvmcompute.so (env HCS_VMCOMPUTE_LIBRARY). */
   constructor(libraryPath?: string) {
-    const path = libraryPath ?? process.env.HCS_VMCOMPUTE_LIBRARY ?? (process.platform === 'win32' ? 'vmcompute.dll' : undefined);
+    const path = libraryPath ?? process.env.HCS_VMCOMPUTE_LIBRARY ?? (process.platform === 'win32' ? system32Path('vmcompute.dll') : undefined);
     if (!path) throw new Error('no vmcompute library: pass libraryPath or set HCS_VMCOMPUTE_LIBRARY (on Linux, emulatorLibraryPath("libvmcompute.so"))');
     this.libraryPath = path;
     const lib = koffi.load(path);
