@@ -91,7 +91,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--suspend', 'observe and report only; change nothing')
     .option('--listen <host:port|off>', 'status/health endpoint (loopback only unless --listen-any)', '127.0.0.1:9180')
     .option('--listen-any', 'allow a non-loopback --listen address')
-    .option('--strict-folder', 'refuse to start when the manifests folder is writable by non-administrators')
+    .option('--strict-folder', 'refuse to start when the manifests folder, its parents, a manifest file or sub-folder, or the policy file is writable by non-administrators')
     .option('--image-gc-grace <duration|off>', 'remove images no manifest has used for this long (e.g. 24h)', 'off')
     .option('--lock-dir <dir>', 'folder of the single-instance lock file (default: %ProgramData%\\hcs-reconciler on Windows, next to the emulator socket elsewhere)')
     .option('--log-max-size <size>', 'rotate a container log file at this size (k, m, g)', '10m')
