@@ -1,6 +1,6 @@
 // Shared by the network and scratch tests: a private emulator, free loopback ports, TCP/UDP probes.
 import { createSocket } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,12 @@ export async function privateEmulator(): Promise<EmulatorProcess & { dir: string
   const dir = mkdtempSync(join(tmpdir(), 'hcsr-net-'));
   const emu = await startEmulator({ socketPath: join(dir, 'service.sock') });
   process.env.HCS_EMULATOR_SOCKET = emu.socketPath; // read by the C libraries at every connect
-  return Object.assign(emu, { dir });
+  const stop = emu.stop.bind(emu);
+  // Stopping also removes the folder (its socket and whatever a test put there).
+  return Object.assign(emu, { dir, stop: async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  } });
 }
 
 export const hcnLibrary = () => emulatorLibraryPath('libcomputenetwork.so');

@@ -1,8 +1,8 @@
 // Manifests with provisioned scratch and ports: the rendered request, the config hash, and the
 // cross-file host-port check.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatError, loadManifests } from '../../src/manifest/index.ts';
@@ -16,8 +16,14 @@ spec:
     layers: [{ id: 11111111-2222-5333-8444-555555555555, path: 'C:\\ProgramData\\hcs-reconciler\\layers\\base' }]
 ${extra}`;
 
+const folders: string[] = [];
+after(() => {
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
+
 function folder(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'hcsr-provision-'));
+  folders.push(dir);
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
   return dir;
 }
