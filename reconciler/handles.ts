@@ -57,30 +57,23 @@ export class HandleRegistry {
   async create(id: string, document: Record<string, unknown>, opts?: CallOptions): Promise<HcsSystem> {
     await this.#closing.get(id);
     await this.release(id);
-    const entry: SystemEntry = { system: this.hcs.create(id, document, opts) };
-    this.#systems.set(id, entry);
-    try {
-      const system = await entry.system;
-      // Released while the create was in flight: release() closes it; nothing to subscribe.
-      if (this.#systems.get(id) === entry) {
-        entry.open = true;
-        entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
-      }
-      return system;
-    } catch (err) {
-      if (this.#systems.get(id) === entry) this.#systems.delete(id);
-      throw err;
-    }
+    return this.#track(id, this.hcs.create(id, document, opts));
   }
 
   /** The handle for a system of ours, opening it on first use. */
   async get(id: string): Promise<HcsSystem> {
     const existing = this.#systems.get(id);
     if (existing) return existing.system;
-    const entry: SystemEntry = { system: this.hcs.open(id) };
+    return this.#track(id, this.hcs.open(id));
+  }
+
+  /** Records a handle being created or opened, and subscribes to its events once it is there. */
+  async #track(id: string, pending: Promise<HcsSystem>): Promise<HcsSystem> {
+    const entry: SystemEntry = { system: pending };
     this.#systems.set(id, entry);
     try {
       const system = await entry.system;
+      // Released while the call was in flight: release() closes it; nothing to subscribe.
       if (this.#systems.get(id) === entry) {
         entry.open = true;
         entry.subscription = system.onEvent((e) => this.listeners.onSystemEvent(id, e));
