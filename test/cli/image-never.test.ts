@@ -6,14 +6,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/launcher.ts';
 import { registrySkip, startRealRegistry, type RealRegistry } from '../images/real-registry.ts';
 import { baseLayerEntries, layerTar, pushImage, windowsImage } from '../images/synthetic.ts';
-import { bin, cli, root } from './run-cli.ts';
+import { cli, spawnLogged } from './run-cli.ts';
 
 describe('image Never', { skip: process.platform === 'win32' ? 'uses the emulator library' : registrySkip }, () => {
   let reg: RealRegistry;
@@ -46,31 +45,7 @@ spec:
 `);
     const dataRoot = join(dir, 'data');
     const args = ['--data-root', dataRoot, '--owner', 'img-never', 'run', '--manifests', folder, '--listen', 'off', '--log-format', 'json', '--lock-dir', dir, '--resync', '1s'];
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, HCS_EMULATOR_SOCKET: socket } });
-    const lines: string[] = [];
-    const waiters: { re: RegExp; resolve: () => void }[] = [];
-    let buffer = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk;
-      const parts = buffer.split('\n');
-      buffer = parts.pop() ?? '';
-      for (const line of parts) {
-        lines.push(line);
-        for (const w of [...waiters]) {
-          if (!w.re.test(line)) continue;
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    });
-    const waitLog = (re: RegExp) => new Promise<void>((resolve, reject) => {
-      if (lines.some((l) => re.test(l))) return resolve();
-      const t = setTimeout(() => reject(new Error(`no log line matching ${re}; got:\n${lines.join('\n')}`)), 60_000);
-      waiters.push({ re, resolve: () => {
-        clearTimeout(t);
-        resolve();
-      } });
-    });
+    const { child, waitLog } = spawnLogged(args, { HCS_EMULATOR_SOCKET: socket });
     try {
       await waitLog(/^(?=.*"system":"web")(?=.*"event":"error")(?=.*pull failed permanently: .*not in the local image store and imagePullPolicy is Never)/);
       assert.equal((await emu.control.list()).filter((s) => s.owner === 'img-never').length, 0, 'nothing created while parked');

@@ -1,17 +1,14 @@
 /** `run` with image manifests against the real registry on the emulator: converge from an empty store, pull failures with the registry text and permanent ones. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../../src/emulator/launcher.ts';
 import { registrySkip, startRealRegistry, type RealRegistry } from '../images/real-registry.ts';
 import { baseLayerEntries, layerTar, pushImage, windowsImage, type SyntheticImage } from '../images/synthetic.ts';
+import { spawnLogged } from './run-cli.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'src/cli/bin.mjs');
 
 const manifest = (name: string, image: string) => `apiVersion: hcs-reconciler/v1alpha1
 kind: ComputeSystem
@@ -47,31 +44,7 @@ describe('image run', { skip: process.platform === 'win32' ? 'uses the emulator 
     await pushImage(reg.base, 'win/old', 'ltsc2019', old);
     writeFileSync(join(folder, 'web.yaml'), manifest('web', `${reg.host}/win/web:v1`));
     const args = ['--data-root', join(dir, 'data3'), '--owner', 'img-run', 'run', '--manifests', folder, '--listen', 'off', '--log-format', 'json', '--lock-dir', dir];
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, HCS_EMULATOR_SOCKET: socket } });
-    const lines: string[] = [];
-    const waiters: { re: RegExp; resolve: () => void }[] = [];
-    let buffer = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk;
-      const parts = buffer.split('\n');
-      buffer = parts.pop() ?? '';
-      for (const line of parts) {
-        lines.push(line);
-        for (const w of [...waiters]) {
-          if (!w.re.test(line)) continue;
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    });
-    const waitLog = (re: RegExp) => new Promise<void>((resolve, reject) => {
-      if (lines.some((l) => re.test(l))) return resolve();
-      const t = setTimeout(() => reject(new Error(`no log line matching ${re}; got:\n${lines.join('\n')}`)), 60_000);
-      waiters.push({ re, resolve: () => {
-        clearTimeout(t);
-        resolve();
-      } });
-    });
+    const { child, waitLog } = spawnLogged(args, { HCS_EMULATOR_SOCKET: socket });
     try {
       await waitLog(/"system":"web","event":"started"/);
       const web = (await emu.control.list()).find((s) => s.owner === 'img-run' && s.state === 'Running');

@@ -18,3 +18,37 @@ export function cli(args: string[], env: Record<string, string> = {}): Promise<{
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * Starts `node bin ...args` (a long-running command such as `run`) and follows its stderr line by
+ * line: `waitLog(re)` resolves at the first line matching `re`, seen before or later (60 s, then
+ * it rejects with every line so far).
+ */
+export function spawnLogged(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, ...env } });
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  let buffer = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    buffer += chunk;
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (!w.re.test(line)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  const waitLog = (re: RegExp) => new Promise<void>((resolve, reject) => {
+    if (lines.some((l) => re.test(l))) return resolve();
+    const t = setTimeout(() => reject(new Error(`no log line matching ${re}; got:\n${lines.join('\n')}`)), 60_000);
+    waiters.push({ re, resolve: () => {
+      clearTimeout(t);
+      resolve();
+    } });
+  });
+  return { child, lines, waitLog };
+}
