@@ -2,14 +2,14 @@
  * dispatch.c: the threads that run user callbacks, never holding the library lock:
  *  - one event dispatcher thread runs every HCS_EVENT (and vmcompute notification) in the order
  *    they were queued, so the events of a handle never overtake each other;
- *  - a small pool (HCSEMU_CALLBACK_THREADS=n, default 4; 0: the event thread does it)
+ *  - optionally (HCSEMU_CALLBACK_THREADS=n, default 0: the event thread does it), a small pool
  *    of completion threads runs operation completion callbacks, each on whichever thread is
  *    free. HCS calls completions on its own thread pool, several at a time (hcsshim takes no
  *    ordering between completions of different operations for granted); with a single thread, and koffi blocking the calling thread until the JS callback returned, every
  *    completion cost one full wake-up round trip of the JS thread, one after the other (measured
  *    by the converge benchmark: docs/package.md). With several, completions that arrive together
  *    reach the JS thread together and are run in one wake-up (node's threadsafe-function queue).
- *  - HCSEMU_CALLBACK_THREADS=<n> sets the pool size (default 4; 0: completions share the event thread);
+ *  - HCSEMU_CALLBACK_THREADS=<n> sets the pool size (default 0: completions share the event thread);
  *    HCSEMU_DISPATCH_TRACE=<file> appends one line per completion: `C <context> <queued ns>
  *    <callback start ns> <callback end ns>` (CLOCK_MONOTONIC, the clock of process.hrtime), for
  *    the benchmark's account of where converge time goes.
@@ -29,13 +29,14 @@
 
 #include "emu.h"
 
-/* Completion threads by default: 4. A pool lets completions overtake events, as HCS's own thread
- * pool can (hcsshim callback.go keeps one channel per handle and notification type and assumes no
- * order between them). The controller handles that order: a crash's ProcessExited may be handled,
- * and the container stopped for it, before its SystemExited (reconciler/events.ts records the
- * UnexpectedExit anyway; it is counted once, by the process's exit; test/integration/reconcile.test.ts
- * "one crash counts once"). HCSEMU_CALLBACK_THREADS=0 gives the old single ordered thread. */
-enum { COMPLETION_THREADS = 4 };
+/* Completion threads by default: none, completions share the ordered event thread. A pool
+ * (HCSEMU_CALLBACK_THREADS=4) lets completions overtake events, as HCS's own thread pool can (hcsshim
+ * callback.go keeps one channel per handle and notification type and assumes no order between them).
+ * The controller records a crash seen in either order (reconciler/events.ts), and the whole suite
+ * passed with the pool once, but test/invariants/restart-cap.test.ts then failed once (run beside two
+ * other files): one crash counted twice (parked after 10 crashes, not 11). Not reproduced alone (0 of
+ * 5); cause not established. Until it is, the default keeps the order (0 of 6 failures there). */
+enum { COMPLETION_THREADS = 0 };
 
 enum { WORK_COMPLETION = 1, WORK_EVENT = 2 };
 
