@@ -64,6 +64,14 @@ export class HandleRegistry {
   async get(id: string): Promise<HcsSystem> {
     const existing = this.#systems.get(id);
     if (existing) return existing.system;
+    // An open racing our own close of the id would get a handle to the dying system (HCS keeps it
+    // while any handle is open): let the close finish first, as create does.
+    const closing = this.#closing.get(id);
+    if (closing) {
+      await closing.catch(() => undefined);
+      const meanwhile = this.#systems.get(id);
+      if (meanwhile) return meanwhile.system;
+    }
     return this.#track(id, this.hcs.open(id));
   }
 

@@ -50,6 +50,13 @@ export class Relister {
   #listing = false;
   /** Ids that became live while a listing was in flight: its answer cannot judge them. */
   readonly #liveSinceListStart = new Set<string>();
+  /**
+   * Ids whose run ended while a listing was in flight. The answer may predate the exit (HCS runs
+   * completions and events on its thread pool, so an enumerate answered before a crash can reach
+   * us after its SystemExited): a Running there is stale, and adopting it would count the one crash
+   * again at the next relist.
+   */
+  readonly #endedSinceListStart = new Set<string>();
 
   constructor(private readonly deps: RelistDeps) {}
 
@@ -60,14 +67,16 @@ export class Relister {
 
   /** Tell the step about every runtime change (from the controller's single writer). */
   noteRuntime(before: RuntimeInfo, after: RuntimeInfo): void {
-    if (!this.#listing || after.live === before.live || !after.live) return;
-    for (const id in after.live) if (!before.live || !(id in before.live)) this.#liveSinceListStart.add(id);
+    if (!this.#listing || after.live === before.live) return;
+    if (after.live) for (const id in after.live) if (!before.live || !(id in before.live)) this.#liveSinceListStart.add(id);
+    if (before.live) for (const id in before.live) if (!after.live || !(id in after.live)) this.#endedSinceListStart.add(id);
   }
 
   /** List, group, then handle missed exits, stopped handles and adoption. */
   async observe(): Promise<ObservedState> {
     this.#listing = true;
     this.#liveSinceListStart.clear();
+    this.#endedSinceListStart.clear();
     try {
       // Provisioned objects are observed before the enumerate, so the enumerate stays the freshest
       // input of the plan (a name with nodes in flight replans after them anyway).
@@ -161,7 +170,7 @@ export class Relister {
       if (!group) continue;
       for (let j = 0; j < group.parts.length; j++) {
         const part = group.parts[j]!;
-        if (!matchesShortHash(d.configHash, part.hash) || !isLive(part) || this.deps.handles.has(part.id)) continue;
+        if (!matchesShortHash(d.configHash, part.hash) || !isLive(part) || this.deps.handles.has(part.id) || this.#endedSinceListStart.has(part.id)) continue;
         (work ??= []).push(this.#adoptOne(d.name, part.id, part.state === 'Running' || part.state === 'Paused'));
       }
     }

@@ -33,6 +33,13 @@ export class FakeHcs implements HcsClient {
   readonly #faults: Array<{ op: string; id?: string; kind: HcsFailureKind; permanent: boolean; count: number }> = [];
   #pid = 1000;
   openHandles = 0;
+  /** Open system handles per id (for {@link keepStoppedWhileOpen}). */
+  readonly #handlesOf = new Map<string, number>();
+  /**
+   * As HCS does: a stopped system, and its id, stay (listed as Stopped, openable) while any handle
+   * to it is open, and go with the last close. Off by default: the fake then drops it at once.
+   */
+  keepStoppedWhileOpen = false;
 
   /** Fail the next `count` calls of `op` (optionally for one id). */
   failNext(op: string, kind: HcsFailureKind, opts: { count?: number; id?: string; permanent?: boolean } = {}): void {
@@ -59,6 +66,18 @@ export class FakeHcs implements HcsClient {
     };
   }
 
+  /**
+   * The next enumerate takes its answer when it is called but returns it only when the returned
+   * function is called: an answer that was right when HCS made it and is stale when it arrives
+   * (HCS completes calls on its thread pool, so events that happened later can arrive first).
+   */
+  staleEnumerate(): () => void {
+    let release!: () => void;
+    this.#staleGate = new Promise<void>((r) => (release = r));
+    return release;
+  }
+  #staleGate: Promise<void> | undefined;
+
   /** Make the first live process of a system exit with a code. */
   exitProcess(id: string, exitCode: number): void {
     const s = this.systems.get(id);
@@ -83,9 +102,13 @@ export class FakeHcs implements HcsClient {
   async enumerate(query: EnumerateQuery = {}): Promise<ObservedSystem[]> {
     await this.#call('enumerate');
     await this.#enumerateGate;
-    return [...this.systems.values()]
+    const answer = [...this.systems.values()]
       .filter((s) => !query.owners || query.owners.includes(s.owner))
       .map((s) => ({ id: s.id, systemType: s.systemType, owner: s.owner, state: s.state }));
+    const stale = this.#staleGate;
+    this.#staleGate = undefined;
+    if (stale) await stale;
+    return answer;
   }
 
   async create(id: string, document: Record<string, unknown>): Promise<HcsSystem> {
@@ -125,7 +148,7 @@ export class FakeHcs implements HcsClient {
     if (!s || s.state === 'Stopped') return;
     s.state = 'Stopped';
     for (const p of s.processes) p.exited = true;
-    this.systems.delete(id);
+    if (!this.keepStoppedWhileOpen || !this.#handlesOf.get(id)) this.systems.delete(id);
     for (const l of this.#listeners.get(id) ?? []) l({ type: 'SystemExited', systemId: id, status: 0, exitType });
   }
 
@@ -137,6 +160,7 @@ export class FakeHcs implements HcsClient {
 
   #handle(id: string): HcsSystem {
     this.openHandles++;
+    this.#handlesOf.set(id, (this.#handlesOf.get(id) ?? 0) + 1);
     let closed = false;
     const self = this;
     const sub = <T>(map: Map<string, Set<(e: T) => void>>, key: string, l: (e: T) => void): Disposable => {
@@ -176,7 +200,15 @@ export class FakeHcs implements HcsClient {
         return self.#process(id, pid, sub);
       },
       onEvent: (l) => sub(self.#listeners, id, l),
-      async close() { if (!closed) { closed = true; self.openHandles--; } },
+      async close() {
+        if (closed) return;
+        closed = true;
+        if (self.keepStoppedWhileOpen) for (let i = 0; i < 3; i++) await tick(); // a close is a round trip to the service too (slower than an open here)
+        self.openHandles--;
+        const left = (self.#handlesOf.get(id) ?? 1) - 1;
+        self.#handlesOf.set(id, left);
+        if (self.keepStoppedWhileOpen && left === 0 && self.systems.get(id)?.state === 'Stopped') self.systems.delete(id);
+      },
     };
   }
 
