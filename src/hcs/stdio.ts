@@ -213,10 +213,15 @@ function pipeWriter(libraryPath: string, handle: bigint): Writable {
   const worker = startWorker(libraryPath, handle, 'write');
   let nextId = 1;
   const waiting = new Map<number, (err?: Error | null) => void>();
-  let onClosed: (() => void) | undefined;
+  // Who waits for the close (final, then perhaps destroy): each called once, whether the worker's
+  // `closed` or its exit comes first (both come; calling a stream callback twice throws).
+  const onClosed: Array<() => void> = [];
+  const closed = (): void => {
+    for (const done of onClosed.splice(0)) done();
+  };
   let exited = false;
   worker.on('message', (msg: { id?: number; error?: number; closed?: boolean }) => {
-    if (msg.closed) return onClosed?.();
+    if (msg.closed) return closed();
     const cb = msg.id === undefined ? undefined : waiting.get(msg.id);
     if (msg.id !== undefined) waiting.delete(msg.id);
     cb?.(msg.error ? new PipeError('stdin', msg.error) : null);
@@ -225,12 +230,12 @@ function pipeWriter(libraryPath: string, handle: bigint): Writable {
     exited = true;
     for (const cb of waiting.values()) cb(new PipeError('stdin', -1));
     waiting.clear();
-    onClosed?.();
+    closed();
   });
   const close = (done: () => void): void => {
     if (exited) return done();
-    onClosed = done;
-    worker.postMessage({ close: true });
+    onClosed.push(done);
+    if (onClosed.length === 1) worker.postMessage({ close: true });
   };
   return new Writable({
     write(chunk: Buffer, _enc, cb) {

@@ -85,6 +85,33 @@ describe('process stdio pipes (D16)', () => {
     p.stdio?.close(); // stderr was never taken: closed here, once
   });
 
+  it('stdin ended and destroyed at once: each close callback runs once, nothing thrown', async () => {
+    const sys = await running('cat-destroy');
+    const errors: Error[] = [];
+    const onUncaught = (err: Error) => errors.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const p = (await sys.createProcess({ CommandLine: 'cat', ...PIPES })) as NativeHcsProcess;
+        const exit = exitOf(p);
+        const stdin = p.stdio?.writer();
+        assert.ok(stdin);
+        stdin.on('error', (err) => errors.push(err));
+        const out = readAll(p.stdio?.reader('stdout'));
+        stdin.end('x\n'); // final asks the worker to close ...
+        stdin.destroy(); // ... and destroy asks again before the first answer
+        await new Promise((r) => stdin.once('close', r));
+        assert.equal(await out, 'x\n');
+        assert.equal((await exit).exitCode, 0);
+        p.stdio?.close();
+      }
+      await new Promise((r) => setTimeout(r, 50)); // worker exits arrive after their close answers
+      assert.deepEqual(errors.map((e) => String(e)), []);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('printing extension: numbered lines on stdout and stderr, then the scripted exit', async () => {
     const sys = await running('printer');
     const env = { HCSEMU_PRINT_EVERY_MS: '1', HCSEMU_PRINT_COUNT: '6', HCSEMU_PRINT_STREAM: 'both', HCSEMU_PRINT_EXIT_CODE: '4' };
