@@ -68,7 +68,8 @@ test('a base layer with UtilityVM/Files: ProcessBaseImage, then ProcessUtilityIm
     const calls: string[] = [];
     const root = await applyBase(dir, baseLayerEntries(UVM), calls);
     assert.deepEqual(calls, [`processBaseImage ${root.slice(-20)}`, `processUtilityImage ${join(root, 'UtilityVM').slice(-20)}`]);
-    assert.equal(await readFile(join(root, 'UtilityVM', 'Files', 'EFI', 'Microsoft', 'Boot', 'BCD'), 'utf8'), 'bcd');
+    // Processing changes the BCD store (hcsshim's mutatedUtilityVMFiles); the emulator marks it with the folder processed.
+    assert.equal(await readFile(join(root, 'UtilityVM', 'Files', 'EFI', 'Microsoft', 'Boot', 'BCD'), 'utf8'), `bcd\nhcsemu: ProcessUtilityImage ${join(root, 'UtilityVM')}\n`);
     assert.ok(existsSync(join(root, 'UtilityVM', 'SystemTemplate.vhdx')), 'the utility VM scratch template');
     assert.equal(await readFile(join(root, 'UtilityVM', '.hcsemu-layer'), 'utf8'), 'kind=utilityvm\n');
     assert.throws(() => lib().processUtilityImage(join(root, 'UtilityVM')), (e: unknown) => e instanceof LayerError && /ERROR_ALREADY_EXISTS/.test(e.message), 'processed once');
