@@ -74,7 +74,7 @@ static HRESULT mutate_bcd(const char *boot, const char *uvm) {
     for (size_t i = 0; i < sizeof BCD_FILES / sizeof *BCD_FILES; i++) {
         char *b = lyr_join2(boot, BCD_FILES[i]);
         FILE *f = lyr_exists(b) ? fopen(b, "a") : NULL;
-        int bad = lyr_exists(b) && (!f || fprintf(f, "\nhcsemu: ProcessUtilityImage %s\n", uvm) < 0);
+        int bad = lyr_exists(b) && (!f || fprintf(f, "\nhcsemu: ProcessUtilityImage %s", uvm) < 0);
         if (f && fclose(f) != 0) bad = 1;
         free(b);
         if (bad) return HR_WIN32(ERROR_WRITE_FAULT);

@@ -216,6 +216,18 @@ static DWORD check_tombstones(const char *src, const char *dst) {
     return e;
 }
 
+/* The `Files.$wcidirs$` / `Hives.$wcidirs$` markers of the transport root give dest\Files / dest\Hives their metadata. */
+static DWORD root_markers(const char *src, const char *dfiles, const char *dhives) {
+    const char *names[] = {"Files" DIRS_SUFFIX, "Hives" DIRS_SUFFIX}, *targets[] = {dfiles, dhives};
+    DWORD e = ERROR_SUCCESS;
+    for (int i = 0; !e && i < 2; i++) {
+        char *m = lyr_join2(src, names[i]);
+        if (lyr_exists(m)) e = lyr_is_dir(targets[i]) ? decode_transport(m, targets[i], 1) : ERROR_INVALID_DATA; /* a marker without its directory */
+        free(m);
+    }
+    return e;
+}
+
 /*
  * The destination may exist when it holds nothing but a UtilityVM folder: hcsshim creates the layer
  * folder before it writes (ociwclayer.ImportLayerFromTar MkdirAll) and clones the parent's utility
@@ -264,7 +276,8 @@ EXPORT HRESULT ImportLayer(const DriverInfo *info, const char16_t *id, const cha
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
         const char *n = de->d_name;
-        if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "Files") && strcmp(n, "Hives") && strcmp(n, "tombstones.txt") && strcmp(n, ".hcsemu")) hr = HR_WIN32(ERROR_INVALID_DATA);
+        /* legacyLayerWriter.Add writes a `<dir>.$wcidirs$` for every directory outside UtilityVM, Files and Hives themselves included. */
+        if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "Files") && strcmp(n, "Hives") && strcmp(n, "tombstones.txt") && strcmp(n, ".hcsemu") && strcmp(n, "Files" DIRS_SUFFIX) && strcmp(n, "Hives" DIRS_SUFFIX)) hr = HR_WIN32(ERROR_INVALID_DATA);
     }
     if (d) closedir(d);
     if (hr == S_OK && mkdir(dst, 0755) != 0 && errno != EEXIST) hr = HR_WIN32(lyr_win32_of_errno(errno));
@@ -274,6 +287,7 @@ EXPORT HRESULT ImportLayer(const DriverInfo *info, const char16_t *id, const cha
     if (hr == S_OK && !e) e = import_files(files, dfiles);
     char *hives = lyr_join2(src, "Hives"), *dhives = lyr_join2(dst, "Hives");
     if (hr == S_OK && !e && lyr_is_dir(hives)) e = copy_tree(hives, dhives);
+    if (hr == S_OK && !e) e = root_markers(src, dfiles, dhives);
     if (hr == S_OK && !e) e = check_tombstones(src, dst);
     if (hr == S_OK && e) hr = HR_WIN32(e);
     if (hr == S_OK) {
