@@ -159,16 +159,11 @@ export interface LayerLibraryOptions {
 
 const INVALID_HANDLE_VALUE = -1;
 const INVALID_FILE_ATTRIBUTES = 0xffffffff;
-const ERROR_FILE_NOT_FOUND = 2;
-const ERROR_PATH_NOT_FOUND = 3;
-const ERROR_NO_MORE_FILES = 18;
+const [ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, ERROR_NO_MORE_FILES] = [2, 3, 18];
 
 /** A FindFirstFileW search handle (not a file HANDLE: FindClose closes it). */
 export type FindHandle = number & { readonly __brand: 'FIND_HANDLE' };
-interface FindData {
-  dwFileAttributes: number;
-  cFileName: string;
-}
+type FindData = { dwFileAttributes: number; cFileName: string };
 const findEntry = (d: FindData): FindEntry => ({ name: d.cFileName, attributes: d.dwFileAttributes >>> 0 });
 const SE_PRIVILEGE_ENABLED = 2;
 const TOKEN_ADJUST_PRIVILEGES = 0x20;

@@ -1,7 +1,8 @@
 /*
  * files.c: the kernel32.dll exports a layer writer calls ([SHIM] internal/wclayer/baselayerwriter.go
  * and legacy.go through go-winio: CreateFileW, CreateDirectoryW, CreateHardLinkW,
- * SetFileInformationByHandle, BackupWrite, GetCurrentProcess; CloseHandle is kernel32.c's, which
+ * SetFileInformationByHandle, BackupWrite, GetCurrentProcess; BackupRead and the directory walk are
+ * in backup-read.c and walk.c, on this file table; CloseHandle is kernel32.c's, which
  * hands the handles of this table to k32_files_close), in libkernel32-emu.so with the stdio
  * exports: Windows has one kernel32.dll, so the emulator has one stand-in for it, and GetLastError
  * is one thread-local value (SetLastError, kernel32.c).
@@ -160,8 +161,13 @@ EXPORT BOOL CreateHardLinkW(const char16_t *newName, const char16_t *existing, v
             r = link_sidecar(b, a, suffix);
         }
         free(meta.sd); free(meta.reparse);
-        e = r == 0 ? 0 : ERROR_WRITE_FAULT;
-        if (r != 0) { free(a); free(b); return fail(ERROR_WRITE_FAULT); }
+        if (r != 0) { /* no half link: the new name goes again */
+            char *m = lyr_sidecar(a, ".meta", 0);
+            unlink(a);
+            if (m) unlink(m);
+            free(m); free(a); free(b);
+            return fail(ERROR_WRITE_FAULT);
+        }
     }
     free(a); free(b);
     return r == 0 ? 1 : fail(e == EEXIST ? ERROR_ALREADY_EXISTS : lyr_win32_of_errno(e));
