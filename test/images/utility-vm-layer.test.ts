@@ -66,6 +66,7 @@ const BASE_UVM: EntrySpec[] = [
   { name: `${S32}/kernel.dll:Zone.Identifier`, data: 'zone' },
   { name: `${S32}/old.dll`, data: 'old v1' },
   { name: `${S32}/gone.dll`, data: 'gone' },
+  { name: `${S32}/alias.dll`, data: 'alias v1' },
   { name: `${S32}/drivers`, type: 'symlink', linkname: 'C:\\Windows\\System32\\DriverStore', attributes: 0x10, pax: { 'MSWINDOWS.mountpoint': '1' } },
   { name: 'UtilityVM/Files/Windows/Temp', type: 'directory' },
   { name: 'UtilityVM/Files/Windows/Temp/scratch.tmp', data: 'x' },
@@ -82,6 +83,9 @@ const UPDATE: EntrySpec[] = [
   { name: `${S32}/old.dll`, data: 'old v2 (patched)' },
   { name: `${S32}/.wh.gone.dll` },
   { name: 'UtilityVM/Files/Windows/.wh.Temp' },
+  // Hard links (legacy.go AddLink): a cloned name to a file of this layer, a Files\ name to a parent's file.
+  { name: `${S32}/alias.dll`, type: 'link', linkname: `${S32}/new.dll` },
+  { name: 'Files/hello-link.txt', type: 'link', linkname: 'Files/Windows/hello.txt' },
 ];
 
 const meta = async (p: string) => Object.fromEntries((await readFile(join(p, '..', '.hcsemu', `${basename(p)}.meta`), 'utf8')).trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
@@ -147,6 +151,10 @@ describe('a utility VM image in a non-base layer', { skip }, () => {
       // Whiteouts are gone from the clone: a file and a whole folder.
       assert.equal(existsSync(at(dest, `${S32}/gone.dll`)), false);
       assert.equal(existsSync(at(dest, 'UtilityVM/Files/Windows/Temp')), false);
+      // Links after ImportLayer: the cloned alias.dll was removed, then linked to this layer's new.dll; the Files link goes to the parent's file.
+      assert.equal(ino(at(dest, `${S32}/alias.dll`)), ino(at(dest, `${S32}/new.dll`)));
+      assert.equal(await readFile(at(base, `${S32}/alias.dll`), 'utf8'), 'alias v1');
+      assert.equal(ino(at(dest, 'Files/hello-link.txt')), ino(at(base, 'Files/Windows/hello.txt')));
       // Directories, the junction and the BCD files are copies, not links.
       assert.notEqual(ino(at(dest, `${BOOT}/BCD`)), ino(at(base, `${BOOT}/BCD`)));
       assert.notEqual(ino(at(dest, `${BOOT}/BCD.LOG`)), ino(at(base, `${BOOT}/BCD.LOG`)));
@@ -174,6 +182,8 @@ describe('a utility VM image in a non-base layer', { skip }, () => {
         ['outside UtilityVM/Files', [{ name: 'UtilityVM', type: 'directory' }, { name: 'UtilityVM/Other', data: 'x' }], /UtilityVM\/Other: invalid UtilityVM layer/],
         ['a whiteout of what the parent does not have', [{ name: `${S32}/.wh.nothere.dll` }], /whiteout UtilityVM\/Files\/Windows\/System32\/nothere.dll: not in the parent's utility VM image/],
         ['a whiteout of UtilityVM/Files itself', [{ name: 'UtilityVM/.wh.Files' }], /invalid tombstone UtilityVM\/Files/],
+        ['a link to nothing', [{ name: 'Files', type: 'directory' }, { name: 'Files/x', type: 'link', linkname: 'Files/nothere' }], /failed to find link target for 'Files\/x' -> 'Files\/nothere'/],
+        ['a link outside Files and UtilityVM/Files', [{ name: 'Hives', type: 'directory' }, { name: 'Hives/x', type: 'link', linkname: 'Files/Windows/hello.txt' }], /invalid hard link in layer: Hives\/x/],
       ];
       for (const [what, entries, error] of cases) {
         const sub = await mkdtemp(join(dir, 'case-'));
