@@ -2,11 +2,13 @@
  * The layer-storage binding: vmcompute.dll's layer exports (the undocumented path Docker's
  * windowsfilter driver, containerd and hcsshim use: provisioning.md 0.1 and 1.4) and the kernel32 /
  * advapi32 calls a layer writer makes (BackupWrite & co. and AdjustTokenPrivileges, provisioning.md
- * 0.7 and 2.3). Mechanical: one wrapper per export, errors carry the operation, the path and the
+ * 0.7 and 2.3; BackupRead, GetFileInformationByHandleEx, FindFirstFileW & co., GetFileAttributesW,
+ * DeleteFileW and RemoveDirectoryW for cloning a parent's utility VM image, [SHIM]
+ * internal/wclayer/legacy.go cloneTree / Add / Remove). Mechanical: one wrapper per export, errors carry the operation, the path and the
  * code name. On Linux the vmcompute symbols come from the emulator's libvmcompute.so and the
  * kernel32 / advapi32 ones from its one kernel32 stand-in, libkernel32-emu.so (the stdio pipes use
  * it too: src/hcs/stdio.ts), with the same C ABI (src/emulator/native/layers-vmcompute.c,
- * kernel32/files.c), so the writer code above this module is the same on both platforms.
+ * kernel32/files.c, backup-read.c, walk.c), so the writer code above this module is the same on both platforms.
  *
  * Sources: [SHIM] internal/wclayer/wclayer.go (//sys lines), layerutils.go (DriverInfo,
  * WC_LAYER_DESCRIPTOR), go-winio backup.go / privilege.go; the Win32 prototypes from the Windows SDK
@@ -24,7 +26,7 @@ const WIN32_NAMES: Record<number, string> = {
   2: 'ERROR_FILE_NOT_FOUND', 3: 'ERROR_PATH_NOT_FOUND', 5: 'ERROR_ACCESS_DENIED', 6: 'ERROR_INVALID_HANDLE',
   8: 'ERROR_NOT_ENOUGH_MEMORY', 13: 'ERROR_INVALID_DATA', 29: 'ERROR_WRITE_FAULT', 80: 'ERROR_FILE_EXISTS',
   87: 'ERROR_INVALID_PARAMETER', 145: 'ERROR_DIR_NOT_EMPTY', 183: 'ERROR_ALREADY_EXISTS', 1300: 'ERROR_NOT_ALL_ASSIGNED',
-  1313: 'ERROR_NO_SUCH_PRIVILEGE', 1314: 'ERROR_PRIVILEGE_NOT_HELD',
+  1313: 'ERROR_NO_SUCH_PRIVILEGE', 1314: 'ERROR_PRIVILEGE_NOT_HELD', 18: 'ERROR_NO_MORE_FILES', 267: 'ERROR_DIRECTORY',
 };
 
 /** A failed layer call: `layers ImportLayer C:\...\L2: ERROR_INVALID_DATA (0x8007000D)`. */
@@ -78,6 +80,12 @@ export interface LayerDescriptor {
   path: string;
 }
 
+/** One directory entry of FindFirstFileW / FindNextFileW. */
+export interface FindEntry {
+  name: string;
+  attributes: number;
+}
+
 /** An open kernel32 file HANDLE (a number: handles are small integers). */
 export type FileHandle = number & { readonly __brand: 'HANDLE' };
 /** The opaque BackupWrite context, boxed for the in/out parameter. */
@@ -88,6 +96,13 @@ export interface BackupContext {
 const GUID = koffi.struct('LAYERS_GUID', { Data1: 'uint32_t', Data2: 'uint16_t', Data3: 'uint16_t', Data4: koffi.array('uint8_t', 8) });
 koffi.struct('LAYERS_DRIVER_INFO', { Flavour: 'int32_t', HomeDir: 'const char16_t *' });
 koffi.struct('WC_LAYER_DESCRIPTOR', { LayerId: GUID, Flags: 'uint32_t', Path: 'const char16_t *' });
+const FILETIME = koffi.struct('LAYERS_FILETIME', { dwLowDateTime: 'uint32_t', dwHighDateTime: 'uint32_t' });
+// minwinbase.h WIN32_FIND_DATAW: 592 bytes (FILETIMEs are two DWORDs, so no padding).
+koffi.struct('LAYERS_WIN32_FIND_DATAW', {
+  dwFileAttributes: 'uint32_t', ftCreationTime: FILETIME, ftLastAccessTime: FILETIME, ftLastWriteTime: FILETIME,
+  nFileSizeHigh: 'uint32_t', nFileSizeLow: 'uint32_t', dwReserved0: 'uint32_t', dwReserved1: 'uint32_t',
+  cFileName: koffi.array('char16_t', 260, 'String'), cAlternateFileName: koffi.array('char16_t', 14, 'String'),
+});
 koffi.struct('LAYERS_FILE_BASIC_INFO', { CreationTime: 'int64_t', LastAccessTime: 'int64_t', LastWriteTime: 'int64_t', ChangeTime: 'int64_t', FileAttributes: 'uint32_t' });
 const LUID = koffi.struct('LAYERS_LUID', { LowPart: 'uint32_t', HighPart: 'int32_t' });
 const LUID_AND_ATTRIBUTES = koffi.pack('LAYERS_LUID_AND_ATTRIBUTES', { Luid: LUID, Attributes: 'uint32_t' });
@@ -107,6 +122,14 @@ const KERNEL32 = {
   CreateHardLinkW: 'int32_t __stdcall CreateHardLinkW(const char16_t *newName, const char16_t *existing, void *sa)',
   SetFileInformationByHandle: 'int32_t __stdcall SetFileInformationByHandle(intptr_t file, int32_t infoClass, LAYERS_FILE_BASIC_INFO *info, uint32_t size)',
   BackupWrite: 'int32_t __stdcall BackupWrite(intptr_t file, const uint8_t *buffer, uint32_t bytes, _Out_ uint32_t *written, int32_t abort, int32_t processSecurity, _Inout_ void **context)',
+  BackupRead: 'int32_t __stdcall BackupRead(intptr_t file, uint8_t *buffer, uint32_t bytes, _Out_ uint32_t *read, int32_t abort, int32_t processSecurity, _Inout_ void **context)',
+  GetFileInformationByHandleEx: 'int32_t __stdcall GetFileInformationByHandleEx(intptr_t file, int32_t infoClass, _Out_ LAYERS_FILE_BASIC_INFO *info, uint32_t size)',
+  FindFirstFileW: 'intptr_t __stdcall FindFirstFileW(const char16_t *pattern, _Out_ LAYERS_WIN32_FIND_DATAW *data)',
+  FindNextFileW: 'int32_t __stdcall FindNextFileW(intptr_t find, _Out_ LAYERS_WIN32_FIND_DATAW *data)',
+  FindClose: 'int32_t __stdcall FindClose(intptr_t find)',
+  GetFileAttributesW: 'uint32_t __stdcall GetFileAttributesW(const char16_t *name)',
+  DeleteFileW: 'int32_t __stdcall DeleteFileW(const char16_t *name)',
+  RemoveDirectoryW: 'int32_t __stdcall RemoveDirectoryW(const char16_t *name)',
   CloseHandle: 'int32_t __stdcall CloseHandle(intptr_t handle)',
   GetLastError: 'uint32_t __stdcall GetLastError(void)',
   GetCurrentProcess: 'intptr_t __stdcall GetCurrentProcess(void)',
@@ -135,6 +158,13 @@ export interface LayerLibraryOptions {
 }
 
 const INVALID_HANDLE_VALUE = -1;
+const INVALID_FILE_ATTRIBUTES = 0xffffffff;
+const [ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, ERROR_NO_MORE_FILES] = [2, 3, 18];
+
+/** A FindFirstFileW search handle (not a file HANDLE: FindClose closes it). */
+export type FindHandle = number & { readonly __brand: 'FIND_HANDLE' };
+type FindData = { dwFileAttributes: number; cFileName: string };
+const findEntry = (d: FindData): FindEntry => ({ name: d.cFileName, attributes: d.dwFileAttributes >>> 0 });
 const SE_PRIVILEGE_ENABLED = 2;
 const TOKEN_ADJUST_PRIVILEGES = 0x20;
 const TOKEN_QUERY = 0x8;
@@ -273,6 +303,70 @@ export class LayerNative {
     const ok = this.k.BackupWrite(h, null, 0, written, 1, processSecurity ? 1 : 0, box) as number;
     ctx.value = null;
     this.win('BackupWrite', target, ok);
+  }
+  /**
+   * BackupRead of the next piece of `h`'s backup stream into `buf`; 0 at its end. `ctx` carries the
+   * context between calls (go-winio BackupFileReader.Read).
+   */
+  backupRead(h: FileHandle, buf: Uint8Array, processSecurity: boolean, ctx: BackupContext, target: string): number {
+    const read: [number] = [0];
+    const box: [unknown] = [ctx.value ?? null];
+    this.win('BackupRead', target, this.k.BackupRead(h, buf, buf.length, read, 0, processSecurity ? 1 : 0, box) as number);
+    ctx.value = box[0];
+    return read[0];
+  }
+  /** The closing BackupRead(bAbort = TRUE) that frees the context (go-winio BackupFileReader.Close). */
+  backupReadEnd(h: FileHandle, processSecurity: boolean, ctx: BackupContext, target: string): void {
+    if (ctx.value === undefined || ctx.value === null) return;
+    const box: [unknown] = [ctx.value];
+    const read: [number] = [0];
+    const ok = this.k.BackupRead(h, null, 0, read, 1, processSecurity ? 1 : 0, box) as number;
+    ctx.value = null;
+    this.win('BackupRead', target, ok);
+  }
+  /** GetFileInformationByHandleEx(FileBasicInfo) (go-winio GetFileBasicInfo). */
+  getFileBasicInfo(h: FileHandle, target: string): FileBasicInfo {
+    const s = {} as { CreationTime: bigint; LastAccessTime: bigint; LastWriteTime: bigint; ChangeTime: bigint; FileAttributes: number };
+    this.win('GetFileInformationByHandleEx', target, this.k.GetFileInformationByHandleEx(h, 0, s, 40) as number);
+    const t = (v: bigint | number) => BigInt(v);
+    return { creationTime: t(s.CreationTime), lastAccessTime: t(s.LastAccessTime), lastWriteTime: t(s.LastWriteTime), changeTime: t(s.ChangeTime), fileAttributes: s.FileAttributes >>> 0 };
+  }
+  /** FindFirstFileW(`<dir>\*`): the find handle and the first entry; undefined when nothing matches (ERROR_FILE_NOT_FOUND, as documented). */
+  findFirstFile(pattern: string): { handle: FindHandle; entry: FindEntry } | undefined {
+    const data = {} as FindData;
+    const h = Number(this.k.FindFirstFileW(pattern, data));
+    if (h !== INVALID_HANDLE_VALUE) return { handle: h as FindHandle, entry: findEntry(data) };
+    const err = this.k.GetLastError() as number;
+    if (err === ERROR_FILE_NOT_FOUND) return undefined;
+    throw new LayerError('FindFirstFileW', pattern, fromWin32(err));
+  }
+  /** FindNextFileW: the next entry; undefined at the end (ERROR_NO_MORE_FILES). */
+  findNextFile(h: FindHandle, target: string): FindEntry | undefined {
+    const data = {} as FindData;
+    if ((this.k.FindNextFileW(h, data) as number) !== 0) return findEntry(data);
+    const err = this.k.GetLastError() as number;
+    if (err === ERROR_NO_MORE_FILES) return undefined;
+    throw new LayerError('FindNextFileW', target, fromWin32(err));
+  }
+  /** FindClose. */
+  findClose(h: FindHandle, target: string): void {
+    this.win('FindClose', target, this.k.FindClose(h) as number);
+  }
+  /** GetFileAttributesW (a reparse point's own attributes); undefined when there is nothing at `path` (ERROR_FILE_NOT_FOUND / ERROR_PATH_NOT_FOUND). */
+  fileAttributes(path: string): number | undefined {
+    const a = (this.k.GetFileAttributesW(path) as number) >>> 0;
+    if (a !== INVALID_FILE_ATTRIBUTES) return a;
+    const err = this.k.GetLastError() as number;
+    if (err === ERROR_FILE_NOT_FOUND || err === ERROR_PATH_NOT_FOUND) return undefined;
+    throw new LayerError('GetFileAttributesW', path, fromWin32(err));
+  }
+  /** DeleteFileW (a file, or a file reparse point). */
+  deleteFile(path: string): void {
+    this.win('DeleteFileW', path, this.k.DeleteFileW(path) as number);
+  }
+  /** RemoveDirectoryW (an empty directory, or a directory reparse point). */
+  removeDirectory(path: string): void {
+    this.win('RemoveDirectoryW', path, this.k.RemoveDirectoryW(path) as number);
   }
   /** CloseHandle. */
   closeHandle(h: FileHandle, target: string): void {

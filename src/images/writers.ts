@@ -9,11 +9,15 @@
  *   when the tar had `UtilityVM/Files` ([SHIM] baselayerwriter.go, provisioning.md 2.3 item 2).
  * - `LayerWriter.transport` writes the transport format into a staging folder (Files\: each file is its
  *   4-byte attributes + backup stream, each directory gets a `<dir>.$wcidirs$` marker; Hives\ with
- *   BackupWrite; tombstones.txt for whiteouts), then ImportLayer(dest, staging, parents).
+ *   BackupWrite; tombstones.txt for whiteouts), then ImportLayer(dest, staging, parents), the hard
+ *   links, the directory times. A layer that touches `UtilityVM/` gets the parent's utility VM image
+ *   cloned into dest, changed there, and processed last (utility-vm.ts, [SHIM] legacy.go initUtilityVM).
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { adsStreamName, BACKUP_ALTERNATE_DATA, BACKUP_DATA, BACKUP_REPARSE_DATA, BACKUP_SECURITY_DATA, streamHeader, streamRecord, type BasicInfo } from './backup.ts';
+import { BACKUP_FLAGS, CREATE_NEW, FILE_SHARE_READ, FULL_ACCESS, OPEN_EXISTING, RW_ACCESS } from './file-flags.ts';
+import { reapplyDirectoryTimes, under, UtilityVmWriter, type DirTimes } from './utility-vm.ts';
 
 /** The layer binding calls the writers make (implemented by src/hcs/layers.ts LayerNative). */
 export interface LayerOps {
@@ -31,15 +35,21 @@ export interface LayerOps {
   backupWriteAsync?(h: never, chunk: Uint8Array, processSecurity: boolean, ctx: { value: unknown }, target: string): Promise<void>;
   backupWriteEnd(h: never, processSecurity: boolean, ctx: { value: unknown }, target: string): void;
   closeHandle(h: never, target: string): void;
+  // What cloning a parent's utility VM image calls ([SHIM] legacy.go cloneTree, copyFileWithMetadata, Add, Remove).
+  getFileBasicInfo(h: never, target: string): BasicInfo;
+  /** BackupRead into `buf`; the byte count, 0 at the end of the stream. */
+  backupRead(h: never, buf: Uint8Array, processSecurity: boolean, ctx: { value: unknown }, target: string): number;
+  backupReadEnd(h: never, processSecurity: boolean, ctx: { value: unknown }, target: string): void;
+  /** FindFirstFileW(pattern); undefined when nothing matches. */
+  findFirstFile(pattern: string): { handle: number; entry: { name: string; attributes: number } } | undefined;
+  /** FindNextFileW; undefined at the end. */
+  findNextFile(h: never, target: string): { name: string; attributes: number } | undefined;
+  findClose(h: never, target: string): void;
+  /** GetFileAttributesW (of a reparse point itself); undefined when nothing is there. */
+  fileAttributes(path: string): number | undefined;
+  deleteFile(path: string): void;
+  removeDirectory(path: string): void;
 }
-
-// winnt.h / fileapi.h values (the same as src/hcs/layers.ts exports; repeated to keep this module binding-free).
-const FULL_ACCESS = (0x80000000 | 0x40000000 | 0x00040000 | 0x00080000 | 0x01000000) >>> 0; // GENERIC_READ|GENERIC_WRITE|WRITE_DAC|WRITE_OWNER|ACCESS_SYSTEM_SECURITY
-const RW_ACCESS = (0x80000000 | 0x40000000) >>> 0;
-const FILE_SHARE_READ = 1;
-const CREATE_NEW = 1;
-const OPEN_EXISTING = 3;
-const BACKUP_FLAGS = 0x02000000 | 0x00200000; // FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT
 
 /** What a tar entry asks a writer to do; the stream bytes follow through `write`. */
 export interface FileSpec {
@@ -158,7 +168,14 @@ class CoalesceBuffers {
 }
 
 /** A base layer goes straight into its folder; any other layer goes through the transport format and ImportLayer. */
-type Target = { kind: 'base'; root: string } | { kind: 'transport'; staging: string; dest: string; parents: readonly { id: string; path: string }[] };
+type Target = { kind: 'base'; root: string } | { kind: 'transport'; staging: string; dest: string; parents: readonly { id: string; path: string }[]; uvm: UtilityVmWriter };
+
+/** A hard link made after ImportLayer ([SHIM] legacy.go pendingLink): `name` in dest, to `target` under `root`. */
+interface PendingLink {
+  name: string;
+  target: string;
+  root: string;
+}
 
 /**
  * The layer writer: add a file, stream its data, add its ADS, then finish. One class for both of
@@ -168,9 +185,12 @@ type Target = { kind: 'base'; root: string } | { kind: 'transport'; staging: str
  */
 export class LayerWriter {
   #sink: Sink | undefined;
-  readonly #dirs: { path: string; info: BasicInfo }[] = [];
+  /** Directories whose times are set again at the end (base: every one; transport: hcsshim's changedDi). */
+  readonly #dirs: DirTimes[] = [];
   readonly #tombstones: string[] = [];
-  readonly #links: { name: string; target: string }[] = [];
+  readonly #links: PendingLink[] = [];
+  /** Names this layer added (hcsshim's addedFiles: a link to one of them targets dest). */
+  readonly #added = new Set<string>();
   /** A base layer with a utility VM image (`UtilityVM/Files` was an entry). */
   #hasUtilityVm = false;
   readonly #bufs = new CoalesceBuffers();
@@ -182,18 +202,21 @@ export class LayerWriter {
     return new LayerWriter(ops, { kind: 'base', root });
   }
 
-  /** A non-base layer's transport format in `staging`, then ImportLayer(dest, staging, parents). */
+  /**
+   * A non-base layer's transport format in `staging`, then ImportLayer(dest, staging, parents),
+   * parents top-most first. `dest` is created now, as hcsshim's ociwclayer.ImportLayerFromTar does
+   * (MkdirAll): a utility VM image is cloned into it before ImportLayer.
+   */
   static transport(ops: LayerOps, staging: string, dest: string, parents: readonly { id: string; path: string }[]): LayerWriter {
-    return new LayerWriter(ops, { kind: 'transport', staging, dest, parents });
+    mkdirSync(dest, { recursive: true });
+    return new LayerWriter(ops, { kind: 'transport', staging, dest, parents, uvm: new UtilityVmWriter(ops, dest, parents[0]?.path) });
   }
 
   async add(spec: FileSpec): Promise<void> {
     await this.#close();
     if (spec.name.split('/').some((p) => p === '..' || p === '')) throw new Error(`layer entry ${spec.name}: not a relative path`);
     if (spec.name === 'UtilityVM/Files') this.#hasUtilityVm = true; // hcsshim's test, exactly this entry
-    const path = native(this.#root(), spec.name);
-    mkdirSync(dirname(path), { recursive: true });
-    const sink = this.target.kind === 'base' ? this.#baseSink(spec, path) : this.#transportSink(spec, path);
+    const sink = this.target.kind === 'base' ? this.#baseSink(spec, native(this.target.root, spec.name)) : this.#transportSink(spec, this.target);
     if (!sink) return;
     this.#sink = sink;
     // A transport hive is a plain BackupWrite without security ([SHIM] legacy.go).
@@ -213,14 +236,25 @@ export class LayerWriter {
 
   async addLink(name: string, target: string): Promise<void> {
     await this.#close();
-    if (this.target.kind === 'base') this.ops.createHardLink(native(this.target.root, name), native(this.target.root, target));
-    else this.#links.push({ name, target }); // written after ImportLayer, like hcsshim's PendingLinks
+    const t = this.target;
+    if (t.kind === 'base') return this.ops.createHardLink(native(t.root, name), native(t.root, target));
+    // [SHIM] legacy.go AddLink: a Files\ target is looked for in the parents (nothing is in dest
+    // yet), a UtilityVM\Files target in dest (the clone is there already); a name this layer
+    // added is in dest after ImportLayer. The link is made after ImportLayer (PendingLinks).
+    const roots = under(target, 'Files') ? t.parents.map((p) => p.path) : under(target, 'UtilityVM/Files') ? [t.dest] : undefined;
+    if (!roots || (!under(name, 'Files') && !under(name, 'UtilityVM/Files'))) throw new Error(`invalid hard link in layer: ${name} -> ${target}`);
+    const root = this.#added.has(target) ? t.dest : roots.find((r) => this.ops.fileAttributes(native(r, target)) !== undefined);
+    if (root === undefined) throw new Error(`failed to find link target for '${name}' -> '${target}'`);
+    this.#links.push({ name, target, root });
+    this.#added.add(name);
   }
 
   async remove(name: string): Promise<void> {
     await this.#close();
-    if (this.target.kind === 'base') throw new Error(`base layer cannot have tombstones (${name}): [SHIM] baseLayerWriter.Remove`);
-    if (!name.startsWith('Files/')) throw new Error(`invalid tombstone ${name}`);
+    const t = this.target;
+    if (t.kind === 'base') throw new Error(`base layer cannot have tombstones (${name}): [SHIM] baseLayerWriter.Remove`);
+    if (under(name, 'UtilityVM/Files')) return t.uvm.remove(name); // [SHIM] legacyLayerWriter.Remove: removed from the clone now
+    if (!under(name, 'Files')) throw new Error(`invalid tombstone ${name}`);
     this.#tombstones.push(`\\${name.replace(/\//g, '\\')}`);
   }
 
@@ -230,14 +264,7 @@ export class LayerWriter {
     const t = this.target;
     if (t.kind === 'base') {
       // Adding children changed the directories' times: set them again (hcsshim reapplyDirectoryTimes).
-      for (const d of this.#dirs.reverse()) {
-        const h = this.ops.createFile(d.path, FULL_ACCESS, FILE_SHARE_READ, OPEN_EXISTING, BACKUP_FLAGS);
-        try {
-          this.ops.setFileBasicInfo(h as never, d.info, d.path);
-        } finally {
-          this.ops.closeHandle(h as never, d.path);
-        }
-      }
+      reapplyDirectoryTimes(this.ops, this.#dirs);
       this.ops.processBaseImage(t.root);
       if (this.#hasUtilityVm) this.ops.processUtilityImage(join(t.root, 'UtilityVM'));
       return;
@@ -247,9 +274,18 @@ export class LayerWriter {
       writeSync(fd, `\ufeffVersion 1.0\n${this.#tombstones.map((x) => `${x}\n`).join('')}`);
       closeSync(fd);
     }
+    // [SHIM] importlayer.go legacyLayerWriterWrapper.Close: ImportLayer, the pending links (each
+    // name removed first: in the utility VM clone it is a linked or copied parent file), the
+    // directory times again (the links changed them; "some container applications depend on the
+    // correctness of these timestamps"), then ProcessUtilityVMImage when there is a utility VM.
     this.ops.importLayer(t.dest, t.staging, t.parents);
-    // UNVERIFIED: only links whose target is in this same layer are supported.
-    for (const l of this.#links) this.ops.createHardLink(native(t.dest, l.name), native(t.dest, l.target));
+    for (const l of this.#links) {
+      const path = native(t.dest, l.name);
+      if (this.ops.fileAttributes(path) !== undefined) this.ops.deleteFile(path);
+      this.ops.createHardLink(path, native(l.root, l.target));
+    }
+    reapplyDirectoryTimes(this.ops, this.#dirs);
+    t.uvm.process();
   }
 
   /** Ends the last file without finishing (after an error). */
@@ -261,12 +297,9 @@ export class LayerWriter {
     }
   }
 
-  #root(): string {
-    return this.target.kind === 'base' ? this.target.root : this.target.staging;
-  }
-
   /** Base layer: CreateFileW with backup semantics in the layer, basic info, BackupWrite with security. */
   #baseSink(spec: FileSpec, path: string): Sink {
+    mkdirSync(dirname(path), { recursive: true });
     if (spec.isDir) {
       this.ops.createDirectory(path);
       this.#dirs.push({ path, info: spec.info });
@@ -276,26 +309,25 @@ export class LayerWriter {
     return new BackupSink(this.ops, handle, true, path, this.#bufs);
   }
 
-  /** Transport format: hives through BackupWrite (no security), files as `<attributes><backup stream>`, directories as `.$wcidirs$` markers. */
-  #transportSink(spec: FileSpec, path: string): Sink | undefined {
+  /**
+   * Transport format: hives through BackupWrite (no security), files as `<attributes><backup
+   * stream>`, directories as `.$wcidirs$` markers; `UtilityVM/...` straight into dest's clone
+   * with BackupWrite (with security). Every directory but `UtilityVM` is one of hcsshim's changedDi.
+   */
+  #transportSink(spec: FileSpec, t: Extract<Target, { kind: 'transport' }>): Sink | undefined {
+    if (spec.isDir && spec.name !== 'UtilityVM') this.#dirs.push({ path: native(t.dest, spec.name), info: spec.info });
+    this.#added.add(spec.name);
+    if (spec.name === 'UtilityVM' || under(spec.name, 'UtilityVM')) {
+      const h = t.uvm.open(spec);
+      return h === undefined ? undefined : new BackupSink(this.ops, h, true, native(t.dest, spec.name), this.#bufs);
+    }
+    const path = native(t.staging, spec.name);
+    mkdirSync(dirname(path), { recursive: true });
     if (isHive(spec.name)) {
       if (spec.isDir) return void mkdirSync(path, { recursive: true });
       const handle = this.ops.createFile(path, RW_ACCESS, FILE_SHARE_READ, CREATE_NEW, 0);
       this.ops.setFileBasicInfo(handle as never, { ...spec.info, fileAttributes: 0 }, path);
       return new BackupSink(this.ops, handle, false, path, this.#bufs);
-    }
-    if (spec.name === 'UtilityVM' || spec.name.startsWith('UtilityVM/')) {
-      // Windows does process a utility VM in a non-base layer, the client doing the work ([SHIM]
-      // internal/wclayer/legacy.go initUtilityVM + Add, importlayer.go legacyLayerWriterWrapper.Close):
-      // on the `UtilityVM` entry the parent's UtilityVM\Files is cloned into the destination layer
-      // (files hard-linked; directories, reparse points and EFI\Microsoft\Boot\BCD* copied with
-      // BackupRead/BackupWrite), the layer's UtilityVM entries are then written there directly with
-      // BackupWrite (whiteouts removed there), and after ImportLayer + links + directory times comes
-      // ProcessUtilityVMImage(<dest>\UtilityVM). Not implemented: it needs BackupRead,
-      // GetFileInformationByHandleEx and FindFirstFileW, bound nowhere yet. Refused, naming that.
-      throw new Error(
-        `layer entry ${spec.name}: a utility VM image in a non-base layer is not supported (only in base layers); Windows would clone the parent layer's UtilityVM and process it after ImportLayer (hcsshim legacy.go initUtilityVM), which is not implemented`,
-      );
     }
     if (spec.name !== 'Files' && !spec.name.startsWith('Files/')) throw new Error(`layer entry ${spec.name}: only Files/ and Hives/ may appear in a non-base layer`);
     let file = path;

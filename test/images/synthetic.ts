@@ -17,7 +17,8 @@ export const RAW_SD = Buffer.from([1, 0, 0x04, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 /** One tar entry of a synthetic layer. */
 export interface EntrySpec {
   name: string;
-  type?: 'file' | 'directory' | 'link';
+  /** `symlink`: a reparse point to `linkname` (a junction with the PAX record MSWINDOWS.mountpoint). */
+  type?: 'file' | 'directory' | 'link' | 'symlink';
   data?: Buffer | string;
   linkname?: string;
   /** Windows file attributes (MSWINDOWS.fileattr); default 32 (ARCHIVE) or 16 (DIRECTORY). */

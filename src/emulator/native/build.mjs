@@ -28,16 +28,18 @@ const MAIN = 'libcomputecore.so';
 // computenetwork and scratch exports (PROTOCOL.md "Host role").
 // - libcomputecore.so: computecore.dll (compute systems, processes) and ntdll's RtlGetVersion (host.c).
 // - libvmcompute.so: vmcompute.dll, the schema 1.0 compute API (vmcompute.c, HELLO role 3), the layer
-//   exports (layers-vmcompute.c, with layers.c's parser) and the scratch exports (scratch.c).
+//   exports (layers-vmcompute.c and layers-process.c, with layers.c's parser) and the scratch exports (scratch.c).
 // - libcomputenetwork.so: computenetwork.dll, HCN (hcn.c).
 // - libkernel32-emu.so (native/kernel32/): kernel32's ReadFile/WriteFile/CloseHandle on stdio pipes,
-//   and the layer writer's file calls and token privileges (kernel32/files.c, with layers.c's parser).
+//   and the layer writer's file calls and token privileges (kernel32/files.c, with layers.c's parser),
+//   BackupRead and GetFileInformationByHandleEx (kernel32/backup-read.c) and the directory walk and
+//   removals (kernel32/walk.c: FindFirstFileW, GetFileAttributesW, DeleteFileW, RemoveDirectoryW).
 const COMMON = ['registry.c', 'conn.c', 'wire.c', 'dispatch.c', 'operation.c', 'stdio.c', 'sock.c', 'handles.c', 'sibling.c'];
 const LIBRARIES = {
   'libcomputecore.so': { files: [...COMMON, 'system.c', 'process.c', 'host.c'] },
-  'libvmcompute.so': { files: [...COMMON, 'vmcompute.c', 'layers.c', 'layers-vmcompute.c', 'scratch.c', 'hostcall.c'], defines: ['-DEMU_ROLE=3u'] },
+  'libvmcompute.so': { files: [...COMMON, 'vmcompute.c', 'layers.c', 'layers-vmcompute.c', 'layers-process.c', 'scratch.c', 'hostcall.c'], defines: ['-DEMU_ROLE=3u'] },
   'libcomputenetwork.so': { files: ['hcn.c', 'hostcall.c', 'sock.c'] },
-  'libkernel32-emu.so': { files: ['kernel32/kernel32.c', 'kernel32/files.c', 'layers.c'], flags: ['-Wl,-soname,libkernel32-emu.so'] },
+  'libkernel32-emu.so': { files: ['kernel32/kernel32.c', 'kernel32/files.c', 'kernel32/backup-read.c', 'kernel32/walk.c', 'layers.c'], flags: ['-Wl,-soname,libkernel32-emu.so'] },
 };
 
 /** Absolute path of an emulator library, default libcomputecore.so (it may not be built yet). */

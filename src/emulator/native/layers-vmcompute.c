@@ -2,13 +2,11 @@
  * The vmcompute.dll layer exports, emulated (prototypes: provisioning.md 1.4, from [SHIM]
  * internal/wclayer/wclayer.go and layerutils.go):
  *   HRESULT NameToGuid(PCWSTR name, GUID *guid);
- *   HRESULT ProcessBaseImage(PCWSTR path);
- *   HRESULT ProcessUtilityImage(PCWSTR path);
  *   HRESULT ImportLayer(DriverInfo *info, PCWSTR id, PCWSTR importFolderPath, WC_LAYER_DESCRIPTOR *parents, ULONG count);
  *   HRESULT DestroyLayer(DriverInfo *info, PCWSTR id);
  *   HRESULT LayerExists(DriverInfo *info, PCWSTR id, DWORD *exists);
  * `id` is the layer path joined to DriverInfo.HomeDir (hcsshim passes HomeDir "" and the full path).
- * The on-disk form is described in layers.c.
+ * ProcessBaseImage and ProcessUtilityImage are in layers-process.c. The on-disk form is described in layers.c.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -24,7 +22,6 @@
 
 #include "sibling.h"
 
-#define MARKER ".hcsemu-layer"
 #define DIRS_SUFFIX ".$wcidirs$"
 
 typedef struct { uint32_t Data1; uint16_t Data2, Data3; uint8_t Data4[8]; } GUID;
@@ -47,8 +44,8 @@ int lyr_privileges_ok(void) {
     return g_held && g_held();
 }
 
-static int is_dir(const char *p) { struct stat st; return stat(p, &st) == 0 && S_ISDIR(st.st_mode); }
-static int exists(const char *p) { struct stat st; return lstat(p, &st) == 0; }
+int lyr_is_dir(const char *p) { struct stat st; return stat(p, &st) == 0 && S_ISDIR(st.st_mode); }
+int lyr_exists(const char *p) { struct stat st; return lstat(p, &st) == 0; }
 
 static char *layer_path(const DriverInfo *info, const char16_t *id) {
     if (!info || info->Flavour != 1 || !id || !id[0]) return NULL; /* FilterDriver only (hcsshim stdDriverInfo) */
@@ -61,8 +58,8 @@ static char *layer_path(const DriverInfo *info, const char16_t *id) {
     return p;
 }
 
-static HRESULT write_marker(const char *layer, const char *text) {
-    char *m = lyr_join2(layer, MARKER);
+HRESULT lyr_write_marker(const char *layer, const char *text) {
+    char *m = lyr_join2(layer, LYR_MARKER);
     FILE *f = fopen(m, "w");
     free(m);
     if (!f) return HR_WIN32(lyr_win32_of_errno(errno));
@@ -89,77 +86,6 @@ EXPORT HRESULT NameToGuid(const char16_t *name, GUID *guid) {
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     memcpy(&guid->Data1, b, 4); memcpy(&guid->Data2, b + 4, 2); memcpy(&guid->Data3, b + 6, 2); memcpy(guid->Data4, b + 8, 8);
     return S_OK;
-}
-
-static const char *HIVES[] = {"DEFAULT", "SAM", "SECURITY", "SOFTWARE", "SYSTEM"};
-
-/*
- * Post-processes a base layer written with BackupWrite under <path>\Files ([SHIM] baselayerwriter.go).
- * CHOICE (UNVERIFIED which files Windows requires and creates): the five config hives must exist
- * (hcsshim's ConvertToBaseLayer creates missing ones first, so the API evidently needs them);
- * blank-base.vhdx and blank.vhdx are created (containerd copies blank.vhdx from every base layer).
- */
-EXPORT HRESULT ProcessBaseImage(const char16_t *path16) {
-    if (!path16 || !path16[0]) return E_INVALIDARG;
-    if (!lyr_privileges_ok()) return HR_WIN32(ERROR_PRIVILEGE_NOT_HELD);
-    char *path = lyr_utf8_of(path16);
-    HRESULT hr = S_OK;
-    char *files = lyr_join2(path, "Files"), *marker = lyr_join2(path, MARKER);
-    if (!is_dir(path) || !is_dir(files)) hr = HR_WIN32(ERROR_PATH_NOT_FOUND);
-    else if (exists(marker)) hr = HR_WIN32(ERROR_ALREADY_EXISTS);
-    for (size_t i = 0; hr == S_OK && i < sizeof HIVES / sizeof *HIVES; i++) {
-        char *h = NULL;
-        if (asprintf(&h, "%s/Windows/System32/config/%s", files, HIVES[i]) < 0) { hr = E_INVALIDARG; break; }
-        if (!exists(h)) hr = HR_WIN32(ERROR_FILE_NOT_FOUND);
-        free(h);
-    }
-    static const char *vhds[] = {"blank-base.vhdx", "blank.vhdx"};
-    for (size_t i = 0; hr == S_OK && i < 2; i++) {
-        char *v = lyr_join2(path, vhds[i]);
-        FILE *f = fopen(v, "w");
-        free(v);
-        if (!f || fputs("HCSEMU-VHDX placeholder\n", f) < 0 || fclose(f) != 0) hr = HR_WIN32(ERROR_WRITE_FAULT);
-    }
-    if (hr == S_OK) hr = write_marker(path, "kind=base\n");
-    free(files); free(marker); free(path);
-    return hr;
-}
-
-/*
- * Post-processes the utility VM image of a base layer, <layer>\UtilityVM, whose files were written
- * under <path>\Files ([SHIM] processimage.go: "The files should have been extracted to
- * <path>\Files"). hcsshim's baseLayerWriter calls it after ProcessBaseImage when the tar had
- * `UtilityVM/Files` (provisioning.md 2.3, [SHIM] baselayerwriter.go line 166 on), so here the
- * parent folder must be a processed base layer. It creates SystemTemplate.vhdx, the file containerd
- * copies as the utility VM's scratch ([CTRD] common.go createUVMScratchLayer, provisioning.md 2.5).
- * CHOICE (UNVERIFIED): a second call on the same folder is ERROR_ALREADY_EXISTS, and the same
- * privileges as ProcessBaseImage are required.
- */
-EXPORT HRESULT ProcessUtilityImage(const char16_t *path16) {
-    if (!path16 || !path16[0]) return E_INVALIDARG;
-    if (!lyr_privileges_ok()) return HR_WIN32(ERROR_PRIVILEGE_NOT_HELD);
-    char *path = lyr_utf8_of(path16);
-    HRESULT hr = S_OK;
-    char *files = lyr_join2(path, "Files"), *done = lyr_join2(path, MARKER), *parent = strdup(path);
-    char *slash = strrchr(parent, '/');
-    if (slash) *slash = 0;
-    char *base_marker = lyr_join2(parent, MARKER);
-    const char *leaf = slash ? slash + 1 : path;
-    FILE *bm = NULL;
-    char kind[64] = "";
-    if (strcmp(leaf, "UtilityVM") != 0 || !is_dir(path) || !is_dir(files)) hr = HR_WIN32(ERROR_PATH_NOT_FOUND);
-    else if (!(bm = fopen(base_marker, "r")) || !fgets(kind, sizeof kind, bm) || strcmp(kind, "kind=base\n") != 0) hr = HR_WIN32(ERROR_INVALID_DATA);
-    else if (exists(done)) hr = HR_WIN32(ERROR_ALREADY_EXISTS);
-    if (bm) fclose(bm);
-    if (hr == S_OK) {
-        char *v = lyr_join2(path, "SystemTemplate.vhdx");
-        FILE *f = fopen(v, "w");
-        free(v);
-        if (!f || fputs("HCSEMU-VHDX placeholder (utility VM scratch template)\n", f) < 0 || fclose(f) != 0) hr = HR_WIN32(ERROR_WRITE_FAULT);
-    }
-    if (hr == S_OK) hr = write_marker(path, "kind=utilityvm\n");
-    free(files); free(done); free(parent); free(base_marker); free(path);
-    return hr;
 }
 
 /* Reads a whole transport-format file and decodes it into `dst` (attributes, then a backup stream). */
@@ -231,16 +157,16 @@ static DWORD import_files(const char *src, const char *dst) {
         const char *n = de->d_name;
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strcmp(n, ".hcsemu") == 0) continue;
         char *s = lyr_join2(src, n);
-        if (is_dir(s)) {
+        if (lyr_is_dir(s)) {
             char *marker = NULL, *t = lyr_join2(dst, n);
             if (asprintf(&marker, "%s%s", s, DIRS_SUFFIX) < 0) e = ERROR_NOT_ENOUGH_MEMORY;
-            else if (!exists(marker)) e = ERROR_INVALID_DATA; /* a directory without its $wcidirs$ marker */
+            else if (!lyr_exists(marker)) e = ERROR_INVALID_DATA; /* a directory without its $wcidirs$ marker */
             else if (mkdir(t, 0755) != 0) e = lyr_win32_of_errno(errno);
             else if ((e = decode_transport(marker, t, 1)) == ERROR_SUCCESS) e = import_files(s, t);
             free(marker); free(t);
         } else if (ends_with(n, DIRS_SUFFIX)) {
             char *dir = strndup(s, strlen(s) - strlen(DIRS_SUFFIX));
-            if (!is_dir(dir)) e = ERROR_INVALID_DATA; /* a marker without its directory */
+            if (!lyr_is_dir(dir)) e = ERROR_INVALID_DATA; /* a marker without its directory */
             free(dir);
         } else {
             char *t = lyr_join2(dst, n);
@@ -263,7 +189,7 @@ static DWORD copy_tree(const char *src, const char *dst) {
     while (!e && (de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
         char *s = lyr_join2(src, de->d_name), *t = lyr_join2(dst, de->d_name);
-        e = is_dir(s) ? copy_tree(s, t) : copy_file(s, t);
+        e = lyr_is_dir(s) ? copy_tree(s, t) : copy_file(s, t);
         free(s); free(t);
     }
     closedir(d);
@@ -290,10 +216,42 @@ static DWORD check_tombstones(const char *src, const char *dst) {
     return e;
 }
 
+/* The `Files.$wcidirs$` / `Hives.$wcidirs$` markers of the transport root give dest\Files / dest\Hives their metadata. */
+static DWORD root_markers(const char *src, const char *dfiles, const char *dhives) {
+    const char *names[] = {"Files" DIRS_SUFFIX, "Hives" DIRS_SUFFIX}, *targets[] = {dfiles, dhives};
+    DWORD e = ERROR_SUCCESS;
+    for (int i = 0; !e && i < 2; i++) {
+        char *m = lyr_join2(src, names[i]);
+        if (lyr_exists(m)) e = lyr_is_dir(targets[i]) ? decode_transport(m, targets[i], 1) : ERROR_INVALID_DATA; /* a marker without its directory */
+        free(m);
+    }
+    return e;
+}
+
+/*
+ * The destination may exist when it holds nothing but a UtilityVM folder: hcsshim creates the layer
+ * folder before it writes (ociwclayer.ImportLayerFromTar MkdirAll) and clones the parent's utility
+ * VM image into it before this call (legacy.go initUtilityVM, into destRoot). CHOICE (UNVERIFIED
+ * what Windows does with other content): anything else there, or a layer marker, is
+ * ERROR_ALREADY_EXISTS.
+ */
+static int dest_taken(const char *dst) {
+    DIR *d = opendir(dst);
+    if (!d) return lyr_exists(dst); /* a file there */
+    struct dirent *de;
+    int taken = 0;
+    while (!taken && (de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        taken = strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "UtilityVM") && strcmp(n, ".hcsemu");
+    }
+    closedir(d);
+    return taken;
+}
+
 /*
  * Imports a non-base layer from its transport folder into `id` ([SHIM] importlayer.go). CHOICE: the
- * destination must not exist yet, there must be at least one parent, and every parent must be a
- * processed or imported layer with the base last (hcsshim order: top-most first).
+ * destination must not be taken (dest_taken), there must be at least one parent, and every parent
+ * must be a processed or imported layer with the base last (hcsshim order: top-most first).
  */
 EXPORT HRESULT ImportLayer(const DriverInfo *info, const char16_t *id, const char16_t *source16, const WC_LAYER_DESCRIPTOR *parents, uint32_t count) {
     char *dst = layer_path(info, id);
@@ -303,7 +261,7 @@ EXPORT HRESULT ImportLayer(const DriverInfo *info, const char16_t *id, const cha
     HRESULT hr = S_OK;
     for (uint32_t i = 0; hr == S_OK && i < count; i++) {
         char *pp = parents[i].Path ? lyr_utf8_of(parents[i].Path) : NULL;
-        char *m = pp ? lyr_join2(pp, MARKER) : NULL;
+        char *m = pp ? lyr_join2(pp, LYR_MARKER) : NULL;
         FILE *f = m ? fopen(m, "r") : NULL;
         char kind[32] = "";
         if (f) { if (!fgets(kind, sizeof kind, f)) kind[0] = 0; fclose(f); }
@@ -312,28 +270,30 @@ EXPORT HRESULT ImportLayer(const DriverInfo *info, const char16_t *id, const cha
         free(pp); free(m);
     }
     char *files = lyr_join2(src, "Files");
-    if (hr == S_OK && (!is_dir(src) || !is_dir(files))) hr = HR_WIN32(ERROR_PATH_NOT_FOUND);
-    if (hr == S_OK && exists(dst)) hr = HR_WIN32(ERROR_ALREADY_EXISTS);
+    if (hr == S_OK && (!lyr_is_dir(src) || !lyr_is_dir(files))) hr = HR_WIN32(ERROR_PATH_NOT_FOUND);
+    if (hr == S_OK && dest_taken(dst)) hr = HR_WIN32(ERROR_ALREADY_EXISTS);
     DIR *d = hr == S_OK ? opendir(src) : NULL;
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
         const char *n = de->d_name;
-        if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "Files") && strcmp(n, "Hives") && strcmp(n, "tombstones.txt") && strcmp(n, ".hcsemu")) hr = HR_WIN32(ERROR_INVALID_DATA);
+        /* legacyLayerWriter.Add writes a `<dir>.$wcidirs$` for every directory outside UtilityVM, Files and Hives themselves included. */
+        if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "Files") && strcmp(n, "Hives") && strcmp(n, "tombstones.txt") && strcmp(n, ".hcsemu") && strcmp(n, "Files" DIRS_SUFFIX) && strcmp(n, "Hives" DIRS_SUFFIX)) hr = HR_WIN32(ERROR_INVALID_DATA);
     }
     if (d) closedir(d);
-    if (hr == S_OK && mkdir(dst, 0755) != 0) hr = HR_WIN32(lyr_win32_of_errno(errno));
+    if (hr == S_OK && mkdir(dst, 0755) != 0 && errno != EEXIST) hr = HR_WIN32(lyr_win32_of_errno(errno));
     char *dfiles = lyr_join2(dst, "Files");
     DWORD e = ERROR_SUCCESS;
     if (hr == S_OK && mkdir(dfiles, 0755) != 0) e = lyr_win32_of_errno(errno);
     if (hr == S_OK && !e) e = import_files(files, dfiles);
     char *hives = lyr_join2(src, "Hives"), *dhives = lyr_join2(dst, "Hives");
-    if (hr == S_OK && !e && is_dir(hives)) e = copy_tree(hives, dhives);
+    if (hr == S_OK && !e && lyr_is_dir(hives)) e = copy_tree(hives, dhives);
+    if (hr == S_OK && !e) e = root_markers(src, dfiles, dhives);
     if (hr == S_OK && !e) e = check_tombstones(src, dst);
     if (hr == S_OK && e) hr = HR_WIN32(e);
     if (hr == S_OK) {
         char text[64];
         snprintf(text, sizeof text, "kind=import\nparents=%u\n", count);
-        hr = write_marker(dst, text);
+        hr = lyr_write_marker(dst, text);
     }
     free(files); free(dfiles); free(hives); free(dhives); free(src); free(dst);
     return hr;
@@ -349,7 +309,7 @@ EXPORT HRESULT DestroyLayer(const DriverInfo *info, const char16_t *id) {
     char *p = layer_path(info, id);
     if (!p) return E_INVALIDARG;
     HRESULT hr = S_OK;
-    if (exists(p) && nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) hr = HR_WIN32(lyr_win32_of_errno(errno));
+    if (lyr_exists(p) && nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) hr = HR_WIN32(lyr_win32_of_errno(errno));
     if (hr == S_OK) lyr_notify("DestroyLayer", p);
     free(p);
     return hr;
@@ -358,8 +318,8 @@ EXPORT HRESULT DestroyLayer(const DriverInfo *info, const char16_t *id) {
 EXPORT HRESULT LayerExists(const DriverInfo *info, const char16_t *id, DWORD *out) {
     char *p = layer_path(info, id);
     if (!p || !out) { free(p); return E_INVALIDARG; }
-    char *m = lyr_join2(p, MARKER);
-    *out = exists(m) ? 1 : 0;
+    char *m = lyr_join2(p, LYR_MARKER);
+    *out = lyr_exists(m) ? 1 : 0;
     free(m); free(p);
     return S_OK;
 }

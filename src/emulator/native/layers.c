@@ -101,12 +101,19 @@ static void hex_line(FILE *f, const char *key, const uint8_t *b, size_t n) {
     fputc('\n', f);
 }
 
-/* Writes the lyr_sidecar metadata of `ef` (CHOICE: the emulator's on-disk stand-in for NTFS metadata). */
+/*
+ * Writes the lyr_sidecar metadata of `ef` (CHOICE: the emulator's on-disk stand-in for NTFS metadata).
+ * Through a temp file and a rename, except when the sidecar has several links (CreateHardLinkW links
+ * it with the data, kernel32/files.c): NTFS metadata belongs to the file, not to one of its names,
+ * so it is rewritten in place for every name to see.
+ */
 int lyr_write_meta(efile *ef) {
     char *meta = lyr_sidecar(ef->path, ".meta", 1);
     if (!meta) return -1;
+    struct stat st;
+    int shared = stat(meta, &st) == 0 && st.st_nlink > 1;
     char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp", meta) < 0) { free(meta); return -1; }
+    if (asprintf(&tmp, shared ? "%s" : "%s.tmp", meta) < 0) { free(meta); return -1; }
     FILE *f = fopen(tmp, "w");
     if (!f) { free(meta); free(tmp); return -1; }
     fprintf(f, "type=%s\n", ef->is_dir ? "directory" : "file");
@@ -117,9 +124,57 @@ int lyr_write_meta(efile *ef) {
     if (ef->sd) hex_line(f, "sd", ef->sd, ef->sd_len);
     if (ef->reparse) hex_line(f, "reparse", ef->reparse, ef->reparse_len);
     if (ef->ads_names[0]) fprintf(f, "ads=%s\n", ef->ads_names);
-    int ok = fclose(f) == 0 && rename(tmp, meta) == 0;
+    int ok = fclose(f) == 0 && (shared || rename(tmp, meta) == 0);
     free(meta); free(tmp);
     return ok ? 0 : -1;
+}
+
+static uint8_t *unhex(const char *h, size_t *n) {
+    size_t len = strcspn(h, "\n") / 2;
+    uint8_t *b = malloc(len ? len : 1);
+    for (size_t i = 0; b && i < len; i++) {
+        unsigned v = 0;
+        if (sscanf(h + 2 * i, "%2x", &v) != 1) { free(b); return NULL; }
+        b[i] = (uint8_t)v;
+    }
+    *n = b ? len : 0;
+    return b;
+}
+
+void lyr_read_meta(efile *ef) {
+    char *meta = lyr_sidecar(ef->path, ".meta", 0);
+    FILE *f = meta ? fopen(meta, "r") : NULL;
+    free(meta);
+    if (!f) return;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        long long v;
+        unsigned a;
+        if (sscanf(line, "attributes=%u", &a) == 1) { ef->basic.FileAttributes = a; ef->has_basic = 1; }
+        else if (sscanf(line, "creation=%lld", &v) == 1) ef->basic.CreationTime = v;
+        else if (sscanf(line, "lastaccess=%lld", &v) == 1) ef->basic.LastAccessTime = v;
+        else if (sscanf(line, "lastwrite=%lld", &v) == 1) ef->basic.LastWriteTime = v;
+        else if (sscanf(line, "change=%lld", &v) == 1) ef->basic.ChangeTime = v;
+        else if (strncmp(line, "sd=", 3) == 0) { free(ef->sd); ef->sd = unhex(line + 3, &ef->sd_len); }
+        else if (strncmp(line, "reparse=", 8) == 0) { free(ef->reparse); ef->reparse = unhex(line + 8, &ef->reparse_len); }
+        else if (strncmp(line, "ads=", 4) == 0) snprintf(ef->ads_names, sizeof ef->ads_names, "%.*s", (int)strcspn(line + 4, "\n"), line + 4);
+    }
+    free(line);
+    fclose(f);
+}
+
+uint32_t lyr_attributes_of(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return INVALID_FILE_ATTRIBUTES;
+    efile ef;
+    memset(&ef, 0, sizeof ef);
+    ef.path = (char *)path;
+    lyr_read_meta(&ef);
+    free(ef.sd); free(ef.reparse);
+    if (ef.has_basic && ef.basic.FileAttributes != 0) return ef.basic.FileAttributes;
+    /* CHOICE: what no metadata says: a directory, else ARCHIVE (what a new Windows file gets). */
+    return S_ISDIR(st.st_mode) ? FILE_ATTRIBUTE_DIRECTORY : FILE_ATTRIBUTE_ARCHIVE;
 }
 
 void lyr_release(efile *ef) {
@@ -158,6 +213,13 @@ static char *ads_name(const efile *ef) {
     return lyr_utf8_of(w + 1);
 }
 
+static int ads_listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 1 : 0))
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0)) return 1;
+    return 0;
+}
+
 static DWORD begin_body(efile *ef) {
     switch (ef->stream_id) {
     case BACKUP_DATA:
@@ -173,7 +235,9 @@ static DWORD begin_body(efile *ef) {
         ef->sd_len = 0;
         return ef->sd ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
     case BACKUP_REPARSE_DATA:
-        if (ef->name_size != 0 || ef->reparse || ef->remaining > 16384) return ERROR_INVALID_DATA;
+        if (ef->name_size != 0 || ef->seen_reparse || ef->remaining > 16384) return ERROR_INVALID_DATA;
+        ef->seen_reparse = 1;
+        free(ef->reparse); /* an existing object's reparse data (lyr_read_meta) is replaced */
         ef->reparse = malloc(ef->remaining ? ef->remaining : 1);
         ef->reparse_len = 0;
         return ef->reparse ? ERROR_SUCCESS : ERROR_NOT_ENOUGH_MEMORY;
@@ -185,8 +249,10 @@ static DWORD begin_body(efile *ef) {
         if (!name) return ERROR_INVALID_DATA;
         size_t used = strlen(ef->ads_names);
         if (used + strlen(name) + 2 > sizeof ef->ads_names) { free(name); return ERROR_INVALID_DATA; }
-        if (used) strcat(ef->ads_names, ",");
-        strcat(ef->ads_names, name);
+        if (!ads_listed(ef->ads_names, name)) { /* an existing object's stream is rewritten, not listed twice */
+            if (used) strcat(ef->ads_names, ",");
+            strcat(ef->ads_names, name);
+        }
         char suffix[600];
         snprintf(suffix, sizeof suffix, ":%s", name);
         free(name);

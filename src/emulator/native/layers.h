@@ -23,11 +23,13 @@ typedef intptr_t HANDLE;
 #define ERROR_INVALID_HANDLE 6
 #define ERROR_NOT_ENOUGH_MEMORY 8
 #define ERROR_INVALID_DATA 13
+#define ERROR_NO_MORE_FILES 18
 #define ERROR_WRITE_FAULT 29
 #define ERROR_FILE_EXISTS 80
 #define ERROR_INVALID_PARAMETER 87
 #define ERROR_DIR_NOT_EMPTY 145
 #define ERROR_ALREADY_EXISTS 183
+#define ERROR_DIRECTORY 267
 #define ERROR_NOT_ALL_ASSIGNED 1300
 #define ERROR_NO_SUCH_PRIVILEGE 1313
 #define ERROR_PRIVILEGE_NOT_HELD 1314
@@ -37,6 +39,9 @@ typedef intptr_t HANDLE;
 #define TOKEN_HANDLE ((HANDLE)0x3ffffffc) /* below kernel32/files.c handles, above any pipe handle the tests reach */
 #define FILE_FLAG_BACKUP_SEMANTICS 0x02000000u
 #define FILE_ATTRIBUTE_DIRECTORY 0x10u
+#define FILE_ATTRIBUTE_ARCHIVE 0x20u
+#define FILE_ATTRIBUTE_REPARSE_POINT 0x400u
+#define INVALID_FILE_ATTRIBUTES 0xffffffffu
 #define SE_PRIVILEGE_ENABLED 0x2u
 #define SE_SELF_RELATIVE 0x8000u
 
@@ -75,13 +80,14 @@ typedef struct {
     uint8_t name_buf[1024];
     size_t name_have;
     int phase;         /* 0 header, 1 name, 2 body */
-    int seen_data, seen_security;
+    int seen_data, seen_security, seen_reparse;
     uint8_t *sd; size_t sd_len;
     uint8_t *reparse; size_t reparse_len;
     char ads_names[2048];
     int ads_fd;
     int process_security;
     int dirty;
+    void *reader;      /* BackupRead state (kernel32/backup-read.c) */
 } efile;
 
 /* SeBackup + SeRestore enabled: kernel32/files.c keeps the token; libvmcompute.so asks it (layers-vmcompute.c). */
@@ -93,7 +99,16 @@ DWORD lyr_win32_of_errno(int e);
 /* Tells the service that a layer call on `dir` succeeded, for its call log only (scratch.c; result ignored). */
 void lyr_notify(const char *api, const char *dir);
 int lyr_write_meta(efile *ef);
+/* Loads the lyr_sidecar metadata of ef->path (if any) into `ef`: basic info, sd, reparse, ADS names. */
+void lyr_read_meta(efile *ef);
+/* Windows attributes of `path`: its metadata's, else DIRECTORY or ARCHIVE from lstat; INVALID_FILE_ATTRIBUTES when absent. */
+uint32_t lyr_attributes_of(const char *path);
 void lyr_release(efile *ef);
 int lyr_mid_record(const efile *ef);
 DWORD lyr_feed(efile *ef, const uint8_t *b, size_t n);
+/* libvmcompute.so only (layers-vmcompute.c; used by layers-process.c). A processed or imported layer has LYR_MARKER. */
+#define LYR_MARKER ".hcsemu-layer"
+int lyr_is_dir(const char *p);
+int lyr_exists(const char *p);
+HRESULT lyr_write_marker(const char *layer, const char *text);
 #endif

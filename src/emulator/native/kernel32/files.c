@@ -1,7 +1,8 @@
 /*
  * files.c: the kernel32.dll exports a layer writer calls ([SHIM] internal/wclayer/baselayerwriter.go
  * and legacy.go through go-winio: CreateFileW, CreateDirectoryW, CreateHardLinkW,
- * SetFileInformationByHandle, BackupWrite, GetCurrentProcess; CloseHandle is kernel32.c's, which
+ * SetFileInformationByHandle, BackupWrite, GetCurrentProcess; BackupRead and the directory walk are
+ * in backup-read.c and walk.c, on this file table; CloseHandle is kernel32.c's, which
  * hands the handles of this table to k32_files_close), in libkernel32-emu.so with the stdio
  * exports: Windows has one kernel32.dll, so the emulator has one stand-in for it, and GetLastError
  * is one thread-local value (SetLastError, kernel32.c).
@@ -53,6 +54,10 @@ static efile *file_of(HANDLE h) {
     return &files[i];
 }
 
+/* For backup-read.c (BackupRead, GetFileInformationByHandleEx on this table's handles). */
+efile *k32_file_of(HANDLE h) { return file_of(h); }
+void k32_backup_read_free(efile *ef); /* backup-read.c */
+
 
 static HANDLE new_file(const char *path, int fd, int is_dir) {
     pthread_mutex_lock(&lock);
@@ -81,7 +86,10 @@ EXPORT HANDLE CreateFileW(const char16_t *name, DWORD access, DWORD share, void 
         if (!(flags & FILE_FLAG_BACKUP_SEMANTICS)) SetLastError(ERROR_ACCESS_DENIED);
         else if (disposition != 3 && disposition != 4) SetLastError(ERROR_ALREADY_EXISTS);
         else h = new_file(path, -1, 1);
+        /* An existing object keeps its metadata (security, times, reparse data) across opens. */
+        if (h != INVALID_HANDLE_VALUE) lyr_read_meta(file_of(h));
     } else {
+        int existed = disposition != 2 && disposition != 5 && stat(path, &st) == 0;
         int oflags = O_RDWR | O_CLOEXEC;
         switch (disposition) {
         case 1: oflags |= O_CREAT | O_EXCL; break;   /* CREATE_NEW */
@@ -98,6 +106,7 @@ EXPORT HANDLE CreateFileW(const char16_t *name, DWORD access, DWORD share, void 
         } else {
             h = new_file(path, fd, 0);
             if (!h) { close(fd); SetLastError(ERROR_NOT_ENOUGH_MEMORY); h = INVALID_HANDLE_VALUE; }
+            else if (existed) lyr_read_meta(file_of(h));
         }
     }
     if (h != INVALID_HANDLE_VALUE) SetLastError(ERROR_SUCCESS);
@@ -115,11 +124,51 @@ EXPORT BOOL CreateDirectoryW(const char16_t *name, void *sa) {
     return fail(e == EEXIST ? ERROR_ALREADY_EXISTS : e == ENOENT ? ERROR_PATH_NOT_FOUND : lyr_win32_of_errno(e));
 }
 
+/* Links the sidecar `<existing>` + suffix to `<new>` + suffix, when the existing one has it. */
+static int link_sidecar(const char *existing, const char *created, const char *suffix) {
+    char *from = lyr_sidecar(existing, suffix, 0), *to = NULL;
+    struct stat st;
+    int r = 0;
+    if (from && stat(from, &st) == 0) {
+        to = lyr_sidecar(created, suffix, 1);
+        r = to && link(from, to) == 0 ? 0 : -1;
+    }
+    free(from); free(to);
+    return r;
+}
+
+/*
+ * A hard link is a second name of the same file: on NTFS its metadata (security, times, reparse
+ * data) and its alternate data streams belong to the file, so the emulator links the sidecars
+ * (.meta and every `:<stream>`) with the data. Directories cannot be linked ("the existing file
+ * must be a file", CreateHardLinkW docs): ERROR_ACCESS_DENIED.
+ */
 EXPORT BOOL CreateHardLinkW(const char16_t *newName, const char16_t *existing, void *sa) {
     (void)sa;
     if (!newName || !existing) return fail(ERROR_INVALID_PARAMETER);
     char *a = lyr_utf8_of(newName), *b = lyr_utf8_of(existing);
-    int r = link(b, a), e = errno;
+    struct stat st;
+    int r = stat(b, &st) == 0 && S_ISDIR(st.st_mode) ? (errno = EACCES, -1) : link(b, a), e = errno;
+    if (r == 0) {
+        efile meta;
+        memset(&meta, 0, sizeof meta);
+        meta.path = b;
+        lyr_read_meta(&meta);
+        r = link_sidecar(b, a, ".meta");
+        for (char *save = NULL, *n = strtok_r(meta.ads_names, ",", &save); r == 0 && n; n = strtok_r(NULL, ",", &save)) {
+            char suffix[600];
+            snprintf(suffix, sizeof suffix, ":%s", n);
+            r = link_sidecar(b, a, suffix);
+        }
+        free(meta.sd); free(meta.reparse);
+        if (r != 0) { /* no half link: the new name goes again */
+            char *m = lyr_sidecar(a, ".meta", 0);
+            unlink(a);
+            if (m) unlink(m);
+            free(m); free(a); free(b);
+            return fail(ERROR_WRITE_FAULT);
+        }
+    }
     free(a); free(b);
     return r == 0 ? 1 : fail(e == EEXIST ? ERROR_ALREADY_EXISTS : lyr_win32_of_errno(e));
 }
@@ -172,6 +221,7 @@ int k32_files_close(HANDLE h) {
     efile *ef = file_of(h);
     if (!ef) { pthread_mutex_unlock(&lock); return -1; }
     int ok = !ef->dirty || lyr_write_meta(ef) == 0;
+    k32_backup_read_free(ef);
     lyr_release(ef);
     pthread_mutex_unlock(&lock);
     return ok ? 1 : fail(ERROR_WRITE_FAULT);
