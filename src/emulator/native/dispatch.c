@@ -2,14 +2,14 @@
  * dispatch.c: the threads that run user callbacks, never holding the library lock:
  *  - one event dispatcher thread runs every HCS_EVENT (and vmcompute notification) in the order
  *    they were queued, so the events of a handle never overtake each other;
- *  - optionally (HCSEMU_CALLBACK_THREADS=n, default 0: the event thread does it), a small pool
+ *  - a small pool (HCSEMU_CALLBACK_THREADS=n, default 4; 0: the event thread does it too)
  *    of completion threads runs operation completion callbacks, each on whichever thread is
  *    free. HCS calls completions on its own thread pool, several at a time (hcsshim takes no
  *    ordering between completions of different operations for granted); with a single thread, and koffi blocking the calling thread until the JS callback returned, every
  *    completion cost one full wake-up round trip of the JS thread, one after the other (measured
  *    by the converge benchmark: docs/package.md). With several, completions that arrive together
  *    reach the JS thread together and are run in one wake-up (node's threadsafe-function queue).
- *  - HCSEMU_CALLBACK_THREADS=<n> sets the pool size (default 0: completions share the event thread);
+ *  - HCSEMU_CALLBACK_THREADS=<n> sets the pool size (default 4; 0: completions share the event thread);
  *    HCSEMU_DISPATCH_TRACE=<file> appends one line per completion: `C <context> <queued ns>
  *    <callback start ns> <callback end ns>` (CLOCK_MONOTONIC, the clock of process.hrtime), for
  *    the benchmark's account of where converge time goes.
@@ -29,14 +29,13 @@
 
 #include "emu.h"
 
-/* Completion threads by default: none, completions share the ordered event thread. A pool
- * (HCSEMU_CALLBACK_THREADS=4) lets completions overtake events, as HCS's own thread pool can (hcsshim
- * callback.go keeps one channel per handle and notification type and assumes no order between them).
- * The controller records a crash seen in either order (reconciler/events.ts), and the whole suite
- * passed with the pool once, but test/invariants/restart-cap.test.ts then failed once (run beside two
- * other files): one crash counted twice (parked after 10 crashes, not 11). Not reproduced alone (0 of
- * 5); cause not established. Until it is, the default keeps the order (0 of 6 failures there). */
-enum { COMPLETION_THREADS = 0 };
+/* Completion threads by default: a small pool, as HCS calls completions on its own thread pool and
+ * lets them overtake events (hcsshim callback.go keeps one channel per handle and notification type
+ * and assumes no order between them). The controller must be right in every order: the pool found
+ * one place where it was not (a listing answered before a crash, delivered after its SystemExited,
+ * adopted the crashed system and counted the crash twice; test/reconciler/stale-listing.test.ts).
+ * HCSEMU_CALLBACK_THREADS=0 puts completions back on the ordered event thread. */
+enum { COMPLETION_THREADS = 4 };
 
 enum { WORK_COMPLETION = 1, WORK_EVENT = 2 };
 
