@@ -82,11 +82,18 @@ export type NodeInit<N extends PlanNode, Extra extends string = never> = N exten
 
 /** Build a node: the cause is rendered from the reason here, once. */
 export function node<N extends PlanNode>(fields: NodeInit<N>): N {
-  const { deps, ...rest } = fields;
-  const target = rest.resource.hcsId ?? rest.resource.image ?? rest.resource.name;
+  // Every caller passes a fresh object literal, so it is completed in place: the rest/spread copy
+  // this replaces was most of the first pass of a 1000-system converge (cold code, ~5 µs a node).
+  const n = fields as unknown as { -readonly [K in keyof PlanNode]: PlanNode[K] };
+  const r = n.resource;
+  const target = r.hcsId ?? r.image ?? r.name;
   // A provisioned object carries its system's id: its kind keeps the node id unique.
-  const kind = rest.resource.kind === 'computeSystem' || rest.resource.kind === 'process' ? '' : `${rest.resource.kind}:`;
-  return { ...rest, id: `${rest.op}:${kind}${target}`, reason: rest.why.reason, cause: causeOf(rest.why), deps: deps ?? [] } as unknown as N;
+  const kind = r.kind === 'computeSystem' || r.kind === 'process' ? '' : `${r.kind}:`;
+  n.id = `${n.op}:${kind}${target}`;
+  n.reason = n.why.reason;
+  n.cause = causeOf(n.why);
+  n.deps ??= [];
+  return n as unknown as N;
 }
 
 /** Whether a node removes its resource (its port's `remove`) rather than creating or changing it. */

@@ -80,7 +80,10 @@ function wait(name: string, why: Why): WaitNode {
 }
 
 function system(name: string, id: string, fields: NodeInit<ComputeSystemNode, 'resource'>): ComputeSystemNode {
-  return node<ComputeSystemNode>({ ...fields, resource: { kind: 'computeSystem', name, hcsId: id } } as NodeInit<ComputeSystemNode>);
+  // `fields` is the caller's fresh literal too (see node()): completed in place, not copied.
+  const init = fields as NodeInit<ComputeSystemNode>;
+  init.resource = { kind: 'computeSystem', name, hcsId: id };
+  return node<ComputeSystemNode>(init);
 }
 
 function planDesired(ctx: PlanContext, d: DesiredSystem): PlanNode[] {
