@@ -76,7 +76,7 @@ test('invariant 4: after a service restart the controller reconnects, re-opens h
   try {
     for (const n of ['web', 'db', 'api']) rig.write(n, containerYaml(n));
     controller.applySnapshot(await rig.load());
-    await until(async () => (await rig.systems()).length === 3 && controller.openHandles() === 3, 'three running', controller);
+    await until(async () => (await rig.systems()).filter((s) => s.endsWith(':Running')).length === 3 && controller.openHandles() === 3, 'three running', controller);
     const running = await rig.systems();
     for (let round = 0; round < 3; round++) {
       await rig.emu.control.restartService({ keepSystems: true });
