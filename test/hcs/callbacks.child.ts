@@ -43,6 +43,20 @@ async function untilIdle(what: string): Promise<void> {
   }
 }
 
+/**
+ * The library sees the dropped connection on its reader thread, some time after the service
+ * dropped it. A call sent before that goes out on the dead connection and fails with
+ * RPC_S_SERVER_UNAVAILABLE (as a call across a real vmcompute restart does), which under load made
+ * the next iteration's setup fail; the next call after the library noticed reconnects.
+ */
+async function untilDisconnected(what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (native.emuIsConnected() !== false) {
+    if (Date.now() > deadline) fail(`the library never saw the service restart (${what})`);
+    await delay(2);
+  }
+}
+
 async function lateOpen(iterations: number): Promise<Record<string, unknown>> {
   const outcomes: Record<string, number> = {};
   for (let i = 0; i < iterations; i++) {
@@ -73,7 +87,7 @@ async function lateOpen(iterations: number): Promise<Record<string, unknown>> {
     // Everything that can still call back into JS: ProcessExited, then ServiceDisconnect.
     await control.exitProcess(id, pid, 0);
     await control.restartService();
-    await delay(5);
+    await untilDisconnected(`iteration ${i}`);
     await untilIdle(`iteration ${i}`);
 
     const what = openProcess ? 'openProcess' : 'open';
