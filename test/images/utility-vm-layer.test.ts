@@ -13,41 +13,19 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { emulatorLibraryPath, ensureEmulatorLibrary } from '../../src/emulator/native/build.mjs';
-import { LayerNative } from '../../src/hcs/layers.ts';
+import type { LayerNative } from '../../src/hcs/layers.ts';
 import { applyLayer } from '../../src/images/apply.ts';
 import { ImageStore } from '../../src/images/store.ts';
 import { LayerWriter } from '../../src/images/writers.ts';
 import { RegistryClient } from '../../src/registry/index.ts';
 import { startFakeRegistry } from './fake-registry.ts';
 import { baseLayerEntries, type EntrySpec, layerTar, RAW_SD, sha, windowsImage } from './synthetic.ts';
+import { emulatedLayerOps, recordingLayerOps } from './layer-ops.ts';
 
 const skip = process.platform === 'win32' ? 'the emulator libraries are for Linux; Windows runs the gated suite' : false;
-let ops: LayerNative | undefined;
-const lib = (): LayerNative => {
-  if (!ops) {
-    ensureEmulatorLibrary();
-    ops = new LayerNative({ libraryPath: emulatorLibraryPath('libvmcompute.so') });
-    ops.enableBackupPrivileges();
-  }
-  return ops;
-};
-
-/** Records the layer API calls (with their full first argument), passing them on to the emulator. */
-function recording(calls: string[]): LayerNative {
-  const real = lib();
-  return new Proxy(real, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function') return v;
-      if (!['processBaseImage', 'processUtilityImage', 'importLayer'].includes(String(prop))) return v.bind(target);
-      return (...args: unknown[]) => {
-        calls.push(`${String(prop)} ${String(args[0])}`);
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
+const lib = emulatedLayerOps;
+/** Records the layer API calls a writer makes, passing them on to the emulator. */
+const recording = (calls: string[]): LayerNative => recordingLayerOps(calls);
 
 const S32 = 'UtilityVM/Files/Windows/System32';
 const BOOT = 'UtilityVM/Files/EFI/Microsoft/Boot';

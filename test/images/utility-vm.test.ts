@@ -13,38 +13,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import koffi from 'koffi';
-import { emulatorLibraryPath, ensureEmulatorLibrary, kernel32EmulatorLibraryPath } from '../../src/emulator/native/build.mjs';
-import { FILE_FLAG_BACKUP_SEMANTICS, LayerError, LayerNative } from '../../src/hcs/layers.ts';
+import { emulatorLibraryPath, kernel32EmulatorLibraryPath } from '../../src/emulator/native/build.mjs';
+import { FILE_FLAG_BACKUP_SEMANTICS, LayerError, type LayerNative } from '../../src/hcs/layers.ts';
 import { applyLayer } from '../../src/images/apply.ts';
 import { streamRecord } from '../../src/images/backup.ts';
 import { LayerWriter } from '../../src/images/writers.ts';
 import { baseLayerEntries, layerTar, RAW_SD, sha } from './synthetic.ts';
+import { emulatedLayerOps, recordingLayerOps } from './layer-ops.ts';
 
 const skip = process.platform === 'win32' ? 'the emulator libraries are for Linux; Windows runs the gated suite' : false;
-let ops: LayerNative | undefined;
-const lib = (): LayerNative => {
-  if (!ops) {
-    ensureEmulatorLibrary();
-    ops = new LayerNative({ libraryPath: emulatorLibraryPath('libvmcompute.so') });
-    ops.enableBackupPrivileges();
-  }
-  return ops;
-};
-
+const lib = emulatedLayerOps;
 /** Records the layer API calls a writer makes, passing them on to the emulator. */
-function recording(calls: string[]): LayerNative {
-  const real = lib();
-  return new Proxy(real, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function' || !['processBaseImage', 'processUtilityImage', 'importLayer'].includes(String(prop))) return typeof v === 'function' ? v.bind(target) : v;
-      return (...args: unknown[]) => {
-        calls.push(`${String(prop)} ${String(args[0]).slice(-20)}`);
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
+const recording = (calls: string[]): LayerNative => recordingLayerOps(calls, (p) => p.slice(-20));
 
 const UVM = [
   { name: 'UtilityVM', type: 'directory' as const },
