@@ -50,12 +50,12 @@ export interface LogGap {
 }
 
 /**
- * Every record so far, oldest first, and a cursor at their end. The kept files are opened newest
- * first before any is read, so a rotation meanwhile can neither remove one of them (an open file
- * stays readable) nor leave a hole: files are removed oldest first, so the first one that cannot
- * be opened ends the opening, and the records start a little later instead.
+ * The kept files of `id`, opened newest first before any is read, so a rotation meanwhile can
+ * neither remove one of them (an open file stays readable) nor leave a hole: files are removed
+ * oldest first, so the first one that cannot be opened ends the opening. `open` is oldest first;
+ * `newest` is the newest serial listed (0 when none).
  */
-export function snapshotRecords(dir: string, id: string): { records: LogRecord[]; cursor: LogCursor } {
+function openGenerations(dir: string, id: string): { newest: number; open: Array<{ serial: number; fd: number }> } {
   const serials = listGenerations(dir, id);
   const open: Array<{ serial: number; fd: number }> = [];
   for (let i = serials.length - 1; i >= 0; i--) {
@@ -63,6 +63,15 @@ export function snapshotRecords(dir: string, id: string): { records: LogRecord[]
     if (fd === undefined) break;
     open.unshift({ serial: serials[i]!, fd });
   }
+  return { newest: serials.at(-1) ?? 0, open };
+}
+
+/**
+ * Every record so far, oldest first, and a cursor at their end. The files are opened first
+ * ({@link openGenerations}); after a rotation meanwhile the records start a little later.
+ */
+export function snapshotRecords(dir: string, id: string): { records: LogRecord[]; cursor: LogCursor } {
+  const { newest, open } = openGenerations(dir, id);
   const last = open.pop();
   const records: LogRecord[] = [];
   for (const { fd } of open) {
@@ -72,7 +81,7 @@ export function snapshotRecords(dir: string, id: string): { records: LogRecord[]
       closeSync(fd);
     }
   }
-  if (!last) return { records, cursor: { serial: serials.at(-1) ?? 0, pos: 0 } };
+  if (!last) return { records, cursor: { serial: newest, pos: 0 } };
   const text = readToEnd(last.fd, 0);
   const complete = text.lastIndexOf('\n') + 1; // a torn last line is read again by the follower
   for (const r of recordsOf(text.slice(0, complete))) records.push(r);
@@ -82,18 +91,12 @@ export function snapshotRecords(dir: string, id: string): { records: LogRecord[]
 /**
  * The last `n` records that `keep` accepts, oldest first, and a cursor at their end: what
  * `logs --tail N` needs, reading the files backwards from their end instead of whole (a tail of 10
- * lines of 100 MB of logs reads a few 64 KiB blocks). The same opening rule as snapshotRecords.
+ * lines of 100 MB of logs reads a few 64 KiB blocks). The files are opened first ({@link openGenerations}).
  */
 export function tailRecords(dir: string, id: string, n: number, keep: (r: LogRecord) => boolean = () => true): { records: LogRecord[]; cursor: LogCursor } {
-  const serials = listGenerations(dir, id);
-  const open: Array<{ serial: number; fd: number }> = [];
-  for (let i = serials.length - 1; i >= 0; i--) {
-    const fd = openWhenExists(generationPath(dir, id, serials[i]!));
-    if (fd === undefined) break;
-    open.unshift({ serial: serials[i]!, fd });
-  }
+  const { newest, open } = openGenerations(dir, id);
   const last = open.at(-1);
-  if (!last) return { records: [], cursor: { serial: serials.at(-1) ?? 0, pos: 0 } };
+  if (!last) return { records: [], cursor: { serial: newest, pos: 0 } };
   const end = completeEnd(last.fd); // a torn last line is read again by the follower
   const newestFirst: LogRecord[] = [];
   try {
