@@ -89,10 +89,11 @@ export async function runImage(_rig: Rig, mode: BenchMode): Promise<BenchResult[
     // Baseline: curl each blob to a file, then sha256sum over them.
     const curlDir = join(dir, 'curl');
     await mkdir(curlDir);
-    const files = [sha(config), layer.digest].map((d) => join(curlDir, d.slice(7)));
+    const digests = [sha(config), layer.digest];
+    const files = digests.map((d) => join(curlDir, d.slice(7)));
     const t0 = performance.now();
-    for (const d of [sha(config), layer.digest]) {
-      const r = spawnSync('curl', ['-sSf', '-o', join(curlDir, d.slice(7)), `${reg.base}/v2/bench/big/blobs/${d}`]);
+    for (const [i, d] of digests.entries()) {
+      const r = spawnSync('curl', ['-sSf', '-o', files[i]!, `${reg.base}/v2/bench/big/blobs/${d}`]);
       if (r.status !== 0) throw new Error(`curl: ${r.stderr}`);
     }
     const curlMs = performance.now() - t0;
