@@ -13,8 +13,9 @@
  * and pending calls (~9 KB each) for the whole burst: that garbage, promoted to the old
  * generation, was most of the controller's RSS right after converging. While names wait, a
  * settling actor does not make the controller plan again (the waiting names already have their
- * nodes, and a pass per settle would replan 1000 systems every few ms); the settle is reported
- * once the last waiting name got its actor. HCS events still start passes at once.
+ * nodes, and a pass per settle would replan 1000 systems every few ms); nor while other actors
+ * still work, at most {@link SETTLE_HOLD_MS}: the settle is reported once nothing waits and no
+ * actor works. HCS events still start passes at once.
  */
 import type { ActionNode, NodeResult, PlanNode } from './graph.ts';
 import type { Clock } from './ports.ts';
@@ -24,21 +25,33 @@ import { SystemRunner } from './system-machine.ts';
 export interface SystemActorsOptions {
   /** Run one name's nodes (graph order, bounded concurrency); resolves when all are done or skipped. */
   runNodes(name: string, nodes: ActionNode[], signal: AbortSignal): Promise<NodeResult<ActionNode>[]>;
-  /** The controller's clock (the runners keep no timers: backoff lives in the planner). */
+  /** The controller's clock (the runners keep no timers: backoff lives in the planner; the settle hold does). */
   clock: Clock;
   /** A system actor settled: the controller plans again. */
   onSettled(name: string): void;
   /** Actors working at once (default 64); further names wait in dispatch order. */
   window?: number;
+  /** Longest a settle is held back while other actors still work (default {@link SETTLE_HOLD_MS}). */
+  settleHoldMs?: number;
 }
+
+/**
+ * A settle while other actors still work is reported when the last of them settles, or after this
+ * long, whichever is first. A pass plans every system in one synchronous stretch (tens of ms for
+ * 1000), and each one started in the tail of a burst held back every HCS completion in flight; the
+ * settled system's follow-up (a backoff wait, a retry) waits at most this long for it.
+ */
+export const SETTLE_HOLD_MS = 1_000;
 
 /** One actor per managed system name, created on first dispatch. */
 export class SystemActors {
   readonly #actors = new Map<string, SystemRunner>();
   /** Names waiting for a place in the window, with their latest nodes (Map order = dispatch order). */
   readonly #waiting = new Map<string, PlanNode[]>();
-  /** A settle happened while names waited: report it when the last one got its actor. */
-  #settledWhileWaiting: string | undefined;
+  /** The latest settle not yet reported (names waited or other actors worked): see {@link #release}. */
+  #held: string | undefined;
+  /** Ends the hold of {@link #held} at the latest {@link SETTLE_HOLD_MS} after it began. */
+  #holdTimer: unknown;
   readonly #window: number;
   readonly #deps;
 
@@ -47,11 +60,45 @@ export class SystemActors {
     this.#deps = {
       runNodes: opts.runNodes,
       settled: (name: string) => {
-        if (this.#waiting.size > 0) this.#settledWhileWaiting = name;
-        else opts.onSettled(name);
+        this.#held = name;
+        this.#release();
         queueMicrotask(() => this.#retire(name));
       },
     };
+  }
+
+  /** Whether an actor runs nodes now (the one settling is already idle; at most `window` to look at). */
+  #anyWorking(): boolean {
+    for (const actor of this.#actors.values()) if (actor.state.phase === 'working') return true;
+    return false;
+  }
+
+  /** Start the hold's time limit (once nothing waits: waiting names are planned already). */
+  #limitHold(): void {
+    if (this.#holdTimer !== undefined) return;
+    this.#holdTimer = this.opts.clock.setTimeout(() => {
+      this.#holdTimer = undefined;
+      if (this.#held !== undefined) this.#report(this.#held);
+    }, this.opts.settleHoldMs ?? SETTLE_HOLD_MS);
+  }
+
+  /** Report a settle now; one that was held is reported with it, and its hold ends. */
+  #report(name: string): void {
+    this.#held = undefined;
+    if (this.#holdTimer !== undefined) this.opts.clock.clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    this.opts.onSettled(name);
+  }
+
+  /**
+   * The held settle is reported once no name waits and no actor works; while names wait it stays
+   * held (their nodes are planned already), while only actors work it is held at most the limit.
+   */
+  #release(): void {
+    const held = this.#held;
+    if (held === undefined || this.#waiting.size > 0) return;
+    if (this.#anyWorking()) this.#limitHold();
+    else this.#report(held);
   }
 
   /**
@@ -92,11 +139,7 @@ export class SystemActors {
       this.#waiting.delete(name);
       this.#spawn(name, nodes);
     }
-    const settled = this.#settledWhileWaiting;
-    if (this.#waiting.size === 0 && settled !== undefined) {
-      this.#settledWhileWaiting = undefined;
-      this.opts.onSettled(settled);
-    }
+    this.#release();
   }
 
   /** Actors alive now (working, or settled and about to be retired), and names waiting for one. */
@@ -128,7 +171,9 @@ export class SystemActors {
   /** Stop every actor (in-flight nodes are aborted through their signals). */
   stopAll(): void {
     this.#waiting.clear();
-    this.#settledWhileWaiting = undefined;
+    this.#held = undefined;
+    if (this.#holdTimer !== undefined) this.opts.clock.clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
     for (const actor of this.#actors.values()) actor.stop();
     this.#actors.clear();
   }
