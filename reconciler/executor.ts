@@ -75,6 +75,9 @@ export class ComputeSystemDriver implements ResourcePort<ComputeSystemNode, Obse
       }
       case 'start': {
         const system = await handles.get(id);
+        // The create's race-closing query runs outside the limiter; waiting for it inside the slot
+        // left the slot idle for up to one call in the tail of a burst, when no queue hides it.
+        await system.ready();
         await limiter.run(() => system.start({ signal, timeoutMs: timeouts.start }));
         return [{ type: 'started', id, at: clock.now() }];
       }

@@ -300,6 +300,13 @@ export interface HcsProcess {
 /** An open HCS_SYSTEM handle. Shutdown/terminate of an already stopped or vanished system succeed. */
 export interface HcsSystem {
   readonly id: string;
+  /**
+   * Resolves when the system may be started: the state query that follows a create (it closes the
+   * race between the create and the event registration) has answered; at once for an opened
+   * system. Rejects as that start would. `start` awaits it too; a caller that holds an HCS slot for
+   * the start awaits this first, so the slot does not sit idle through the query.
+   */
+  ready(): Promise<void>;
   start(opts?: CallOptions): Promise<void>;
   shutdown(opts?: ShutdownCallOptions): Promise<void>;
   terminate(opts?: CallOptions): Promise<void>;

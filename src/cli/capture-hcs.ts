@@ -43,6 +43,7 @@ export interface CaptureOptions {
 export function captureEntrypoints(hcs: HcsClient, opts: CaptureOptions): HcsClient {
   const wrap = (s: HcsSystem): HcsSystem => ({
     id: s.id,
+    ready: () => s.ready(),
     start: (o) => s.start(o),
     shutdown: (o) => s.shutdown(o),
     terminate: (o) => s.terminate(o),

@@ -42,6 +42,7 @@ function wrapSystem(s: HcsSystem, observe: (r: HcsCallRecord) => void): HcsSyste
   const t = <T>(op: string, fn: () => Promise<T>) => timed(op, observe, fn);
   return {
     id: s.id,
+    ready: () => s.ready(),
     start: (o) => t('start', () => s.start(o)),
     shutdown: (o) => t('shutdown', () => s.shutdown(o)),
     terminate: (o) => t('terminate', () => s.terminate(o)),

@@ -88,6 +88,10 @@ export class NativeHcsSystem implements HcsSystem {
     this.raceClosed = race;
   }
 
+  ready(): Promise<void> {
+    return this.raceClosed ?? Promise.resolve();
+  }
+
   async start(opts?: CallOptions): Promise<void> {
     const race = this.raceClosed;
     this.raceClosed = undefined;

@@ -145,6 +145,11 @@ export class VmcomputeSystem implements HcsSystem {
     else if (failed(r.hr)) throw err(op, this.id, r);
   }
 
+  /** Nothing to wait for: the v1 create registers its notification callback before the create completes, so no query closes a race. */
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
   start(opts?: CallOptions): Promise<void> {
     return this.async('start', () => this.b.native.start(this.handle, null), Notification.SystemStartCompleted, opts);
   }

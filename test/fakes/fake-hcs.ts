@@ -171,6 +171,7 @@ export class FakeHcs implements HcsClient {
     };
     return {
       id,
+      ready: () => Promise.resolve(),
       async start() { await self.#call('start', id); self.#transition('start', id, ['Created'], 'Running'); },
       async pause() { await self.#call('pause', id); self.#transition('pause', id, ['Running'], 'Paused'); },
       async resume() { await self.#call('resume', id); self.#transition('resume', id, ['Paused'], 'Running'); },
