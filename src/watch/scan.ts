@@ -30,8 +30,12 @@ export interface CacheEntry {
   ino: number;
   hash: string;
   result: FileResult;
-  /** This file's fingerprint line (`file\0hash`), kept so an unchanged file adds no string per scan. */
-  line?: string;
+  /**
+   * This file's fingerprint line (`file\0hash`), kept so an unchanged file adds no string per scan.
+   * Always present (undefined until first used): entries are literals of one shape, as a property
+   * added later to an entry made by a spread gave each entry a hidden class of its own.
+   */
+  line: string | undefined;
 }
 
 /** When a file's current signature was first seen, and since when it has been unsettled. */
@@ -305,7 +309,7 @@ function parseOrReuse(file: string, read: { buf: Buffer; sig: string; st: Stats 
   const hash = createHash('sha256').update(read.buf).digest('hex');
   if (prev && prev.hash === hash) {
     ctx.counters.filesSkippedUnchanged++;
-    ctx.cache.set(file, { ...prev, ...stamp });
+    ctx.cache.set(file, { sig: stamp.sig, size: stamp.size, mtimeMs: stamp.mtimeMs, ino: stamp.ino, hash: prev.hash, result: prev.result, line: prev.line });
     return prev.result;
   }
   ctx.counters.filesParsed++;
@@ -316,7 +320,7 @@ function parseOrReuse(file: string, read: { buf: Buffer; sig: string; st: Stats 
     // The parser is meant to be total; if it is not, report the file rather than crash the watch.
     result = errorResult(file, `internal parser error: ${(err as Error).message}`, undefined, ctx);
   }
-  ctx.cache.set(file, { ...stamp, hash, result });
+  ctx.cache.set(file, { sig: stamp.sig, size: stamp.size, mtimeMs: stamp.mtimeMs, ino: stamp.ino, hash, result, line: undefined });
   return result;
 }
 
