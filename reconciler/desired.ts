@@ -10,6 +10,7 @@
  */
 import type { DesiredSystem, ManifestError, ManifestSnapshot } from './ports.ts';
 import { describeHolds, NO_HOLDS, pruneHoldsOf, type PruneHolds } from './prune-holds.ts';
+import { compareText } from './order.ts';
 
 /** Result of applying one snapshot. */
 export interface DesiredUpdate {
@@ -39,7 +40,7 @@ export class DesiredStore {
    * a relist or a status reads it without copying 1000 entries each time.
    */
   list(): readonly DesiredSystem[] {
-    this.#sorted ??= Object.freeze([...this.#systems.values()].sort((a, b) => a.name.localeCompare(b.name)));
+    this.#sorted ??= Object.freeze([...this.#systems.values()].sort((a, b) => compareText(a.name, b.name)));
     return this.#sorted;
   }
 

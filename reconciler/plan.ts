@@ -12,6 +12,7 @@ import { lostObjects, objectsOf, orphans, provisionFor, releaseFor } from './pro
 import type { Why } from './reasons.ts';
 import { NO_RUNTIME, type RuntimeInfo } from './runtime.ts';
 import { imagePlanContext, withImage } from './plan-images.ts';
+import { compareText } from './order.ts';
 
 /** Runtime state as the planner reads it (defined with its reducers in runtime.ts). */
 export type { RuntimeInfo } from './runtime.ts';
@@ -222,7 +223,7 @@ export function pausablePart(d: DesiredSystem): RenderedPart | undefined {
 function stopParts(ctx: PlanContext, name: string, parts: ObservedPart[], why: Why, stopTimeoutMs: number, remove: (id: string) => boolean): PlanNode[] {
   const stops = parts
     .filter(isLive)
-    .sort((a, b) => (a.role === b.role ? a.id.localeCompare(b.id) : a.role === 'main' ? -1 : 1))
+    .sort((a, b) => (a.role === b.role ? compareText(a.id, b.id) : a.role === 'main' ? -1 : 1))
     .map((p) => system(name, p.id, { op: 'stop', why, stopTimeoutMs }));
   const systemId = stops[0]?.resource.hcsId;
   return [...stops, ...releaseFor(ctx.input.observed, name, remove, { reason: 'systemGone', ...(systemId ? { systemId } : {}) })];
@@ -245,10 +246,10 @@ function planPrune(ctx: PlanContext): PlanNode[] {
 }
 
 function sortedGroups(groups: ReadonlyMap<string, ObservedGroup>): ObservedGroup[] {
-  return [...groups.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...groups.values()].sort((a, b) => compareText(a.name, b.name));
 }
 
 /** Order desired systems so dependencies come first (cycles are rejected at validation). */
 export function topologicalOrder(desired: readonly DesiredSystem[]): DesiredSystem[] {
-  return topoSort([...desired].sort((a, b) => a.name.localeCompare(b.name)), (d) => d.name, (d) => d.dependsOn);
+  return topoSort([...desired].sort((a, b) => compareText(a.name, b.name)), (d) => d.name, (d) => d.dependsOn);
 }

@@ -12,6 +12,7 @@
 import type { ObservedState } from './observed.ts';
 import { provisionedOf } from './provision-plan.ts';
 import type { ManifestSnapshot } from './ports.ts';
+import { compareText } from './order.ts';
 
 /** What is held and why. */
 export interface PruneHolds {
@@ -63,7 +64,7 @@ export function pruneHoldsOf(snapshot: ManifestSnapshot, desired: ReadonlySet<st
 
 /** The status line for holds, or undefined when nothing is held. */
 export function describeHolds(h: PruneHolds): string | undefined {
-  const named = [...h.names].sort(([a], [b]) => a.localeCompare(b)).map(([name, file]) => `${name} (declared by invalid ${file})`);
+  const named = [...h.names].sort(([a], [b]) => compareText(a, b)).map(([name, file]) => `${name} (declared by invalid ${file})`);
   const parts = [...(h.all ? [h.all] : []), ...(named.length > 0 ? [`not pruning ${named.join(', ')} until the file is fixed or removed`] : [])];
   return parts.length > 0 ? parts.join('; ') : undefined;
 }

@@ -14,6 +14,7 @@ import { applyLayer } from './apply.ts';
 import { BlobFetcher, TapBroken, TapUnused } from './blobs.ts';
 import { hexOf, StorePaths } from './paths.ts';
 import { LayerWriter, type LayerOps } from './writers.ts';
+import { compareText } from '../../reconciler/order.ts';
 
 /** One stored layer (manifest order: base first). */
 export interface LayerRecord {
@@ -208,7 +209,7 @@ export class ImageStore {
         // a record that cannot be read is skipped (never half-written: records are renamed into place)
       }
     }
-    return out.sort((a, b) => a.pulledAt.localeCompare(b.pulledAt));
+    return out.sort((a, b) => compareText(a.pulledAt, b.pulledAt));
   }
 
   /** Layer folders for an HCS document, top-most first, ids from NameToGuid. */

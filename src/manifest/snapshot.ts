@@ -6,6 +6,7 @@
 import type { DesiredSystem, ManifestError, ManifestSnapshot, SourceLocation } from '../../reconciler/ports.ts';
 import type { DeclaredName, FileResult, ManifestOptions } from './file.ts';
 import { portConflictErrors } from './port-conflicts.ts';
+import { compareText } from '../../reconciler/order.ts';
 
 /** Combine per-file results into one snapshot (folderOk true). Pure. */
 export function combineSnapshot(results: readonly FileResult[], _opts: ManifestOptions = {}): ManifestSnapshot {
@@ -24,7 +25,7 @@ export function combineSnapshot(results: readonly FileResult[], _opts: ManifestO
   errors.push(...depErrors);
 
   return {
-    manifests: manifests.filter((m) => !failed.has(m.name)).sort((a, b) => a.name.localeCompare(b.name)),
+    manifests: manifests.filter((m) => !failed.has(m.name)).sort((a, b) => compareText(a.name, b.name)),
     errors: errors.sort(byLocation),
     ignored: results.flatMap((r) => r.ignored),
     files: results.map((r) => r.file),
@@ -115,5 +116,5 @@ export function formatLocation(at: SourceLocation): string {
 }
 
 function byLocation(a: ManifestError, b: ManifestError): number {
-  return a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col;
+  return compareText(a.file, b.file) || a.line - b.line || a.col - b.col;
 }
