@@ -6,7 +6,7 @@
 import { formatDelay } from './backoff.ts';
 import type { HistoryKind } from './history.ts';
 import { describeExit } from './reasons.ts';
-import type { Outcome, RuntimeInfo } from './runtime.ts';
+import { liveSince, type Outcome, type RuntimeInfo } from './runtime.ts';
 
 /** One history entry to record. */
 export interface HistoryLine {
@@ -45,7 +45,7 @@ export function historyLine(o: Outcome, before: RuntimeInfo, after: RuntimeInfo,
     case 'processMissing':
       return { kind: 'process-exited', message: 'entrypoint not running (exited while the controller was away)', id: o.id };
     case 'adopted':
-      return o.running && before.live?.[o.id] === undefined ? { kind: 'adopted', message: `${o.id} already running`, id: o.id } : undefined;
+      return o.running && liveSince(before, o.id) === undefined ? { kind: 'adopted', message: `${o.id} already running`, id: o.id } : undefined;
     case 'exited': {
       if (before.stopping?.includes(o.id)) {
         // Usually our own stop. But HCS delivers completions and events on its thread pool, so a

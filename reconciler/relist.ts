@@ -17,7 +17,7 @@ import type { Limiter } from './limiter.ts';
 import { isLive, ObservedCache, type ObservedGroup, type ObservedPart, type ObservedState } from './observed.ts';
 import type { Clock, ImagePort, Logger, ObservedImage, ObservedProvisioned, ProvisionKind, ResourcePorts } from './ports.ts';
 import type { ExitInfo } from './reasons.ts';
-import type { Outcome, RuntimeInfo } from './runtime.ts';
+import { liveSince, type Outcome, type RuntimeInfo } from './runtime.ts';
 
 /** What the observation step needs from the controller. */
 export interface RelistDeps {
@@ -68,8 +68,10 @@ export class Relister {
   /** Tell the step about every runtime change (from the controller's single writer). */
   noteRuntime(before: RuntimeInfo, after: RuntimeInfo): void {
     if (!this.#listing || after.live === before.live) return;
-    if (after.live) for (const id in after.live) if (!before.live || !(id in before.live)) this.#liveSinceListStart.add(id);
-    if (before.live) for (const id in before.live) if (!after.live || !(id in after.live)) this.#endedSinceListStart.add(id);
+    const { live } = after;
+    if (live) for (let i = 0; i < live.length; i++) if (liveSince(before, live[i]!.id) === undefined) this.#liveSinceListStart.add(live[i]!.id);
+    const was = before.live;
+    if (was) for (let i = 0; i < was.length; i++) if (liveSince(after, was[i]!.id) === undefined) this.#endedSinceListStart.add(was[i]!.id);
   }
 
   /** List, group, then handle missed exits, stopped handles and adoption. */
@@ -133,8 +135,10 @@ export class Relister {
     // forEach and index loops: this runs twice a minute, in unoptimized code, where each step of
     // a for-of allocates an iterator result (about half of an idle relist's garbage).
     this.deps.runtime.forEach((info, name) => {
-      if (!info.live) return;
-      for (const id in info.live) {
+      const live = info.live;
+      if (!live) return;
+      for (let i = 0; i < live.length; i++) {
+        const id = live[i]!.id;
         // Only runs known before the enumerate was sent can be judged by its answer: one that
         // began while it was in flight may be missing from it without having exited.
         if (this.#liveSinceListStart.has(id)) continue;

@@ -29,8 +29,12 @@ export interface RuntimeInfo {
   entrypointRunning?: string;
   /** Id of a container this controller created whose entrypoint was not started yet. */
   awaitingEntrypoint?: string;
-  /** Ids this controller knows to be running, with the clock time their run began. */
-  live?: Readonly<Record<string, number>>;
+  /**
+   * Ids this controller knows to be running, with the clock time their run began (one or two: the
+   * main part and a utility VM). An array of runs, not an object keyed by id: such an object had
+   * a hidden class of its own per system (its key is the id), 1000 of them for 1000 systems.
+   */
+  live?: readonly LiveRun[];
   /** Ids being stopped on purpose: their exit is not an unexpected one. */
   stopping?: readonly string[];
   /** The latest error of a step, cleared by the next step that succeeds. */
@@ -71,6 +75,19 @@ export interface ReduceEnv {
 }
 
 /** Fold one outcome into a name's runtime. Pure. */
+/** A run this controller knows to be going on: the id and the clock time it began. */
+export interface LiveRun {
+  readonly id: string;
+  readonly at: number;
+}
+
+/** When the known run of `id` began, if one is known. */
+export function liveSince(info: RuntimeInfo, id: string): number | undefined {
+  const live = info.live;
+  if (live) for (let i = 0; i < live.length; i++) if (live[i]!.id === id) return live[i]!.at;
+  return undefined;
+}
+
 export function reduceRuntime(info: RuntimeInfo, outcome: Outcome, env: ReduceEnv = {}): RuntimeInfo {
   switch (outcome.type) {
     case 'nodeStarted': {
@@ -78,7 +95,7 @@ export function reduceRuntime(info: RuntimeInfo, outcome: Outcome, env: ReduceEn
       if (id === undefined) return info; // an image pull: no system involved
       if (outcome.node.op === 'stop') return { ...info, stopping: withId(info.stopping, id) };
       // A run begins when its Start is sent: an exit that arrives before the call returns counts.
-      if (outcome.node.op === 'start') return { ...info, live: { ...info.live, [id]: outcome.at } };
+      if (outcome.node.op === 'start') return { ...info, live: withRun(info.live, id, outcome.at) };
       return info;
     }
     case 'created': {
@@ -87,7 +104,7 @@ export function reduceRuntime(info: RuntimeInfo, outcome: Outcome, env: ReduceEn
       return { ...rest, since: outcome.at, ...(outcome.main ? { awaitingEntrypoint: outcome.id } : {}) };
     }
     case 'started':
-      return { ...info, live: { ...info.live, [outcome.id]: outcome.at } };
+      return { ...info, live: withRun(info.live, outcome.id, outcome.at) };
     case 'stopped':
       return stopped(info, outcome.node);
     case 'processStarted':
@@ -98,8 +115,8 @@ export function reduceRuntime(info: RuntimeInfo, outcome: Outcome, env: ReduceEn
         : { ...rest, entrypointExited: { hash: outcome.hash, exitCode: -1 } };
     }
     case 'adopted':
-      if (!outcome.running || info.live?.[outcome.id] !== undefined) return info;
-      return { ...info, live: { ...info.live, [outcome.id]: outcome.at }, since: info.since ?? outcome.at };
+      if (!outcome.running || liveSince(info, outcome.id) !== undefined) return info;
+      return { ...info, live: withRun(info.live, outcome.id, outcome.at), since: info.since ?? outcome.at };
     case 'exited':
       return exited(info, outcome, env.desired);
     case 'done': {
@@ -141,7 +158,7 @@ function stopped(info: RuntimeInfo, n: ActionNode & { op: 'stop' }): RuntimeInfo
  * stopped on purpose never count.
  */
 function exited(info: RuntimeInfo, o: Extract<Outcome, { type: 'exited' }>, d: DesiredSystem | undefined): RuntimeInfo {
-  const since = info.live?.[o.id];
+  const since = liveSince(info, o.id);
   const next: RuntimeInfo = compact({ ...info, live: withoutKey(info.live, o.id) });
   const parsed = parseSystemId(o.id);
   if (isExpectedExit(info, o.id) || since === undefined || parsed?.role !== 'main' || !d || shortHash(d.configHash) !== parsed.hash) return next;
@@ -184,10 +201,17 @@ function withoutId(list: readonly string[] | undefined, id: string): string[] | 
   return out && out.length > 0 ? out : undefined;
 }
 
-function withoutKey(map: Readonly<Record<string, number>> | undefined, id: string): Record<string, number> | undefined {
-  if (!map || !(id in map)) return map;
-  const { [id]: _gone, ...rest } = map;
-  return Object.keys(rest).length > 0 ? rest : undefined;
+/** `live` with the run of `id` beginning at `at` (replacing a known run of it). */
+function withRun(live: readonly LiveRun[] | undefined, id: string, at: number): readonly LiveRun[] {
+  const run: LiveRun = { id, at };
+  return live ? [...withoutKey(live, id) ?? [], run] : [run];
+}
+
+/** `live` without the run of `id`; undefined once empty. */
+function withoutKey(live: readonly LiveRun[] | undefined, id: string): readonly LiveRun[] | undefined {
+  if (!live || !live.some((r) => r.id === id)) return live;
+  const rest = live.filter((r) => r.id !== id);
+  return rest.length > 0 ? rest : undefined;
 }
 
 /** Drop the optional collections that became empty (keeps runtimes comparable in tests). */

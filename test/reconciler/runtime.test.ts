@@ -93,5 +93,5 @@ test('reducer: a run begins when its Start is sent: an exit before the call retu
   const failed = fold(starting, web, { type: 'failed', node: start, failure: 'transient', message: 'timeout', at: 11 });
   assert.equal(failed.live, undefined, 'no run to lose');
   const gone = fold(starting, web, { type: 'failed', node: start, failure: 'gone', message: 'stopped', at: 11 });
-  assert.deepEqual(gone.live, { [id]: 10 }, 'its exit is still to be counted (event or missed-exit detection)');
+  assert.deepEqual(gone.live, [{ id, at: 10 }], 'its exit is still to be counted (event or missed-exit detection)');
 });
