@@ -209,7 +209,7 @@ function withRun(live: readonly LiveRun[] | undefined, id: string, at: number): 
 
 /** `live` without the run of `id`; undefined once empty. */
 function withoutKey(live: readonly LiveRun[] | undefined, id: string): readonly LiveRun[] | undefined {
-  if (!live || !live.some((r) => r.id === id)) return live;
+  if (!live?.some((r) => r.id === id)) return live;
   const rest = live.filter((r) => r.id !== id);
   return rest.length > 0 ? rest : undefined;
 }
