@@ -12,7 +12,9 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CallOptions, EnumerateQuery, HcsClient, HcsProcess, HcsSystem } from '../../reconciler/ports.ts';
+import type {
+  CallOptions, Disposable, EnumerateQuery, HcsClient, HcsProcess, HcsSystem, ShutdownCallOptions, SystemEvent, SystemProperties,
+} from '../../reconciler/ports.ts';
 import { parseSystemId } from '../../reconciler/identity.ts';
 import { HcsError, HRESULTS } from '../hcs/index.ts';
 import { logDirFor } from '../logs/paths.ts';
@@ -41,27 +43,60 @@ export interface CaptureOptions {
 
 /** Wraps `hcs` so entrypoints are started by a detached log relay. */
 export function captureEntrypoints(hcs: HcsClient, opts: CaptureOptions): HcsClient {
-  const wrap = (s: HcsSystem): HcsSystem => ({
-    id: s.id,
-    ready: () => s.ready(),
-    start: (o) => s.start(o),
-    shutdown: (o) => s.shutdown(o),
-    terminate: (o) => s.terminate(o),
-    pause: (o) => s.pause(o),
-    resume: (o) => s.resume(o),
-    properties: (q, o) => s.properties(q, o),
-    modify: (r, o) => s.modify(r, o),
-    createProcess: (params, o) => startThroughRelay(s, params, opts, o),
-    openProcess: (pid, o) => s.openProcess(pid, o),
-    onEvent: (l) => s.onEvent(l),
-    close: () => s.close(),
-  });
+  const wrap = (s: HcsSystem): HcsSystem => new CapturedSystem(s, opts);
   return {
     enumerate: (q?: EnumerateQuery, o?: CallOptions) => hcs.enumerate(q, o),
     create: async (id, doc, o) => wrap(await hcs.create(id, doc, o)),
     open: async (id, o) => wrap(await hcs.open(id, o)),
     close: () => hcs.close(),
   };
+}
+
+/**
+ * A system whose createProcess goes through a relay; everything else passes through. A class, not
+ * an object of closures: one is held per open system (12 closures and their context each before).
+ */
+class CapturedSystem implements HcsSystem {
+  constructor(private readonly s: HcsSystem, private readonly opts: CaptureOptions) {}
+  get id(): string {
+    return this.s.id;
+  }
+  ready(): Promise<void> {
+    return this.s.ready();
+  }
+  start(o?: CallOptions): Promise<void> {
+    return this.s.start(o);
+  }
+  shutdown(o?: ShutdownCallOptions): Promise<void> {
+    return this.s.shutdown(o);
+  }
+  terminate(o?: CallOptions): Promise<void> {
+    return this.s.terminate(o);
+  }
+  pause(o?: CallOptions): Promise<void> {
+    return this.s.pause(o);
+  }
+  resume(o?: CallOptions): Promise<void> {
+    return this.s.resume(o);
+  }
+  properties(q?: { propertyTypes?: string[] }, o?: CallOptions): Promise<SystemProperties> {
+    return this.s.properties(q, o);
+  }
+  modify(r: Record<string, unknown>, o?: CallOptions): Promise<void> {
+    return this.s.modify(r, o);
+  }
+  createProcess(params: Record<string, unknown>, o?: CallOptions): Promise<HcsProcess> {
+    return startThroughRelay(this.s, params, this.opts, o);
+  }
+  openProcess(pid: number, o?: CallOptions): Promise<HcsProcess> {
+    return this.s.openProcess(pid, o);
+  }
+  onEvent(l: (event: SystemEvent) => void): Disposable {
+    return this.s.onEvent(l);
+  }
+  close(): Promise<void> {
+    return this.s.close();
+  }
 }
 
 async function startThroughRelay(system: HcsSystem, parameters: Record<string, unknown>, opts: CaptureOptions, o: CallOptions = {}): Promise<HcsProcess> {

@@ -3,7 +3,9 @@
  * to an observer: the metrics registry counts calls, latency and errors from here, so neither the
  * binding nor the core knows about Prometheus.
  */
-import type { CallOptions, EnumerateQuery, HcsClient, HcsFailure, HcsProcess, HcsSystem } from '../../reconciler/ports.ts';
+import type {
+  CallOptions, Disposable, EnumerateQuery, HcsClient, HcsFailure, HcsProcess, HcsSystem, ShutdownCallOptions, SystemEvent, SystemProperties,
+} from '../../reconciler/ports.ts';
 
 /** One finished HCS call. */
 export interface HcsCallRecord {
@@ -38,23 +40,55 @@ function wrapProcess(p: HcsProcess, observe: (r: HcsCallRecord) => void): HcsPro
   };
 }
 
+/**
+ * A class, not an object of closures: one is held per open system for as long as it runs
+ * (12 closures and their context per system, ~0.7 MB for 1000, were retained that way).
+ */
+class InstrumentedSystem implements HcsSystem {
+  constructor(private readonly s: HcsSystem, private readonly observe: (r: HcsCallRecord) => void) {}
+  get id(): string {
+    return this.s.id;
+  }
+  ready(): Promise<void> {
+    return this.s.ready();
+  }
+  start(o?: CallOptions): Promise<void> {
+    return timed('start', this.observe, () => this.s.start(o));
+  }
+  shutdown(o?: ShutdownCallOptions): Promise<void> {
+    return timed('shutdown', this.observe, () => this.s.shutdown(o));
+  }
+  terminate(o?: CallOptions): Promise<void> {
+    return timed('terminate', this.observe, () => this.s.terminate(o));
+  }
+  pause(o?: CallOptions): Promise<void> {
+    return timed('pause', this.observe, () => this.s.pause(o));
+  }
+  resume(o?: CallOptions): Promise<void> {
+    return timed('resume', this.observe, () => this.s.resume(o));
+  }
+  properties(q?: { propertyTypes?: string[] }, o?: CallOptions): Promise<SystemProperties> {
+    return timed('properties', this.observe, () => this.s.properties(q, o));
+  }
+  modify(r: Record<string, unknown>, o?: CallOptions): Promise<void> {
+    return timed('modify', this.observe, () => this.s.modify(r, o));
+  }
+  async createProcess(params: Record<string, unknown>, o?: CallOptions): Promise<HcsProcess> {
+    return wrapProcess(await timed('createProcess', this.observe, () => this.s.createProcess(params, o)), this.observe);
+  }
+  async openProcess(pid: number, o?: CallOptions): Promise<HcsProcess> {
+    return wrapProcess(await timed('openProcess', this.observe, () => this.s.openProcess(pid, o)), this.observe);
+  }
+  onEvent(l: (event: SystemEvent) => void): Disposable {
+    return this.s.onEvent(l);
+  }
+  close(): Promise<void> {
+    return this.s.close();
+  }
+}
+
 function wrapSystem(s: HcsSystem, observe: (r: HcsCallRecord) => void): HcsSystem {
-  const t = <T>(op: string, fn: () => Promise<T>) => timed(op, observe, fn);
-  return {
-    id: s.id,
-    ready: () => s.ready(),
-    start: (o) => t('start', () => s.start(o)),
-    shutdown: (o) => t('shutdown', () => s.shutdown(o)),
-    terminate: (o) => t('terminate', () => s.terminate(o)),
-    pause: (o) => t('pause', () => s.pause(o)),
-    resume: (o) => t('resume', () => s.resume(o)),
-    properties: (q, o) => t('properties', () => s.properties(q, o)),
-    modify: (r, o) => t('modify', () => s.modify(r, o)),
-    createProcess: async (params, o) => wrapProcess(await t('createProcess', () => s.createProcess(params, o)), observe),
-    openProcess: async (pid, o) => wrapProcess(await t('openProcess', () => s.openProcess(pid, o)), observe),
-    onEvent: (l) => s.onEvent(l),
-    close: () => s.close(),
-  };
+  return new InstrumentedSystem(s, observe);
 }
 
 /** Wrap a client so every call is reported to `observe`. */
