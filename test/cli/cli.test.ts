@@ -4,13 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../../src/emulator/launcher.ts';
 import { containerYaml } from '../integration/helpers.ts';
+import { spawnLogged } from './run-cli.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'src/cli/bin.mjs');
@@ -94,24 +95,7 @@ test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file 
   cpSync(join(manifests, 'web.yaml'), join(dir, 'web.yaml'));
   const { mkdirSync } = await import('node:fs');
   mkdirSync(folder);
-  const child = spawn(process.execPath, [bin, '--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off', '--allow-empty', '--log-format', 'json', '--lock-dir', dir], { cwd: root, env: { ...process.env, ...env } });
-  const lines: string[] = [];
-  const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
-  let buffer = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    buffer += chunk;
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    for (const line of parts) {
-      lines.push(line);
-      for (const w of [...waiters]) if (w.re.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
-    }
-  });
-  const waitLog = (re: RegExp) => new Promise<void>((resolve, reject) => {
-    if (lines.some((l) => re.test(l))) return resolve();
-    const timer = setTimeout(() => reject(new Error(`no log line matching ${re}; got:\n${lines.join('\n')}`)), 20_000);
-    waiters.push({ re, resolve: () => { clearTimeout(timer); resolve(); } });
-  });
+  const { child, lines, waitLog } = spawnLogged(['--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off', '--allow-empty', '--log-format', 'json', '--lock-dir', dir], env);
   try {
     await waitLog(/controller running/);
     writeFileSync(join(folder, 'drop.yaml'), containerYaml('drop'));
@@ -131,8 +115,8 @@ test('plan exit codes 2/0/1, apply converges, ps lists ours; run reacts to file 
   writeFileSync(join(folder, 'keep.yaml'), containerYaml('keep'));
   const second = cli(['--owner', 'cli-run-test', 'apply', '--manifests', folder], env);
   assert.equal(second.code, 0, second.stderr);
-  const child2 = spawn(process.execPath, [bin, '--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off', '--lock-dir', dir], { cwd: root, env: { ...process.env, ...env } });
-  await new Promise<void>((resolve) => child2.stderr.on('data', (c: Buffer) => { if (/controller running/.test(c.toString())) resolve(); }));
+  const { child: child2, waitLog: waitLog2 } = spawnLogged(['--owner', 'cli-run-test', 'run', '--manifests', folder, '--listen', 'off', '--lock-dir', dir], env);
+  await waitLog2(/controller running/);
   child2.kill('SIGTERM');
   await new Promise((r) => child2.once('exit', r));
   const kept = JSON.parse(cli(['--owner', 'cli-run-test', 'ps', '-o', 'json'], env).stdout) as Array<{ state: string }>;
