@@ -87,16 +87,12 @@ class InstrumentedSystem implements HcsSystem {
   }
 }
 
-function wrapSystem(s: HcsSystem, observe: (r: HcsCallRecord) => void): HcsSystem {
-  return new InstrumentedSystem(s, observe);
-}
-
 /** Wrap a client so every call is reported to `observe`. */
 export function instrumentHcs(hcs: HcsClient, observe: (r: HcsCallRecord) => void): HcsClient {
   return {
     enumerate: (q?: EnumerateQuery, o?: CallOptions) => timed('enumerate', observe, () => hcs.enumerate(q, o)),
-    create: async (id, doc, o) => wrapSystem(await timed('create', observe, () => hcs.create(id, doc, o)), observe),
-    open: async (id, o) => wrapSystem(await timed('open', observe, () => hcs.open(id, o)), observe),
+    create: async (id, doc, o) => new InstrumentedSystem(await timed('create', observe, () => hcs.create(id, doc, o)), observe),
+    open: async (id, o) => new InstrumentedSystem(await timed('open', observe, () => hcs.open(id, o)), observe),
     close: () => hcs.close(),
   };
 }

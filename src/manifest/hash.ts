@@ -4,6 +4,7 @@
  * different. Stable across key order in the YAML and across yaml/ajv versions.
  */
 import { createHash } from 'node:crypto';
+import { compareText } from '../../reconciler/order.ts';
 
 /** JSON with object keys sorted recursively; `undefined` members dropped like JSON.stringify. */
 export function canonicalJson(value: unknown): string {
@@ -11,7 +12,7 @@ export function canonicalJson(value: unknown): string {
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      .sort(([a], [b]) => compareText(a, b));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
